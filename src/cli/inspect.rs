@@ -1,0 +1,46 @@
+//! `breachline inspect`: per file the detected variant, rows parsed / duplicate / rejected, time
+//! range and users; coverage per source with gaps.
+
+use std::io::Write;
+
+use clap::Args;
+use serde_json::json;
+
+use super::args::{stderr_summary, EvidenceArgs};
+use super::Cli;
+use crate::report;
+
+#[derive(Args, Debug)]
+pub struct InspectArgs {
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
+
+    /// Print the report as JSON (schema in the README) instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &InspectArgs, cli: &Cli) -> anyhow::Result<u8> {
+    let ing = args.evidence.ingest(cli.quiet)?;
+    let mut out = report::stdout();
+    let written = if args.json {
+        let value = json!({
+            "files": ing.files,
+            "skipped": ing.skipped,
+            "coverage": ing.coverage,
+            "rejected": ing.rejects.len(),
+            "rejects": ing.rejects,
+        });
+        serde_json::to_writer_pretty(&mut out, &value)
+            .map_err(std::io::Error::from)
+            .and_then(|_| out.write_all(b"\n"))
+            .and_then(|_| out.flush())
+    } else {
+        out.write_all(report::table::inspect(&ing).as_bytes()).and_then(|_| out.flush())
+    };
+    report::ignore_broken_pipe(written)?;
+    if args.json {
+        stderr_summary(&ing);
+    }
+    Ok(args.evidence.exit_code(&ing))
+}

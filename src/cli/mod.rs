@@ -1,0 +1,72 @@
+//! The command line: argument parsing and wiring of the stages. No analysis logic lives here.
+
+pub mod args;
+pub mod inspect;
+pub mod timeline;
+
+use clap::{Parser, Subcommand};
+
+/// Exit codes, as documented in `--help` and the README.
+pub mod exit {
+    /// The command did what was asked.
+    pub const OK: u8 = 0;
+    /// An error stopped the command (unreadable path, output not writable).
+    pub const ERROR: u8 = 1;
+    /// Wrong arguments (clap's own code).
+    pub const USAGE: u8 = 2;
+    /// `--strict` was given and some file was not read or some row was rejected.
+    pub const INCOMPLETE: u8 = 3;
+}
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 done; 1 error; 2 bad arguments; 3 with --strict, some evidence was not read or some rows were rejected.
+
+Examples:
+  breachline inspect evidence/
+  breachline timeline evidence/ --user alice@contoso.com --from 2024-05-13 --format csv > alice.csv";
+
+/// Investigate Microsoft 365 account takeovers from exported evidence, offline.
+#[derive(Parser, Debug)]
+#[command(name = "breachline", version, about, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Worker threads (default: one per core). Results are identical for any number.
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// No progress bar.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// What each evidence file is and how every row was accounted for.
+    Inspect(inspect::InspectArgs),
+    /// The merged per-user timeline across every source.
+    Timeline(timeline::TimelineArgs),
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn run() -> u8 {
+    let cli = Cli::parse();
+    if let Some(n) = cli.threads {
+        if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global() {
+            eprintln!("breachline: cannot set {n} threads: {e}");
+            return exit::ERROR;
+        }
+    }
+    let result = match &cli.command {
+        Command::Inspect(a) => inspect::run(a, &cli),
+        Command::Timeline(a) => timeline::run(a, &cli),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("breachline: {e:#}");
+            exit::ERROR
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! `breachline timeline`: the merged per-user timeline across every source.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, ValueEnum};
+
+use super::args::{parse_instant, stderr_summary, EvidenceArgs};
+use super::Cli;
+use crate::model::Source;
+use crate::report;
+use crate::timeline::{self, Filter};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One table per user, for reading in a terminal.
+    Table,
+    /// Every normalized field, one row per event (schema in the README).
+    Csv,
+    /// A JSON array of events.
+    Json,
+    /// One JSON event per line.
+    Jsonl,
+}
+
+#[derive(Args, Debug)]
+pub struct TimelineArgs {
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
+
+    /// Only these users (any case); repeatable. Default: everyone.
+    #[arg(long, short, value_name = "UPN")]
+    pub user: Vec<String>,
+
+    /// Only events at or after this time (ISO 8601; UTC unless an offset is given).
+    #[arg(long, value_parser = parse_instant, value_name = "TIME")]
+    pub from: Option<DateTime<Utc>>,
+
+    /// Only events at or before this time.
+    #[arg(long, value_parser = parse_instant, value_name = "TIME")]
+    pub to: Option<DateTime<Utc>>,
+
+    /// Only these sources; repeatable.
+    #[arg(long, value_enum, value_name = "SOURCE")]
+    pub source: Vec<Source>,
+
+    #[arg(long, short, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Write to this file instead of standard output.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+pub fn run(args: &TimelineArgs, cli: &Cli) -> anyhow::Result<u8> {
+    let ing = args.evidence.ingest(cli.quiet)?;
+    let filter = Filter {
+        users: args.user.iter().map(|u| u.trim().to_lowercase()).collect(),
+        from: args.from,
+        to: args.to,
+        sources: args.source.clone(),
+    };
+    let timelines = timeline::build(&ing.events, &filter);
+    let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
+    let mut out = report::output(args.output.as_deref())?;
+    let written = match args.format {
+        Format::Table => out.write_all(report::table::timeline(&timelines, &files).as_bytes()).and_then(|_| out.flush()),
+        Format::Csv => report::csv::write_timeline(&mut out, &timelines, &files),
+        Format::Json => report::json::write_timeline(&mut out, &timelines, &files, false),
+        Format::Jsonl => report::json::write_timeline(&mut out, &timelines, &files, true),
+    };
+    report::ignore_broken_pipe(written)?;
+    if timelines.is_empty() && !filter.users.is_empty() {
+        eprintln!("breachline: no events for {} in the evidence and time range given", filter.users.join(", "));
+    }
+    stderr_summary(&ing);
+    Ok(args.evidence.exit_code(&ing))
+}

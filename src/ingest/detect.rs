@@ -1,0 +1,251 @@
+//! Which export variant a file is, decided from its content (header row or the keys of its first
+//! JSON record), never from its name; see the fingerprint table in ../shared/formats.md §0.
+
+use serde::Serialize;
+
+use crate::model::Source;
+use crate::normalize::audit_csv::AuditCsv;
+use crate::normalize::audit_json::AuditJson;
+use crate::normalize::columns::Header;
+use crate::normalize::json;
+use crate::normalize::message_trace::{MessageTraceCsv, MessageTraceJson};
+use crate::normalize::message_trace_report::MessageTraceReport;
+use crate::normalize::office_activity::OfficeActivityCsv;
+use crate::normalize::signin_json::{SigninDiagnostic, SigninJson};
+use crate::normalize::signin_log_analytics_csv::SigninLogAnalyticsCsv;
+use crate::normalize::signin_portal_csv::{self, SigninPortalCsv};
+use crate::normalize::Decode;
+
+/// A recognised export variant. The `id` strings are stable: reports and tests use them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum Variant {
+    SigninPortalCsv,
+    SigninJson,
+    SigninDiagnosticJson,
+    SigninLogAnalyticsCsv,
+    AuditPortalCsv,
+    AuditPortalCsvOld,
+    AuditPowerShellCsv,
+    AuditGraphCsv,
+    AuditJson,
+    OfficeActivityCsv,
+    OfficeActivityJson,
+    MessageTraceCsv,
+    MessageTraceJson,
+    MessageTraceSummaryReport,
+    MessageTraceDetailReport,
+}
+
+impl Variant {
+    pub fn id(self) -> &'static str {
+        match self {
+            Variant::SigninPortalCsv => "entra-signin-portal-csv",
+            Variant::SigninJson => "entra-signin-json",
+            Variant::SigninDiagnosticJson => "entra-signin-diagnostic-json",
+            Variant::SigninLogAnalyticsCsv => "entra-signin-loganalytics-csv",
+            Variant::AuditPortalCsv => "ual-purview-csv",
+            Variant::AuditPortalCsvOld => "ual-purview-csv-old",
+            Variant::AuditPowerShellCsv => "ual-powershell-csv",
+            Variant::AuditGraphCsv => "ual-graph-csv",
+            Variant::AuditJson => "ual-json",
+            Variant::OfficeActivityCsv => "ual-officeactivity-csv",
+            Variant::OfficeActivityJson => "ual-officeactivity-json",
+            Variant::MessageTraceCsv => "messagetrace-csv",
+            Variant::MessageTraceJson => "messagetrace-json",
+            Variant::MessageTraceSummaryReport => "messagetrace-historical-summary",
+            Variant::MessageTraceDetailReport => "messagetrace-historical-detail",
+        }
+    }
+
+    /// What a person calls it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Variant::SigninPortalCsv => "Entra admin center sign-in CSV download",
+            Variant::SigninJson => "Entra sign-ins as JSON (Graph signIns, admin center JSON download, Log Analytics JSON)",
+            Variant::SigninDiagnosticJson => "Entra sign-ins from Azure Monitor diagnostic settings (JSON lines)",
+            Variant::SigninLogAnalyticsCsv => "Entra sign-ins exported from Log Analytics (SigninLogs / AADNonInteractiveUserSignInLogs CSV)",
+            Variant::AuditPortalCsv => "Purview audit log export CSV (RecordId, CreationDate, RecordType, Operation, UserId, AuditData)",
+            Variant::AuditPortalCsvOld => "Purview / Security & Compliance audit export CSV (CreationDate, UserIds, Operations, AuditData)",
+            Variant::AuditPowerShellCsv => "Search-UnifiedAuditLog output saved with Export-Csv",
+            Variant::AuditGraphCsv => "Graph audit log query CSV (Microsoft-Extractor-Suite Get-UALGraph)",
+            Variant::AuditJson => "unified audit log records as JSON (AuditData, or objects holding it)",
+            Variant::OfficeActivityCsv => "Log Analytics OfficeActivity export CSV",
+            Variant::OfficeActivityJson => "Log Analytics OfficeActivity export JSON",
+            Variant::MessageTraceCsv => "Get-MessageTrace / Get-MessageTraceV2 / admin center message trace CSV",
+            Variant::MessageTraceJson => "message trace objects as JSON",
+            Variant::MessageTraceSummaryReport => "historical search / admin center enhanced summary report",
+            Variant::MessageTraceDetailReport => "historical search / admin center extended (detail) report",
+        }
+    }
+
+    /// The kind of evidence, for coverage and caps. Sign-in files may also hold non-interactive
+    /// records; each event's own `source` says which.
+    pub fn family(self) -> Source {
+        match self {
+            Variant::SigninPortalCsv
+            | Variant::SigninJson
+            | Variant::SigninDiagnosticJson
+            | Variant::SigninLogAnalyticsCsv => Source::Signin,
+            Variant::AuditPortalCsv
+            | Variant::AuditPortalCsvOld
+            | Variant::AuditPowerShellCsv
+            | Variant::AuditGraphCsv
+            | Variant::AuditJson
+            | Variant::OfficeActivityCsv
+            | Variant::OfficeActivityJson => Source::Audit,
+            Variant::MessageTraceCsv
+            | Variant::MessageTraceJson
+            | Variant::MessageTraceSummaryReport
+            | Variant::MessageTraceDetailReport => Source::Messagetrace,
+        }
+    }
+
+    /// Row counts at which this variant's export tool silently stops (formats.md §5), so a file
+    /// with exactly that many rows is probably truncated.
+    pub fn row_caps(self) -> &'static [(u64, &'static str)] {
+        match self.family() {
+            Source::Signin | Source::Noninteractive => &[
+                (100_000, "the Entra admin center downloads at most 100,000 sign-ins per file"),
+                (250_000, "older Entra downloads stopped at 250,000 records"),
+            ],
+            Source::Audit => &[
+                (5_000, "Search-UnifiedAuditLog returns at most 5,000 records per call"),
+                (10_000, "Search-UnifiedAuditLog stops at 10,000 when session commands are mixed"),
+                (50_000, "the Purview export and a ReturnLargeSet session stop at 50,000 records"),
+                (100_000, "Audit (Premium) exports may stop at 100,000 records"),
+            ],
+            Source::Messagetrace => &[
+                (1_000, "Get-MessageTrace returns 1,000 results by default"),
+                (5_000, "Get-MessageTraceV2 returns at most 5,000 results per query"),
+                (50_000, "the admin center enhanced summary report stops at 50,000 results"),
+                (100_000, "a historical search CSV holds at most 100,000 lines"),
+            ],
+        }
+    }
+}
+
+/// A detected variant with the decoder for its records.
+pub struct Detected {
+    pub variant: Variant,
+    pub decoder: Box<dyn Decode>,
+    /// Something the investigator should know about how the file was read.
+    pub note: Option<String>,
+}
+
+/// Detects a CSV export from its header. `file_name` only decides interactive versus
+/// non-interactive for the Entra portal CSV, whose two files share one header.
+pub fn detect_csv(h: &Header, file_name: &str) -> Option<Detected> {
+    let found = |variant: Variant, decoder: Box<dyn Decode>| {
+        Some(Detected {
+            variant,
+            decoder,
+            note: None,
+        })
+    };
+    if h.has("auditdata") {
+        let decoder = Box::new(AuditCsv::new(h)?);
+        let variant = if h.has("recordid") {
+            Variant::AuditPortalCsv
+        } else if h.has("auditlogrecordtype") || h.has("createddatetime") {
+            Variant::AuditGraphCsv
+        } else if h.has("resultindex") || h.has("identity") || h.has("pscomputername") || h.has("runspaceid") {
+            Variant::AuditPowerShellCsv
+        } else {
+            Variant::AuditPortalCsvOld
+        };
+        return found(variant, decoder);
+    }
+    if h.has("officeworkload") || (h.has("officeid") && h.has("operation")) {
+        return found(Variant::OfficeActivityCsv, Box::new(OfficeActivityCsv::new(h)));
+    }
+    if h.find(signin_portal_csv::TIME).is_some() && h.find(signin_portal_csv::REQUEST_ID).is_some() {
+        let lower = file_name.to_ascii_lowercase();
+        let noninteractive = lower.contains("noninteractive") || lower.contains("non-interactive");
+        let (source, note) = if noninteractive {
+            (Source::Noninteractive, "non-interactive: the portal's interactive and non-interactive CSVs share one header, so the file name decided")
+        } else {
+            (Source::Signin, "interactive: the portal's interactive and non-interactive CSVs share one header, so the file name decided (it does not say NonInteractive)")
+        };
+        return Some(Detected {
+            variant: Variant::SigninPortalCsv,
+            decoder: Box::new(SigninPortalCsv::new(h, source)),
+            note: Some(note.to_string()),
+        });
+    }
+    let la_time = h.has("createddatetime [utc]") || h.has("timegenerated [utc]") || h.has("createddatetime");
+    if la_time && h.has("userprincipalname") && (h.has("resulttype") || h.has("ipaddress")) {
+        let noninteractive = h.has("processingtimeinms") || h.has("signineventtypes");
+        let source = if noninteractive { Source::Noninteractive } else { Source::Signin };
+        return found(Variant::SigninLogAnalyticsCsv, Box::new(SigninLogAnalyticsCsv::new(h, source)));
+    }
+    if h.has("date_time_utc") || (h.has("event_id") && h.has("recipient_address")) {
+        return found(Variant::MessageTraceDetailReport, Box::new(MessageTraceReport::new(h, true)));
+    }
+    if (h.has("origin_timestamp_utc") || h.has("origin_timestamp")) && h.has("sender_address") {
+        return found(Variant::MessageTraceSummaryReport, Box::new(MessageTraceReport::new(h, false)));
+    }
+    let sender = h.find(&["senderaddress", "sender address", "sender"]).is_some();
+    let recipient = h.find(&["recipientaddress", "recipient address", "recipient"]).is_some();
+    let received = h.find(&["received", "date (utc)", "date", "received time"]).is_some();
+    if sender && recipient && received {
+        return found(Variant::MessageTraceCsv, Box::new(MessageTraceCsv::new(h)));
+    }
+    None
+}
+
+/// What a CSV reader of each family needs in the header, for the "not recognised" message.
+pub const CSV_EXPECTED: &str = "a header naming AuditData (unified audit log), Date (UTC) and Request ID \
+    (Entra sign-in download), CreatedDateTime [UTC] and UserPrincipalName (Log Analytics sign-ins), \
+    OfficeWorkload (OfficeActivity), Received, SenderAddress and RecipientAddress (message trace), or \
+    origin_timestamp_utc / date_time_utc (historical message trace reports)";
+
+/// Detects a JSON export from the keys of its first record.
+pub fn detect_json(first_record: &str) -> Option<Detected> {
+    let mut keys: Vec<String> = Vec::new();
+    let mut category = String::new();
+    let mut table_type = String::new();
+    json::for_each_field(first_record, |k, v| {
+        if k == "category" {
+            category = json::text(v).unwrap_or_default().into_owned();
+        }
+        if k == "Type" {
+            table_type = json::text(v).unwrap_or_default().into_owned();
+        }
+        keys.push(k.to_string());
+    })
+    .ok()?;
+    let has = |k: &str| keys.iter().any(|x| x == k);
+    let found = |variant: Variant, decoder: Box<dyn Decode>| {
+        Some(Detected {
+            variant,
+            decoder,
+            note: None,
+        })
+    };
+    if has("properties") && has("category") && category.to_ascii_lowercase().contains("signin") {
+        return found(Variant::SigninDiagnosticJson, Box::new(SigninDiagnostic));
+    }
+    if has("AuditData") || has("auditData") {
+        return found(Variant::AuditJson, Box::new(AuditJson));
+    }
+    if has("OfficeWorkload") || table_type == "OfficeActivity" {
+        return found(Variant::OfficeActivityJson, Box::new(AuditJson));
+    }
+    if has("CreationTime") && has("Operation") && (has("RecordType") || has("Workload")) {
+        return found(Variant::AuditJson, Box::new(AuditJson));
+    }
+    let signin_time = has("createdDateTime") || has("CreatedDateTime");
+    let signin_body = has("userPrincipalName") || has("UserPrincipalName") || has("ipAddress") || has("IPAddress");
+    if signin_time && signin_body {
+        return found(Variant::SigninJson, Box::new(SigninJson { source: Source::Signin }));
+    }
+    if has("Received") && has("SenderAddress") && has("RecipientAddress") {
+        return found(Variant::MessageTraceJson, Box::new(MessageTraceJson));
+    }
+    None
+}
+
+pub const JSON_EXPECTED: &str = "records with createdDateTime and userPrincipalName (Entra sign-ins), \
+    category and properties (diagnostic settings), CreationTime, Operation and RecordType (AuditData), \
+    an AuditData field (audit export objects), OfficeWorkload (OfficeActivity), or Received, SenderAddress \
+    and RecipientAddress (message trace)";

@@ -1,0 +1,12 @@
+//! breachline: offline investigation of Microsoft 365 account takeovers from exported evidence.
+//!
+//! Data flows one way: [`ingest`] (find files, decode text, frame records, detect the variant)
+//! -> [`normalize`] (one decoder per export format, all producing [`model::Event`]) ->
+//! [`timeline`] (per-user ordering) -> [`report`] (tables, CSV, JSON). [`cli`] wires them.
+
+pub mod cli;
+pub mod ingest;
+pub mod model;
+pub mod normalize;
+pub mod report;
+pub mod timeline;

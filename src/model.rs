@@ -1,0 +1,191 @@
+//! The normalized event: the one contract between ingest and every later stage.
+//!
+//! Every export variant is decoded into [`Event`]s; nothing after `normalize/` knows which file
+//! format an event came from, except through its [`Origin`], which points back to the raw row so
+//! an investigator can cite it.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// Shared, immutable text. Repeated values (users, operations, apps) are interned per thread so
+/// a million events do not hold a million copies of the same UPN.
+pub type Text = Arc<str>;
+
+/// The kind of evidence an event came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// Entra ID interactive sign-in.
+    Signin,
+    /// Entra ID non-interactive sign-in (token refresh by a client on the user's behalf).
+    Noninteractive,
+    /// Purview unified audit log record.
+    Audit,
+    /// Exchange Online message trace row (one per recipient).
+    Messagetrace,
+}
+
+impl Source {
+    pub const ALL: [Source; 4] = [
+        Source::Signin,
+        Source::Noninteractive,
+        Source::Audit,
+        Source::Messagetrace,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Signin => "signin",
+            Source::Noninteractive => "noninteractive",
+            Source::Audit => "audit",
+            Source::Messagetrace => "messagetrace",
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether the logged action worked. Sign-ins that stopped for an MFA or consent prompt are
+/// `Interrupted`, not failures: they are normal in a user's day and must not count as attacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Success,
+    Failure,
+    Interrupted,
+    Unknown,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Interrupted => "interrupted",
+            Outcome::Unknown => "unknown",
+        }
+    }
+}
+
+/// Index of an evidence file in the ingest report (`files[file]`).
+pub type FileId = u32;
+
+/// Where an event came from: file, the line its record starts on (1-based, in the decoded text),
+/// the record's position among the file's records (1-based), and which event of that record it
+/// is (a message-trace summary row lists several recipients and yields one event each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Origin {
+    pub file: FileId,
+    pub record: u64,
+    pub part: u32,
+    pub line: u64,
+}
+
+/// One normalized event. Optional fields are `None` where the source does not carry them.
+///
+/// Fields that only some later stages need (inbox-rule parameters, forwarding address, MFA method,
+/// consented permissions, message ids, folders, message status...) live in `attrs`, a small
+/// list of named values documented in the README, rather than as one column per AuditData key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    /// When it happened, UTC.
+    pub time: DateTime<Utc>,
+    pub source: Source,
+    /// Lower-cased user principal name (or the actor string the log carries, lower-cased).
+    pub user: Text,
+    /// Audit operation as exported (`New-InboxRule`, `Consent to application.`), `Sign-in`, or `Message`.
+    pub operation: Text,
+    pub outcome: Outcome,
+    /// Sign-in error code (AADSTS number) or other failure code, as text.
+    pub error_code: Option<Text>,
+    pub ip: Option<IpAddr>,
+    /// Country as exported by the source (ISO 3166 alpha-2 for Entra), not from a GeoIP database.
+    pub country: Option<Text>,
+    pub region: Option<Text>,
+    pub city: Option<Text>,
+    /// Autonomous system number as exported (Entra sign-ins carry it).
+    pub asn: Option<u32>,
+    pub user_agent: Option<Text>,
+    /// Application the user signed in to or acted through (display name, else id).
+    pub application: Option<Text>,
+    /// Client app / protocol (`Browser`, `IMAP4`, `Client=OWA;Action=ViaProxy`).
+    pub client_app: Option<Text>,
+    pub device_id: Option<Text>,
+    pub session_id: Option<Text>,
+    pub correlation_id: Option<Text>,
+    pub request_id: Option<Text>,
+    /// Unique token identifier (Entra `uniqueTokenIdentifier`, audit `AppAccessContext.UniqueTokenId`).
+    pub token_id: Option<Text>,
+    /// Record id: audit `Id`, sign-in request id, message trace id.
+    pub record_id: Option<Text>,
+    /// What the action was done to: rule name, file URL, message subject, target user...
+    pub object: Option<Text>,
+    /// Further named values; a name may repeat (one `message_id` per message read).
+    pub attrs: Vec<(Text, Text)>,
+    pub origin: Origin,
+}
+
+impl Event {
+    /// An event with only the required fields set; decoders fill in the rest.
+    pub fn new(time: DateTime<Utc>, source: Source, user: Text, operation: Text) -> Event {
+        Event {
+            time,
+            source,
+            user,
+            operation,
+            outcome: Outcome::Unknown,
+            error_code: None,
+            ip: None,
+            country: None,
+            region: None,
+            city: None,
+            asn: None,
+            user_agent: None,
+            application: None,
+            client_app: None,
+            device_id: None,
+            session_id: None,
+            correlation_id: None,
+            request_id: None,
+            token_id: None,
+            record_id: None,
+            object: None,
+            attrs: Vec::new(),
+            origin: Origin::default(),
+        }
+    }
+
+    /// First value of a named attribute.
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| &**k == name)
+            .map(|(_, v)| &**v)
+    }
+
+    /// All values of a named attribute, in the order the source listed them.
+    pub fn attr_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.attrs
+            .iter()
+            .filter(move |(k, _)| &**k == name)
+            .map(|(_, v)| &**v)
+    }
+
+    /// The users this event belongs to in a per-user timeline: the actor, and for a message
+    /// the recipient too (so an inbound phishing mail shows in the victim's timeline).
+    pub fn timeline_users(&self) -> impl Iterator<Item = &str> {
+        let recipient = match self.source {
+            Source::Messagetrace => self.attr("recipient").filter(|r| *r != &*self.user),
+            _ => None,
+        };
+        std::iter::once(&*self.user).chain(recipient)
+    }
+}

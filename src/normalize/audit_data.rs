@@ -1,0 +1,597 @@
+//! Purview unified audit log records: the `AuditData` JSON every UAL export variant carries
+//! (../shared/formats.md §3d-3f), and the Log Analytics `OfficeActivity` columns that flatten it.
+//! Every UAL decoder fills [`AuditFields`] and calls [`AuditFields::into_event`].
+
+use std::borrow::Cow;
+
+use crate::model::{Event, Outcome, Source, Text};
+use crate::normalize::json;
+use crate::normalize::{
+    ip, opt, opt_id, push_attr, push_attr_id, signin_outcome, text, FieldValue, RowCtx, RowError,
+};
+
+/// Facts of one audit record; `None` where absent.
+#[derive(Default, Debug)]
+pub struct AuditFields<'a> {
+    pub id: Option<Cow<'a, str>>,
+    pub creation_time: Option<Cow<'a, str>>,
+    pub time_generated: Option<Cow<'a, str>>,
+    pub operation: Option<Cow<'a, str>>,
+    pub record_type: Option<Cow<'a, str>>,
+    pub result_status: Option<Cow<'a, str>>,
+    pub workload: Option<Cow<'a, str>>,
+    pub user_id: Option<Cow<'a, str>>,
+    pub user_type: Option<Cow<'a, str>>,
+    pub client_ip: Option<Cow<'a, str>>,
+    pub client_ip_address: Option<Cow<'a, str>>,
+    pub actor_ip: Option<Cow<'a, str>>,
+    pub object_id: Option<Cow<'a, str>>,
+    pub user_agent: Option<Cow<'a, str>>,
+    pub client_info: Option<Cow<'a, str>>,
+    pub session_id: Option<Cow<'a, str>>,
+    pub app_access_context: Option<Cow<'a, str>>,
+    pub correlation_id: Option<Cow<'a, str>>,
+    pub inter_systems_id: Option<Cow<'a, str>>,
+    pub intra_system_id: Option<Cow<'a, str>>,
+    pub application_id: Option<Cow<'a, str>>,
+    pub application_name: Option<Cow<'a, str>>,
+    pub app_id: Option<Cow<'a, str>>,
+    pub client_app_id: Option<Cow<'a, str>>,
+    pub error_number: Option<Cow<'a, str>>,
+    pub logon_error: Option<Cow<'a, str>>,
+    pub extended_properties: Option<Cow<'a, str>>,
+    pub device_properties: Option<Cow<'a, str>>,
+    pub parameters: Option<Cow<'a, str>>,
+    pub operation_properties: Option<Cow<'a, str>>,
+    pub modified_properties: Option<Cow<'a, str>>,
+    pub target: Option<Cow<'a, str>>,
+    pub mailbox_owner: Option<Cow<'a, str>>,
+    pub logon_type: Option<Cow<'a, str>>,
+    pub item: Option<Cow<'a, str>>,
+    pub folders: Option<Cow<'a, str>>,
+    pub folder: Option<Cow<'a, str>>,
+    pub dest_folder: Option<Cow<'a, str>>,
+    pub affected_items: Option<Cow<'a, str>>,
+    pub operation_count: Option<Cow<'a, str>>,
+    pub send_as: Option<Cow<'a, str>>,
+    pub send_on_behalf: Option<Cow<'a, str>>,
+    pub site_url: Option<Cow<'a, str>>,
+    pub file_name: Option<Cow<'a, str>>,
+    pub relative_url: Option<Cow<'a, str>>,
+    pub shared_with: Option<Cow<'a, str>>,
+    pub sharing_type: Option<Cow<'a, str>>,
+    pub external_access: Option<Cow<'a, str>>,
+}
+
+impl<'a> AuditFields<'a> {
+    /// Takes one field by its AuditData name, or its Log Analytics `OfficeActivity` name.
+    /// Returns false for a key it does not use.
+    pub fn set(&mut self, key: &str, v: FieldValue<'a>) -> bool {
+        let slot = match key {
+            "Id" | "OfficeId" => &mut self.id,
+            "CreationTime" => &mut self.creation_time,
+            "TimeGenerated" => &mut self.time_generated,
+            "Operation" => &mut self.operation,
+            "RecordType" => &mut self.record_type,
+            "ResultStatus" => &mut self.result_status,
+            "Workload" | "OfficeWorkload" => &mut self.workload,
+            "UserId" => &mut self.user_id,
+            "UserType" => &mut self.user_type,
+            "ClientIP" => &mut self.client_ip,
+            "ClientIPAddress" | "Client_IPAddress" => &mut self.client_ip_address,
+            "ActorIpAddress" => &mut self.actor_ip,
+            "ObjectId" | "OfficeObjectId" => &mut self.object_id,
+            "UserAgent" => &mut self.user_agent,
+            "ClientInfoString" => &mut self.client_info,
+            "SessionId" => &mut self.session_id,
+            "CorrelationId" => &mut self.correlation_id,
+            "InterSystemsId" => &mut self.inter_systems_id,
+            "IntraSystemId" => &mut self.intra_system_id,
+            "ApplicationId" => &mut self.application_id,
+            "ApplicationDisplayName" => &mut self.application_name,
+            "AppId" => &mut self.app_id,
+            "ClientAppId" => &mut self.client_app_id,
+            "ErrorNumber" | "ErrorCode" => &mut self.error_number,
+            "LogonError" => &mut self.logon_error,
+            "MailboxOwnerUPN" => &mut self.mailbox_owner,
+            "LogonType" | "Logon_Type" => &mut self.logon_type,
+            "OperationCount" => &mut self.operation_count,
+            "SendAsUserSmtp" => &mut self.send_as,
+            "SendOnBehalfOfUserSmtp" => &mut self.send_on_behalf,
+            "SiteUrl" | "Site_Url" => &mut self.site_url,
+            "SourceFileName" => &mut self.file_name,
+            "SourceRelativeUrl" => &mut self.relative_url,
+            "TargetUserOrGroupName" => &mut self.shared_with,
+            "TargetUserOrGroupType" => &mut self.sharing_type,
+            "ExternalAccess" => &mut self.external_access,
+            _ => {
+                let slot = match key {
+                    "AppAccessContext" => &mut self.app_access_context,
+                    "ExtendedProperties" => &mut self.extended_properties,
+                    "DeviceProperties" => &mut self.device_properties,
+                    "Parameters" => &mut self.parameters,
+                    "OperationProperties" => &mut self.operation_properties,
+                    "ModifiedProperties" => &mut self.modified_properties,
+                    "Target" => &mut self.target,
+                    "Item" => &mut self.item,
+                    "Folders" => &mut self.folders,
+                    "Folder" => &mut self.folder,
+                    "DestFolder" => &mut self.dest_folder,
+                    "AffectedItems" => &mut self.affected_items,
+                    _ => return false,
+                };
+                *slot = v.object_text();
+                return true;
+            }
+        };
+        *slot = v.text();
+        true
+    }
+
+    /// Builds the event. `hints` are the export's wrapper columns, used where AuditData lacks a
+    /// value (and for nothing else: AuditData is authoritative, see formats.md §3b).
+    pub fn into_event(self, cx: &mut RowCtx, hints: &AuditHints) -> Result<Event, RowError> {
+        let time = match (&self.creation_time, &self.time_generated, &hints.time) {
+            (Some(t), _, _) => cx.time("AuditData.CreationTime", t)?,
+            (None, Some(t), _) => cx.time("TimeGenerated", t)?,
+            (None, None, Some((field, t))) => cx.time(field, t)?,
+            (None, None, None) => return Err(RowError::missing("AuditData.CreationTime")),
+        };
+        let operation = self
+            .operation
+            .as_deref()
+            .and_then(text::present)
+            .or(hints.operation.as_deref().and_then(text::present))
+            .ok_or_else(|| RowError::missing("AuditData.Operation"))?;
+        let user = [&self.user_id, &hints.user, &self.mailbox_owner]
+            .into_iter()
+            .find_map(|v| v.as_deref().and_then(text::present))
+            .ok_or_else(|| RowError::missing("AuditData.UserId"))?;
+        let mut e = Event::new(time, Source::Audit, text::user(user), text::intern(operation));
+        let mut ext = Properties::parse(self.extended_properties.as_deref());
+        let device = Properties::parse(self.device_properties.as_deref());
+        let context = AppAccessContext::parse(self.app_access_context.as_deref());
+
+        let record_type = self.record_type.as_deref().or(hints.record_type.as_deref());
+        let is_sts_logon = record_type.is_some_and(|r| r == "15" || r == "AzureActiveDirectoryStsLogon")
+            || operation == "UserLoggedIn"
+            || operation == "UserLoginFailed";
+        // STS logon records say `ResultStatus: Success` even for failed logons; the
+        // error number is what tells (formats.md §3f).
+        (e.outcome, e.error_code) = if is_sts_logon {
+            let (mut outcome, code) = signin_outcome(self.error_number.as_deref(), None);
+            if outcome == Outcome::Unknown {
+                outcome = if operation == "UserLoginFailed" {
+                    Outcome::Failure
+                } else {
+                    Outcome::Success
+                };
+            }
+            (outcome, code)
+        } else {
+            (result_outcome(self.result_status.as_deref()), None)
+        };
+
+        let ips = [&self.client_ip, &self.client_ip_address, &self.actor_ip];
+        for raw in ips.iter().filter_map(|v| v.as_deref().and_then(text::present)) {
+            match ip::parse(raw) {
+                Some(addr) => {
+                    e.ip = Some(addr);
+                    break;
+                }
+                None => push_attr(&mut e, "ip_unparsed", raw),
+            }
+        }
+        e.user_agent = self
+            .user_agent
+            .as_deref()
+            .and_then(opt)
+            .or_else(|| ext.take("UserAgent").as_deref().and_then(opt))
+            .or_else(|| additional_details_user_agent(&ext).as_deref().and_then(opt));
+        e.application = context
+            .client_app_name
+            .as_deref()
+            .and_then(opt)
+            .or_else(|| self.application_name.as_deref().and_then(opt));
+        let app_id = [
+            self.application_id.as_deref(),
+            self.app_id.as_deref(),
+            self.client_app_id.as_deref(),
+            context.client_app_id.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(text::present);
+        if e.application.is_none() {
+            e.application = app_id.and_then(opt);
+        }
+        e.client_app = self.client_info.as_deref().and_then(opt);
+        e.device_id = device.get("Id").and_then(opt_id);
+        e.session_id = [self.session_id.as_deref(), context.session_id.as_deref(), device.get("SessionId")]
+            .into_iter()
+            .flatten()
+            .find_map(opt_id);
+        e.correlation_id = [self.correlation_id.as_deref(), context.correlation_id.as_deref(), self.inter_systems_id.as_deref()]
+            .into_iter()
+            .flatten()
+            .find_map(opt_id);
+        e.request_id = self.intra_system_id.as_deref().and_then(opt_id);
+        e.token_id = context.unique_token_id.as_deref().and_then(opt_id);
+        e.record_id = self
+            .id
+            .as_deref()
+            .or(hints.id.as_deref())
+            .and_then(opt_id);
+
+        if let Some(rt) = record_type {
+            push_attr(&mut e, "record_type", record_type_name(rt));
+        }
+        for (name, value) in [
+            ("workload", &self.workload),
+            ("result_status", &self.result_status),
+            ("logon_error", &self.logon_error),
+            ("operation_count", &self.operation_count),
+            ("send_as", &self.send_as),
+            ("send_on_behalf", &self.send_on_behalf),
+            ("site_url", &self.site_url),
+            ("file_name", &self.file_name),
+            ("shared_with", &self.shared_with),
+            ("sharing_type", &self.sharing_type),
+            ("external_access", &self.external_access),
+            ("user_type", &self.user_type),
+        ] {
+            if let Some(v) = value.as_deref() {
+                push_attr(&mut e, name, v);
+            }
+        }
+        if let Some(app_id) = app_id {
+            push_attr(&mut e, "app_id", app_id);
+        }
+        if let Some(owner) = self.mailbox_owner.as_deref().and_then(text::present) {
+            e.attrs.push((text::intern("mailbox_owner"), text::user(owner)));
+        }
+        if let Some(lt) = self.logon_type.as_deref() {
+            push_attr(&mut e, "logon_type", logon_type_name(lt));
+        }
+        if let Some(code) = self.error_number.as_deref().filter(|c| !is_sts_logon && *c != "0") {
+            e.error_code = opt(code);
+        }
+        let params = Properties::parse(self.parameters.as_deref());
+        for (prefix, props) in [
+            ("param.", &params),
+            ("prop.", &Properties::parse(self.operation_properties.as_deref())),
+            ("ext.", &ext),
+            ("device.", &device),
+        ] {
+            for (name, value) in &props.0 {
+                push_attr(&mut e, &format!("{prefix}{name}"), value);
+            }
+        }
+        for (name, value) in json_list(self.modified_properties.as_deref()) {
+            push_attr_id(&mut e, &format!("modified.{name}"), &value);
+        }
+        if let Some(list) = self.target.as_deref() {
+            let _ = json::for_each_element(list, |t| {
+                let _ = json::for_each_field(t.get(), |k, v| {
+                    if k == "ID" || k == "Id" {
+                        if let Some(id) = json::text(v) {
+                            push_attr(&mut e, "target", &id);
+                        }
+                    }
+                });
+            });
+        }
+        let mut mail = MailItems::default();
+        if let Some(item) = self.item.as_deref() {
+            mail.item(item);
+        }
+        if let Some(list) = self.affected_items.as_deref() {
+            let _ = json::for_each_element(list, |item| mail.item(item.get()));
+        }
+        if let Some(list) = self.folders.as_deref() {
+            let _ = json::for_each_element(list, |folder| mail.folder(folder.get()));
+        }
+        if let Some(folder) = self.folder.as_deref() {
+            mail.folder(folder);
+        }
+        if let Some(dest) = self.dest_folder.as_deref() {
+            mail.dest_folder = folder_path(dest);
+        }
+        mail.push_attrs(&mut e);
+
+        e.object = object_of(operation, &params, &self, &mail);
+        Ok(e)
+    }
+}
+
+/// Values an export's wrapper columns carry besides AuditData (portal `CreationDate`,
+/// PowerShell `UserIds`, `Operations`, `RecordType` name, `Identity`).
+#[derive(Default, Debug)]
+pub struct AuditHints<'a> {
+    pub time: Option<(&'static str, Cow<'a, str>)>,
+    pub user: Option<Cow<'a, str>>,
+    pub operation: Option<Cow<'a, str>>,
+    pub record_type: Option<Cow<'a, str>>,
+    pub id: Option<Cow<'a, str>>,
+}
+
+/// Decodes one AuditData JSON text.
+pub fn decode(text: &str, cx: &mut RowCtx, hints: &AuditHints) -> Result<Event, RowError> {
+    let mut f = AuditFields::default();
+    json::for_each_field(text, |k, v| {
+        f.set(k, FieldValue::Json(v));
+    })
+    .map_err(|e| RowError::json("AuditData", &e))?;
+    f.into_event(cx, hints)
+}
+
+fn result_outcome(status: Option<&str>) -> Outcome {
+    match status.map(str::trim) {
+        Some(s) if s.eq_ignore_ascii_case("succeeded")
+            || s.eq_ignore_ascii_case("success")
+            || s.eq_ignore_ascii_case("true")
+            || s.eq_ignore_ascii_case("partiallysucceeded") =>
+        {
+            Outcome::Success
+        }
+        Some(s) if s.eq_ignore_ascii_case("failed")
+            || s.eq_ignore_ascii_case("failure")
+            || s.eq_ignore_ascii_case("false") =>
+        {
+            Outcome::Failure
+        }
+        _ => Outcome::Unknown,
+    }
+}
+
+/// A `[{Name, Value}]` list as ordered pairs.
+struct Properties(Vec<(String, String)>);
+
+impl Properties {
+    fn parse(list: Option<&str>) -> Properties {
+        Properties(json_list(list))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Removes and returns a property (one that becomes an event field rather than an attr).
+    fn take(&mut self, name: &str) -> Option<String> {
+        let i = self.0.iter().position(|(n, _)| n == name)?;
+        Some(self.0.remove(i).1)
+    }
+}
+
+fn json_list(list: Option<&str>) -> Vec<(String, String)> {
+    list.map(json::name_values).unwrap_or_default()
+}
+
+/// `ExtendedProperties.additionalDetails` is JSON text with `User-Agent` on Entra records.
+fn additional_details_user_agent(ext: &Properties) -> Option<String> {
+    let details = ext.get("additionalDetails")?;
+    let mut ua = None;
+    let _ = json::for_each_field(details, |k, v| {
+        if k == "User-Agent" {
+            ua = json::text(v).map(Cow::into_owned);
+        }
+    });
+    ua
+}
+
+#[derive(Default)]
+struct AppAccessContext {
+    session_id: Option<String>,
+    correlation_id: Option<String>,
+    unique_token_id: Option<String>,
+    client_app_name: Option<String>,
+    client_app_id: Option<String>,
+}
+
+impl AppAccessContext {
+    fn parse(obj: Option<&str>) -> AppAccessContext {
+        let mut c = AppAccessContext::default();
+        if let Some(obj) = obj {
+            let _ = json::for_each_field(obj, |k, v| {
+                let value = || json::text(v).map(Cow::into_owned);
+                match k {
+                    "AADSessionId" => c.session_id = value(),
+                    "CorrelationId" => c.correlation_id = value(),
+                    "UniqueTokenId" => c.unique_token_id = value(),
+                    "ClientAppName" => c.client_app_name = value(),
+                    "ClientAppId" => c.client_app_id = value(),
+                    _ => {}
+                }
+            });
+        }
+        c
+    }
+}
+
+/// Mail items and folders named by a mailbox record (`Item`, `AffectedItems`, `Folders`).
+#[derive(Default)]
+struct MailItems {
+    subjects: Vec<String>,
+    message_ids: Vec<String>,
+    folders: Vec<String>,
+    dest_folder: Option<String>,
+    attachments: Vec<String>,
+}
+
+impl MailItems {
+    fn item(&mut self, obj: &str) {
+        let _ = json::for_each_field(obj, |k, v| match k {
+            "Subject" => push_unique(&mut self.subjects, json::text(v)),
+            "InternetMessageId" => push_unique(&mut self.message_ids, json::text(v)),
+            "Attachments" => push_unique(&mut self.attachments, json::text(v)),
+            "ParentFolder" => {
+                if let Some(obj) = json::object_text(v) {
+                    push_unique(&mut self.folders, folder_path(&obj).map(Cow::Owned));
+                }
+            }
+            _ => {}
+        });
+    }
+
+    fn folder(&mut self, obj: &str) {
+        let _ = json::for_each_field(obj, |k, v| match k {
+            "Path" => push_unique(&mut self.folders, json::text(v)),
+            "FolderItems" => {
+                if let Some(list) = json::object_text(v) {
+                    let _ = json::for_each_element(&list, |item| self.item(item.get()));
+                }
+            }
+            _ => {}
+        });
+    }
+
+    fn push_attrs(&self, e: &mut Event) {
+        for s in &self.subjects {
+            push_attr(e, "subject", s);
+        }
+        for f in &self.folders {
+            push_attr(e, "folder", f);
+        }
+        if let Some(d) = &self.dest_folder {
+            push_attr(e, "dest_folder", d);
+        }
+        for a in &self.attachments {
+            push_attr_id(e, "attachments", a);
+        }
+        for m in &self.message_ids {
+            push_attr_id(e, "message_id", m);
+        }
+    }
+}
+
+fn push_unique(list: &mut Vec<String>, value: Option<Cow<str>>) {
+    if let Some(v) = value.as_deref().and_then(text::present) {
+        if !list.iter().any(|x| x == v) {
+            list.push(v.to_string());
+        }
+    }
+}
+
+fn folder_path(obj: &str) -> Option<String> {
+    let mut path = None;
+    let _ = json::for_each_field(obj, |k, v| {
+        if k == "Path" {
+            path = json::text(v).map(Cow::into_owned);
+        }
+    });
+    path
+}
+
+/// What the operation acted on, in the words an investigator would use.
+fn object_of(operation: &str, params: &Properties, f: &AuditFields, mail: &MailItems) -> Option<Text> {
+    let object_id = f.object_id.as_deref().and_then(text::present);
+    if operation.ends_with("InboxRule") {
+        let name = params.get("Name").or_else(|| {
+            let id = params.get("Identity").or(object_id)?;
+            id.rsplit('\\').next()
+        });
+        if let Some(n) = name {
+            return Some(text::intern(n));
+        }
+    }
+    if operation == "Set-Mailbox" || operation.starts_with("Add-Mailbox") || operation.starts_with("Add-Recipient") {
+        if let Some(identity) = params.get("Identity") {
+            return opt(identity);
+        }
+    }
+    if let Some(subject) = mail.subjects.first() {
+        return opt(subject);
+    }
+    if let Some(id) = object_id {
+        return opt(id);
+    }
+    mail.folders.first().and_then(|f| opt(f))
+}
+
+/// Mailbox `LogonType` numbers to names (Microsoft's Management Activity API schema).
+fn logon_type_name(v: &str) -> &str {
+    match v.trim() {
+        "0" => "Owner",
+        "1" => "Admin",
+        "2" => "Delegated",
+        "3" => "Transport",
+        "4" => "SystemService",
+        "5" => "BestAccess",
+        "6" => "DelegatedAdmin",
+        other => other,
+    }
+}
+
+/// `AuditLogRecordType` numbers to names (Management Activity API schema); names pass through,
+/// unknown numbers stay numbers. Exports write the number (AuditData, portal CSV) or the name
+/// (PowerShell, OfficeActivity, Graph camelCase), so both become the name.
+pub fn record_type_name(v: &str) -> &str {
+    let v = v.trim();
+    let name = match v {
+        "1" => "ExchangeAdmin",
+        "2" => "ExchangeItem",
+        "3" => "ExchangeItemGroup",
+        "4" => "SharePoint",
+        "6" => "SharePointFileOperation",
+        "7" => "OneDrive",
+        "8" => "AzureActiveDirectory",
+        "9" => "AzureActiveDirectoryAccountLogon",
+        "10" => "DataCenterSecurityCmdlet",
+        "11" => "ComplianceDLPSharePoint",
+        "13" => "ComplianceDLPExchange",
+        "14" => "SharePointSharingOperation",
+        "15" => "AzureActiveDirectoryStsLogon",
+        "18" => "SecurityComplianceCenterEOPCmdlet",
+        "19" => "ExchangeAggregatedOperation",
+        "20" => "PowerBIAudit",
+        "25" => "MicrosoftTeams",
+        "28" => "ThreatIntelligence",
+        "29" => "MailSubmission",
+        "30" => "MicrosoftFlow",
+        "36" => "SharePointListOperation",
+        "40" => "SecurityComplianceAlerts",
+        "41" => "ThreatIntelligenceUrl",
+        "43" => "MIPLabel",
+        "47" => "ThreatIntelligenceAtpContent",
+        "50" => "ExchangeItemAggregated",
+        "51" => "HygieneEvent",
+        "52" => "DataInsightsRestApiAudit",
+        "54" => "SharePointListItemOperation",
+        "55" => "SharePointContentTypeOperation",
+        "56" => "SharePointFieldOperation",
+        "57" => "MicrosoftTeamsAdmin",
+        "64" => "AirInvestigation",
+        "65" => "Quarantine",
+        "66" => "MicrosoftForms",
+        "82" => "SensitivityLabelPolicyMatch",
+        "83" => "SensitivityLabelAction",
+        "84" => "SensitivityLabeledFileAction",
+        "101" => "ExchangeSearch",
+        "102" => "SharePointSearch",
+        "261" => "CopilotInteraction",
+        "275" => "OWAAuth",
+        "294" => "AadRiskDetection",
+        _ => return camel_to_pascal(v),
+    };
+    name
+}
+
+/// Graph's camelCase record type names (`exchangeAdmin`) match the PowerShell names but for the
+/// first letter; this returns the PowerShell spelling for the common ones.
+fn camel_to_pascal(v: &str) -> &str {
+    match v {
+        "exchangeAdmin" => "ExchangeAdmin",
+        "exchangeItem" => "ExchangeItem",
+        "exchangeItemGroup" => "ExchangeItemGroup",
+        "exchangeItemAggregated" => "ExchangeItemAggregated",
+        "sharePoint" => "SharePoint",
+        "sharePointFileOperation" => "SharePointFileOperation",
+        "sharePointSharingOperation" => "SharePointSharingOperation",
+        "oneDrive" => "OneDrive",
+        "azureActiveDirectory" => "AzureActiveDirectory",
+        "azureActiveDirectoryStsLogon" => "AzureActiveDirectoryStsLogon",
+        "azureActiveDirectoryAccountLogon" => "AzureActiveDirectoryAccountLogon",
+        "microsoftTeams" => "MicrosoftTeams",
+        other => other,
+    }
+}

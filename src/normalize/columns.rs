@@ -1,0 +1,106 @@
+//! CSV header handling: header names are matched after trimming, collapsing inner white space
+//! and lower-casing (the Entra portal writes `Application ID ` and `Autonomous system  number`),
+//! by position so a duplicated name (`Incoming token type` twice) loses nothing.
+
+use csv::StringRecord;
+
+/// A CSV header, names normalized for matching.
+#[derive(Clone, Debug)]
+pub struct Header {
+    names: Vec<String>,
+}
+
+impl Header {
+    pub fn new(record: &StringRecord) -> Header {
+        Header {
+            names: record.iter().map(normalize_name).collect(),
+        }
+    }
+
+    /// Normalized names in column order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Index of the first column named like any of `aliases` (given normalized, lower-case).
+    pub fn find(&self, aliases: &[&str]) -> Option<usize> {
+        aliases
+            .iter()
+            .find_map(|a| self.names.iter().position(|n| n == a))
+    }
+
+    /// Every column with this name (duplicated headers).
+    pub fn find_all(&self, name: &str) -> Vec<usize> {
+        (0..self.names.len()).filter(|i| self.names[*i] == name).collect()
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.names.iter().any(|n| n == name)
+    }
+
+    pub fn has_all(&self, names: &[&str]) -> bool {
+        names.iter().all(|n| self.has(n))
+    }
+}
+
+/// Header name as matched: BOM and quotes stripped, trimmed, inner runs of white space folded to
+/// one space, lower-cased.
+pub fn normalize_name(name: &str) -> String {
+    let name = name.trim_start_matches('\u{feff}').trim().trim_matches('"');
+    let mut out = String::with_capacity(name.len());
+    let mut space = false;
+    for c in name.chars() {
+        if c.is_whitespace() {
+            space = true;
+            continue;
+        }
+        if space && !out.is_empty() {
+            out.push(' ');
+        }
+        space = false;
+        out.extend(c.to_lowercase());
+    }
+    out
+}
+
+/// The cell at `index`, or "" when the column is absent or the row is short.
+pub fn cell(record: &StringRecord, index: Option<usize>) -> &str {
+    index.and_then(|i| record.get(i)).unwrap_or("")
+}
+
+/// The first non-empty cell among several columns (duplicated headers, `_dynamic`/`_string` pairs).
+pub fn first_cell<'r>(record: &'r StringRecord, indexes: &[usize]) -> &'r str {
+    indexes
+        .iter()
+        .filter_map(|i| record.get(*i))
+        .find(|c| !c.trim().is_empty())
+        .unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_match_despite_spacing_case_and_bom() {
+        let h = Header::new(&StringRecord::from(vec![
+            "\u{feff}Date (UTC)",
+            "Application ID ",
+            "Autonomous system  number",
+            "Incoming token type",
+            "Incoming token type",
+        ]));
+        assert_eq!(h.find(&["date (utc)"]), Some(0));
+        assert_eq!(h.find(&["application id"]), Some(1));
+        assert_eq!(h.find(&["autonomous system number"]), Some(2));
+        assert_eq!(h.find_all("incoming token type"), vec![3, 4]);
+    }
+}

@@ -1,0 +1,183 @@
+//! Exchange Online message trace, one row per recipient: `Get-MessageTrace` (V1, remote-session
+//! columns `PSComputerName,...`), `Get-MessageTraceV2` and Microsoft-Extractor-Suite CSV, the
+//! Exchange admin center message-trace download, and the same objects written as JSON.
+//! `Received` is culture-formatted text in the CSVs (../shared/formats.md §4a).
+
+use std::borrow::Cow;
+
+use crate::model::{Event, Outcome, Source};
+use crate::normalize::columns::{cell, Header};
+use crate::normalize::json;
+use crate::normalize::{ip, opt_id, push_attr, push_attr_id, text, Decode, FieldValue, Record, RowCtx, RowError};
+
+/// One message-trace row's facts.
+#[derive(Default, Debug)]
+pub struct MessageFields<'a> {
+    pub time: Option<(&'static str, Cow<'a, str>)>,
+    pub sender: Option<Cow<'a, str>>,
+    pub recipient: Option<Cow<'a, str>>,
+    pub subject: Option<Cow<'a, str>>,
+    pub status: Option<Cow<'a, str>>,
+    pub from_ip: Option<Cow<'a, str>>,
+    pub to_ip: Option<Cow<'a, str>>,
+    pub size: Option<Cow<'a, str>>,
+    pub message_id: Option<Cow<'a, str>>,
+    pub trace_id: Option<Cow<'a, str>>,
+    pub direction: Option<Cow<'a, str>>,
+    /// Historical-report event (`RECEIVE`, `DELIVER`, `SEND`, `FAIL`...), where rows are events.
+    pub event: Option<Cow<'a, str>>,
+}
+
+impl<'a> MessageFields<'a> {
+    pub fn set(&mut self, key: &str, v: FieldValue<'a>) -> bool {
+        let slot = match key {
+            "Received" | "Date" => {
+                self.time = v.text().map(|t| ("Received", t));
+                return true;
+            }
+            "SenderAddress" => &mut self.sender,
+            "RecipientAddress" => &mut self.recipient,
+            "Subject" => &mut self.subject,
+            "Status" => &mut self.status,
+            "FromIP" => &mut self.from_ip,
+            "ToIP" => &mut self.to_ip,
+            "Size" => &mut self.size,
+            "MessageId" => &mut self.message_id,
+            "MessageTraceId" => &mut self.trace_id,
+            _ => return false,
+        };
+        *slot = v.text();
+        true
+    }
+
+    /// Builds one event for `recipient` (rows listing several recipients call this per recipient).
+    pub fn into_event(&self, cx: &mut RowCtx, recipient: Option<&str>) -> Result<Event, RowError> {
+        let (field, value) = self.time.as_ref().ok_or_else(|| RowError::missing("Received"))?;
+        let time = cx.time(field, value)?;
+        let sender = self
+            .sender
+            .as_deref()
+            .and_then(text::present)
+            .ok_or_else(|| RowError::missing("SenderAddress"))?;
+        let mut e = Event::new(time, Source::Messagetrace, text::user(sender), text::intern("Message"));
+        e.outcome = delivery_outcome(self.event.as_deref().or(self.status.as_deref()));
+        if let Some(raw) = self.from_ip.as_deref().and_then(text::present) {
+            e.ip = ip::parse(raw);
+            if e.ip.is_none() {
+                push_attr(&mut e, "ip_unparsed", raw);
+            }
+        }
+        e.object = self.subject.as_deref().and_then(crate::normalize::opt);
+        e.record_id = self.trace_id.as_deref().and_then(opt_id);
+        if let Some(r) = recipient.or(self.recipient.as_deref()).and_then(text::present) {
+            e.attrs.push((text::intern("recipient"), text::user(r)));
+        }
+        for (name, value) in [
+            ("subject", &self.subject),
+            ("status", &self.status),
+            ("event", &self.event),
+            ("to_ip", &self.to_ip),
+            ("size", &self.size),
+            ("direction", &self.direction),
+        ] {
+            if let Some(v) = value.as_deref() {
+                push_attr(&mut e, name, v);
+            }
+        }
+        if let Some(id) = self.message_id.as_deref() {
+            push_attr_id(&mut e, "message_id", id);
+        }
+        Ok(e)
+    }
+}
+
+/// Delivery status (or historical-report event) to outcome.
+fn delivery_outcome(status: Option<&str>) -> Outcome {
+    let s = status.unwrap_or("").trim().to_ascii_lowercase();
+    match s.as_str() {
+        "delivered" | "expanded" | "resolved" | "deliver" | "send" | "redirect" => Outcome::Success,
+        "failed" | "fail" | "filteredasspam" | "filtered as spam" | "quarantined" | "dropped" => Outcome::Failure,
+        _ => Outcome::Unknown,
+    }
+}
+
+/// Message-trace CSV with `Received` / `SenderAddress` / `RecipientAddress` columns.
+pub struct MessageTraceCsv {
+    columns: Vec<(usize, &'static str)>,
+}
+
+/// Header names (normalized) to field keys; V1/V2 PowerShell and EAC download spellings.
+const ALIASES: &[(&str, &str)] = &[
+    ("received", "Received"),
+    ("date (utc)", "Received"),
+    ("date", "Received"),
+    ("received time", "Received"),
+    ("senderaddress", "SenderAddress"),
+    ("sender address", "SenderAddress"),
+    ("sender", "SenderAddress"),
+    ("recipientaddress", "RecipientAddress"),
+    ("recipient address", "RecipientAddress"),
+    ("recipient", "RecipientAddress"),
+    ("subject", "Subject"),
+    ("status", "Status"),
+    ("delivery status", "Status"),
+    ("fromip", "FromIP"),
+    ("from ip", "FromIP"),
+    ("toip", "ToIP"),
+    ("to ip", "ToIP"),
+    ("size", "Size"),
+    ("messageid", "MessageId"),
+    ("message id", "MessageId"),
+    ("messagetraceid", "MessageTraceId"),
+    ("message trace id", "MessageTraceId"),
+];
+
+impl MessageTraceCsv {
+    pub fn new(h: &Header) -> MessageTraceCsv {
+        let mut columns: Vec<(usize, &'static str)> = Vec::new();
+        for (alias, key) in ALIASES {
+            if columns.iter().any(|(_, k)| k == key) {
+                continue;
+            }
+            if let Some(i) = h.find(&[alias]) {
+                columns.push((i, key));
+            }
+        }
+        MessageTraceCsv { columns }
+    }
+}
+
+impl Decode for MessageTraceCsv {
+    fn decode(&self, record: Record<'_>, cx: &mut RowCtx, out: &mut Vec<Event>) -> Result<(), RowError> {
+        let Record::Csv(row) = record else {
+            return Err(RowError::new("expected a CSV row"));
+        };
+        let mut f = MessageFields::default();
+        for &(i, key) in &self.columns {
+            let v = cell(row, Some(i));
+            if !v.trim().is_empty() {
+                f.set(key, FieldValue::Cell(v));
+            }
+        }
+        out.push(f.into_event(cx, None)?);
+        Ok(())
+    }
+}
+
+/// Message-trace objects written as JSON (`Get-MessageTraceV2 | ConvertTo-Json`).
+pub struct MessageTraceJson;
+
+impl Decode for MessageTraceJson {
+    fn decode(&self, record: Record<'_>, cx: &mut RowCtx, out: &mut Vec<Event>) -> Result<(), RowError> {
+        let Record::Json(text) = record else {
+            return Err(RowError::new("expected a JSON record"));
+        };
+        let mut f = MessageFields::default();
+        json::for_each_field(text, |k, v| {
+            f.set(k, FieldValue::Json(v));
+        })
+        .map_err(|e| RowError::json("message trace record", &e))?;
+        out.push(f.into_event(cx, None)?);
+        Ok(())
+    }
+}

@@ -1,0 +1,323 @@
+//! The fields of an Entra sign-in, filled by each sign-in variant's decoder, and the one place
+//! where they become an [`Event`]. Graph JSON, the admin-center downloads, Log Analytics exports
+//! and diagnostic-settings records carry the same facts under different names and shapes.
+
+use std::borrow::Cow;
+
+use crate::model::{Event, Source};
+use crate::normalize::json;
+use crate::normalize::{ip, opt, opt_id, push_attr, signin_outcome, text, FieldValue, RowCtx, RowError};
+
+/// Sign-in facts as found in one record; `None` where the record lacks them.
+#[derive(Default, Debug)]
+pub struct SigninFields<'a> {
+    /// (field name as exported, value) of the sign-in time.
+    pub time: Option<(&'static str, Cow<'a, str>)>,
+    pub upn: Option<Cow<'a, str>>,
+    pub sign_in_identifier: Option<Cow<'a, str>>,
+    pub service_principal: Option<Cow<'a, str>>,
+    pub user_object_id: Option<Cow<'a, str>>,
+    pub display_name: Option<Cow<'a, str>>,
+    pub user_type: Option<Cow<'a, str>>,
+    pub request_id: Option<Cow<'a, str>>,
+    pub correlation_id: Option<Cow<'a, str>>,
+    pub session_id: Option<Cow<'a, str>>,
+    pub token_id: Option<Cow<'a, str>>,
+    pub app: Option<Cow<'a, str>>,
+    pub app_id: Option<Cow<'a, str>>,
+    pub resource: Option<Cow<'a, str>>,
+    pub resource_id: Option<Cow<'a, str>>,
+    pub ip: Option<Cow<'a, str>>,
+    pub city: Option<Cow<'a, str>>,
+    pub region: Option<Cow<'a, str>>,
+    pub country: Option<Cow<'a, str>>,
+    pub asn: Option<Cow<'a, str>>,
+    pub error_code: Option<Cow<'a, str>>,
+    pub failure_reason: Option<Cow<'a, str>>,
+    pub status_word: Option<Cow<'a, str>>,
+    pub client_app: Option<Cow<'a, str>>,
+    pub user_agent: Option<Cow<'a, str>>,
+    pub device_id: Option<Cow<'a, str>>,
+    pub device_name: Option<Cow<'a, str>>,
+    pub browser: Option<Cow<'a, str>>,
+    pub os: Option<Cow<'a, str>>,
+    pub trust_type: Option<Cow<'a, str>>,
+    pub auth_requirement: Option<Cow<'a, str>>,
+    pub auth_methods: Vec<String>,
+    pub auth_protocol: Option<Cow<'a, str>>,
+    pub incoming_token_type: Option<Cow<'a, str>>,
+    pub transfer_method: Option<Cow<'a, str>>,
+    pub risk_level: Option<Cow<'a, str>>,
+    pub risk_aggregated: Option<Cow<'a, str>>,
+    pub risk_state: Option<Cow<'a, str>>,
+    pub risk_event_types: Option<Cow<'a, str>>,
+    pub conditional_access: Option<Cow<'a, str>>,
+    pub interactive: Option<Cow<'a, str>>,
+    pub event_types: Option<Cow<'a, str>>,
+    /// Diagnostic-settings `category` or Log Analytics `Type`/`Category`.
+    pub category: Option<Cow<'a, str>>,
+}
+
+impl<'a> SigninFields<'a> {
+    /// Takes one field of a Graph-style (camelCase) or Log Analytics (PascalCase) record.
+    /// Returns false for a key it does not use.
+    pub fn set(&mut self, key: &str, v: FieldValue<'a>) -> bool {
+        let t = || v.text();
+        match key {
+            "createdDateTime" | "CreatedDateTime" => self.time = t().map(|s| ("createdDateTime", s)),
+            "TimeGenerated" | "time" if self.time.is_none() => self.time = t().map(|s| ("TimeGenerated", s)),
+            "userPrincipalName" | "UserPrincipalName" => self.upn = t(),
+            "signInIdentifier" | "SignInIdentifier" => self.sign_in_identifier = t(),
+            "servicePrincipalName" | "ServicePrincipalName" => self.service_principal = t(),
+            "userId" | "UserId" => self.user_object_id = t(),
+            "userDisplayName" | "UserDisplayName" => self.display_name = t(),
+            "userType" | "UserType" => self.user_type = t(),
+            "id" | "Id" => self.request_id = t(),
+            "correlationId" | "CorrelationId" => self.correlation_id = t(),
+            "sessionId" | "SessionId" => self.session_id = t(),
+            "uniqueTokenIdentifier" | "UniqueTokenIdentifier" => self.token_id = t(),
+            "appDisplayName" | "AppDisplayName" => self.app = t(),
+            "appId" | "AppId" => self.app_id = t(),
+            "resourceDisplayName" | "ResourceDisplayName" => self.resource = t(),
+            // Log Analytics `ResourceId` is the Azure resource path of the log, not the app.
+            "resourceId" | "ResourceIdentity" => self.resource_id = t(),
+            "ipAddress" | "IPAddress" => self.ip = t(),
+            "callerIpAddress" if self.ip.is_none() => self.ip = t(),
+            "autonomousSystemNumber" | "AutonomousSystemNumber" => self.asn = t(),
+            "location" | "LocationDetails" => {
+                if let Some(obj) = v.object_text() {
+                    self.set_location_json(&obj)
+                } else if self.country.is_none() {
+                    self.country = t().filter(|c| c.len() == 2).map(owned);
+                }
+            }
+            "Location" => {
+                if self.country.is_none() {
+                    self.country = t().map(owned);
+                }
+            }
+            "status" | "Status" => {
+                if let Some(obj) = v.object_text() {
+                    self.set_status_json(&obj)
+                }
+            }
+            "ResultType" | "resultType" if self.error_code.is_none() => self.error_code = t(),
+            "ResultDescription" if self.failure_reason.is_none() => self.failure_reason = t(),
+            "clientAppUsed" | "ClientAppUsed" => self.client_app = t(),
+            "userAgent" | "UserAgent" => self.user_agent = t(),
+            "deviceDetail" | "DeviceDetail" => {
+                if let Some(obj) = v.object_text() {
+                    self.set_device_json(&obj)
+                }
+            }
+            "authenticationRequirement" | "AuthenticationRequirement" => self.auth_requirement = t(),
+            "authenticationDetails" | "AuthenticationDetails" => {
+                if let Some(list) = v.object_text() {
+                    self.set_auth_details_json(&list)
+                }
+            }
+            "mfaDetail" | "MfaDetail" => {
+                if let Some(obj) = v.object_text() {
+                    self.set_mfa_detail_json(&obj)
+                }
+            }
+            "authenticationProtocol" | "AuthenticationProtocol" => self.auth_protocol = t(),
+            "incomingTokenType" | "IncomingTokenType" => self.incoming_token_type = t(),
+            "originalTransferMethod" | "OriginalTransferMethod" => self.transfer_method = t(),
+            "riskLevelDuringSignIn" | "RiskLevelDuringSignIn" => self.risk_level = t(),
+            "riskLevelAggregated" | "RiskLevelAggregated" => self.risk_aggregated = t(),
+            "riskState" | "RiskState" => self.risk_state = t(),
+            "riskEventTypes_v2" | "RiskEventTypes_V2" => {
+                self.risk_event_types = v.object_text().or_else(t)
+            }
+            "conditionalAccessStatus" | "ConditionalAccessStatus" => self.conditional_access = t(),
+            "isInteractive" | "IsInteractive" => self.interactive = t(),
+            "signInEventTypes" | "SignInEventTypes" => self.event_types = v.object_text().or_else(t),
+            "category" | "Category" | "Type" => {
+                if self.category.is_none() || key == "category" {
+                    self.category = t()
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// `location{city, state, countryOrRegion|country}` (Graph) or `LocationDetails` (Log Analytics).
+    pub fn set_location_json(&mut self, obj: &str) {
+        let _ = json::for_each_field(obj, |k, v| match k {
+            "city" => self.city = json::text(v).map(owned),
+            "state" => self.region = json::text(v).map(owned),
+            "countryOrRegion" | "country" => self.country = json::text(v).map(owned),
+            _ => {}
+        });
+    }
+
+    /// `status{errorCode, failureReason}`.
+    pub fn set_status_json(&mut self, obj: &str) {
+        let _ = json::for_each_field(obj, |k, v| match k {
+            "errorCode" => self.error_code = json::text(v).map(owned),
+            "failureReason" => self.failure_reason = json::text(v).map(owned),
+            _ => {}
+        });
+    }
+
+    /// `deviceDetail{deviceId, displayName, operatingSystem, browser, trustType}`.
+    pub fn set_device_json(&mut self, obj: &str) {
+        let _ = json::for_each_field(obj, |k, v| match k {
+            "deviceId" => self.device_id = json::text(v).map(owned),
+            "displayName" => self.device_name = json::text(v).map(owned),
+            "operatingSystem" => self.os = json::text(v).map(owned),
+            "browser" => self.browser = json::text(v).map(owned),
+            "trustType" => self.trust_type = json::text(v).map(owned),
+            _ => {}
+        });
+    }
+
+    /// `authenticationDetails[]{authenticationMethod}`: every distinct method used.
+    pub fn set_auth_details_json(&mut self, list: &str) {
+        let _ = json::for_each_element(list, |step| {
+            let _ = json::for_each_field(step.get(), |k, v| {
+                if k == "authenticationMethod" {
+                    if let Some(m) = json::text(v) {
+                        self.add_auth_method(&m);
+                    }
+                }
+            });
+        });
+    }
+
+    /// `mfaDetail{authMethod}` (older records).
+    pub fn set_mfa_detail_json(&mut self, obj: &str) {
+        let _ = json::for_each_field(obj, |k, v| {
+            if k == "authMethod" {
+                if let Some(m) = json::text(v) {
+                    self.add_auth_method(&m);
+                }
+            }
+        });
+    }
+
+    pub fn add_auth_method(&mut self, method: &str) {
+        let m = method.trim();
+        if !m.is_empty() && !self.auth_methods.iter().any(|x| x == m) {
+            self.auth_methods.push(m.to_string());
+        }
+    }
+
+    /// Whether the record is a non-interactive sign-in, from whichever field says so.
+    fn is_noninteractive(&self) -> bool {
+        let flag = |c: &Option<Cow<str>>, needle: &str| {
+            c.as_deref()
+                .is_some_and(|s| s.to_ascii_lowercase().contains(needle))
+        };
+        flag(&self.category, "noninteractive")
+            || flag(&self.category, "serviceprincipal")
+            || flag(&self.category, "managedidentity")
+            || flag(&self.event_types, "noninteractive")
+            || self
+                .interactive
+                .as_deref()
+                .is_some_and(|s| s.eq_ignore_ascii_case("false"))
+    }
+
+    /// Builds the event. `source` is the variant's default; the record's own fields override it.
+    pub fn into_event(self, cx: &mut RowCtx, source: Source) -> Result<Event, RowError> {
+        let source = if self.is_noninteractive() {
+            Source::Noninteractive
+        } else {
+            source
+        };
+        let (field, value) = self
+            .time
+            .as_ref()
+            .ok_or_else(|| RowError::missing("createdDateTime"))?;
+        let time = cx.time(field, value)?;
+        let user = [&self.upn, &self.sign_in_identifier, &self.service_principal, &self.user_object_id]
+            .into_iter()
+            .find_map(|v| v.as_deref().and_then(text::present))
+            .ok_or_else(|| {
+                RowError::field(
+                    "userPrincipalName",
+                    "no user: userPrincipalName, signInIdentifier, servicePrincipalName and userId are all empty",
+                )
+            })?;
+        let mut e = Event::new(time, source, text::user(user), text::intern("Sign-in"));
+        let (outcome, code) = signin_outcome(self.error_code.as_deref(), self.status_word.as_deref());
+        e.outcome = outcome;
+        e.error_code = code;
+        let s = |v: &Option<Cow<str>>| v.as_deref().and_then(opt);
+        let id = |v: &Option<Cow<str>>| v.as_deref().and_then(opt_id);
+        if let Some(raw_ip) = self.ip.as_deref().and_then(text::present) {
+            e.ip = ip::parse(raw_ip);
+            if e.ip.is_none() {
+                push_attr(&mut e, "ip_unparsed", raw_ip);
+            }
+        }
+        e.city = s(&self.city);
+        e.region = s(&self.region);
+        e.country = s(&self.country);
+        e.asn = self.asn.as_deref().and_then(|a| a.trim().trim_start_matches("AS").parse().ok());
+        e.user_agent = s(&self.user_agent);
+        e.application = s(&self.app).or_else(|| s(&self.app_id));
+        e.client_app = s(&self.client_app);
+        e.device_id = id(&self.device_id);
+        e.session_id = id(&self.session_id);
+        e.correlation_id = id(&self.correlation_id);
+        e.request_id = id(&self.request_id);
+        e.record_id = e.request_id.clone();
+        e.token_id = self
+            .token_id
+            .as_deref()
+            .map(text::strip_formula_guard)
+            .and_then(opt_id);
+        e.object = s(&self.resource);
+        let attrs: [(&str, &Option<Cow<str>>); 20] = [
+            ("user_object_id", &self.user_object_id),
+            ("display_name", &self.display_name),
+            ("user_type", &self.user_type),
+            ("app_id", &self.app_id),
+            ("resource_id", &self.resource_id),
+            ("failure_reason", &self.failure_reason),
+            ("browser", &self.browser),
+            ("os", &self.os),
+            ("device_name", &self.device_name),
+            ("trust_type", &self.trust_type),
+            ("auth_requirement", &self.auth_requirement),
+            ("auth_protocol", &self.auth_protocol),
+            ("incoming_token_type", &self.incoming_token_type),
+            ("transfer_method", &self.transfer_method),
+            ("risk_level", &self.risk_level),
+            ("risk_level_aggregated", &self.risk_aggregated),
+            ("risk_state", &self.risk_state),
+            ("risk_event_types", &self.risk_event_types),
+            ("conditional_access", &self.conditional_access),
+            ("service_principal", &self.service_principal),
+        ];
+        for (name, value) in attrs {
+            if let Some(v) = value.as_deref() {
+                push_attr(&mut e, name, v);
+            }
+        }
+        for m in &self.auth_methods {
+            push_attr(&mut e, "auth_method", m);
+        }
+        Ok(e)
+    }
+}
+
+fn owned(c: Cow<str>) -> Cow<'static, str> {
+    Cow::Owned(c.into_owned())
+}
+
+/// Log Analytics column names (PascalCase, as `set` matches them) for CSV exports, whose
+/// headers add ` [UTC]` to datetime columns and `_dynamic` / `_string` to typed columns.
+pub const LOG_ANALYTICS_COLUMNS: &[&str] = &[
+    "CreatedDateTime", "TimeGenerated", "UserPrincipalName", "SignInIdentifier", "ServicePrincipalName",
+    "UserId", "UserDisplayName", "UserType", "Id", "CorrelationId", "SessionId", "UniqueTokenIdentifier",
+    "AppDisplayName", "AppId", "ResourceDisplayName", "ResourceIdentity", "IPAddress", "AutonomousSystemNumber",
+    "LocationDetails", "Location", "Status", "ResultType", "ResultDescription", "ClientAppUsed", "UserAgent",
+    "DeviceDetail", "AuthenticationRequirement", "AuthenticationDetails", "MfaDetail", "AuthenticationProtocol",
+    "IncomingTokenType", "OriginalTransferMethod", "RiskLevelDuringSignIn", "RiskLevelAggregated", "RiskState",
+    "RiskEventTypes_V2", "ConditionalAccessStatus", "IsInteractive", "SignInEventTypes", "Category", "Type",
+];

@@ -1,0 +1,170 @@
+//! Terminal tables (comfy-table): the ingest report and a user's timeline.
+
+use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
+
+use crate::ingest::{FileStatus, Ingested};
+use crate::normalize::{time, truncate};
+use crate::timeline::UserTimeline;
+
+fn new_table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header.iter().map(|h| Cell::new(h)));
+    if let Some((w, _)) = terminal_width() {
+        t.set_width(w);
+    } else {
+        t.set_width(160);
+    }
+    t
+}
+
+fn terminal_width() -> Option<(u16, u16)> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    let cols = std::env::var("COLUMNS").ok()?.parse().ok()?;
+    Some((cols, 0))
+}
+
+fn num(n: u64) -> Cell {
+    Cell::new(n).set_alignment(CellAlignment::Right)
+}
+
+fn date(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map(|t| time::format(&t)).unwrap_or_default()
+}
+
+/// The ingest report: one row per file, then coverage per source, then what needs attention.
+pub fn inspect(ing: &Ingested) -> String {
+    let mut files = new_table(&["file", "variant", "rows", "parsed", "dup", "rejected", "first", "last", "users"]);
+    for f in &ing.files {
+        let variant = match f.status {
+            FileStatus::Read => f.variant.unwrap_or("").to_string(),
+            FileStatus::Error => "NOT READ".to_string(),
+        };
+        files.add_row(vec![
+            Cell::new(&f.path),
+            Cell::new(variant),
+            num(f.rows),
+            num(f.parsed),
+            num(f.duplicates),
+            num(f.rejected),
+            Cell::new(date(f.first)),
+            Cell::new(date(f.last)),
+            num(f.users),
+        ]);
+    }
+    let totals = |g: fn(&crate::ingest::FileReport) -> u64| ing.files.iter().map(g).sum::<u64>();
+    files.add_row(vec![
+        Cell::new(format!("total: {} files", ing.files.len())),
+        Cell::new(""),
+        num(totals(|f| f.rows)),
+        num(totals(|f| f.parsed)),
+        num(totals(|f| f.duplicates)),
+        num(totals(|f| f.rejected)),
+        Cell::new(date(ing.events.first().map(|e| e.time))),
+        Cell::new(date(ing.events.last().map(|e| e.time))),
+        num(ing.coverage.users.len() as u64),
+    ]);
+    let mut out = files.to_string();
+
+    let mut cov = new_table(&["source", "events", "first", "last", "gaps over threshold"]);
+    for s in &ing.coverage.sources {
+        let gaps = if s.gaps.is_empty() {
+            "none".to_string()
+        } else {
+            let shown: Vec<String> = s
+                .gaps
+                .iter()
+                .take(3)
+                .map(|g| format!("{} to {} ({} h)", time::format(&g.from), time::format(&g.to), g.hours))
+                .collect();
+            let more = s.gaps.len().saturating_sub(3);
+            format!("{}{}", shown.join("; "), if more > 0 { format!("; +{more} more") } else { String::new() })
+        };
+        cov.add_row(vec![
+            Cell::new(s.source),
+            num(s.events),
+            Cell::new(time::format(&s.first)),
+            Cell::new(time::format(&s.last)),
+            Cell::new(gaps),
+        ]);
+    }
+    out.push_str("\n\nCoverage by source\n");
+    out.push_str(&cov.to_string());
+
+    let mut notes = Vec::new();
+    for f in &ing.files {
+        if let Some(e) = &f.error {
+            notes.push(format!("ERROR {}: {e}", f.path));
+        }
+        for w in &f.warnings {
+            notes.push(format!("note {}: {w}", f.path));
+        }
+    }
+    for s in &ing.skipped {
+        notes.push(format!("skipped {}: {}", s.path, s.reason));
+    }
+    if !ing.rejects.is_empty() {
+        notes.push(format!(
+            "{} rows rejected; first ones below (--rejects FILE writes them all)",
+            ing.rejects.len()
+        ));
+        for r in ing.rejects.iter().take(10) {
+            let field = r.field.as_deref().map(|f| format!(" [{f}]")).unwrap_or_default();
+            notes.push(format!("  {}:{} (record {}){field}: {}", r.path, r.line, r.record, truncate(&r.reason, 160)));
+        }
+    }
+    if !notes.is_empty() {
+        out.push_str("\n\n");
+        out.push_str(&notes.join("\n"));
+    }
+    out.push('\n');
+    out
+}
+
+/// One table per user: time, source, operation, outcome, IP and place, app, what was acted on,
+/// and where the row came from.
+pub fn timeline(timelines: &[UserTimeline], files: &[String]) -> String {
+    let mut out = String::new();
+    for t in timelines {
+        let mut table = new_table(&["time (UTC)", "source", "operation", "outcome", "ip", "location", "app / client", "object", "origin"]);
+        for e in &t.events {
+            let location = [e.city.as_deref(), e.country.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", ");
+            let app = [e.application.as_deref(), e.client_app.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" / ");
+            let mut operation = e.operation.to_string();
+            if &*e.user != &*t.user {
+                operation = format!("{operation} from {}", e.user);
+            } else if let Some(r) = e.attr("recipient") {
+                operation = format!("{operation} to {r}");
+            }
+            let file = files.get(e.origin.file as usize).map(String::as_str).unwrap_or("");
+            let short = file.rsplit(['/', '\\']).next().unwrap_or(file);
+            table.add_row(vec![
+                Cell::new(time::format(&e.time)),
+                Cell::new(e.source),
+                Cell::new(truncate(&operation, 60)),
+                Cell::new(e.outcome.as_str()),
+                Cell::new(e.ip.map(|i| i.to_string()).unwrap_or_default()),
+                Cell::new(location),
+                Cell::new(truncate(&app, 40)),
+                Cell::new(truncate(e.object.as_deref().unwrap_or(""), 50)),
+                Cell::new(format!("{short}:{}", e.origin.line)),
+            ]);
+        }
+        out.push_str(&format!("{} ({} events)\n", t.user, t.events.len()));
+        out.push_str(&table.to_string());
+        out.push_str("\n\n");
+    }
+    out
+}
