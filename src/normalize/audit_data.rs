@@ -238,7 +238,6 @@ impl<'a> AuditFields<'a> {
             ("shared_with", &self.shared_with),
             ("sharing_type", &self.sharing_type),
             ("external_access", &self.external_access),
-            ("user_type", &self.user_type),
         ] {
             if let Some(v) = value.as_deref() {
                 push_attr(&mut e, name, v);
@@ -249,6 +248,9 @@ impl<'a> AuditFields<'a> {
         }
         if let Some(owner) = self.mailbox_owner.as_deref().and_then(text::present) {
             e.attrs.push((text::intern("mailbox_owner"), text::user(owner)));
+        }
+        if let Some(ut) = self.user_type.as_deref() {
+            push_attr(&mut e, "user_type", user_type_name(ut));
         }
         if let Some(lt) = self.logon_type.as_deref() {
             push_attr(&mut e, "logon_type", logon_type_name(lt));
@@ -506,6 +508,24 @@ fn object_of(operation: &str, params: &Properties, f: &AuditFields, mail: &MailI
         return opt(id);
     }
     mail.folders.first().and_then(|f| opt(f))
+}
+
+/// `UserType` numbers to names (Management Activity API schema); OfficeActivity writes names.
+fn user_type_name(v: &str) -> &str {
+    match v.trim() {
+        "0" => "Regular",
+        "1" => "Reserved",
+        "2" => "Admin",
+        "3" => "DcAdmin",
+        "4" => "System",
+        "5" => "Application",
+        "6" => "ServicePrincipal",
+        "7" => "CustomPolicy",
+        "8" => "SystemPolicy",
+        "9" => "PartnerTechnician",
+        "10" => "Guest",
+        other => other,
+    }
 }
 
 /// Mailbox `LogonType` numbers to names (Microsoft's Management Activity API schema).

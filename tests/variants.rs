@@ -1,0 +1,219 @@
+//! Every export variant of the same logical records normalizes to the same events.
+//! The records are described in fixtures/variants/README.md.
+
+mod common;
+
+use breachline::model::Event;
+use common::*;
+
+/// Checks every file in `files` holds the reference events on the fields `compare`, and that
+/// every row was read.
+fn assert_same(dir: &str, reference: &str, files: &[&str], compare: &[&str], expected_rows: usize) {
+    let reference_ing = ingest_one(&fixture(&format!("{dir}/{reference}")));
+    let want: Vec<&Event> = in_file_order(&reference_ing);
+    assert_eq!(want.len(), expected_rows, "{reference}: events");
+    for file in files {
+        let ing = ingest_one(&fixture(&format!("{dir}/{file}")));
+        let report = &ing.files[0];
+        assert_eq!(report.error, None, "{file} should be read");
+        assert!(ing.rejects.is_empty(), "{file}: unexpected rejects {:?}", ing.rejects);
+        let got = in_file_order(&ing);
+        assert_eq!(got.len(), want.len(), "{file}: event count");
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            for name in compare {
+                assert_eq!(field(g, name), field(w, name), "{file} record {} field {name}", i + 1);
+            }
+        }
+    }
+}
+
+const SIGNIN_FIELDS: &[&str] = &[
+    "time", "source", "user", "operation", "outcome", "error_code", "ip", "country", "region", "city",
+    "user_agent", "application", "client_app", "request_id", "correlation_id", "object",
+];
+
+#[test]
+fn interactive_signin_variants_agree() {
+    assert_same(
+        "variants/signin",
+        "graph_signins.jsonl",
+        &[
+            "InteractiveSignIns_2024-03-04_2024-03-05.csv",
+            "InteractiveSignIns_2024-03-04_2024-03-05.json",
+            "graph_signins_page.json",
+            "mes_SignInLogs-interactiveUser-Combined.json",
+            "SigninLogs_loganalytics.csv",
+            "SigninLogs_loganalytics.json",
+            "diagnostic_SignInLogs.jsonl",
+        ],
+        SIGNIN_FIELDS,
+        4,
+    );
+    // Session, token and ASN are in every variant but the 71-column Log Analytics CSV.
+    assert_same(
+        "variants/signin",
+        "graph_signins.jsonl",
+        &[
+            "InteractiveSignIns_2024-03-04_2024-03-05.csv",
+            "InteractiveSignIns_2024-03-04_2024-03-05.json",
+            "diagnostic_SignInLogs.jsonl",
+            "SigninLogs_loganalytics.json",
+        ],
+        &["session_id", "token_id", "asn"],
+        4,
+    );
+}
+
+#[test]
+fn interactive_signins_normalize_to_the_documented_values() {
+    let ing = ingest_one(&fixture("variants/signin/InteractiveSignIns_2024-03-04_2024-03-05.csv"));
+    let e = in_file_order(&ing);
+    assert_eq!(field(e[0], "time"), "2024-03-04T08:15:22Z");
+    assert_eq!(field(e[0], "user"), "alice.wong@contoso.example");
+    assert_eq!(field(e[0], "outcome"), "success");
+    assert_eq!(field(e[0], "country"), "US");
+    assert_eq!(field(e[0], "city"), "Seattle");
+    assert_eq!(field(e[0], "asn"), "7922");
+    assert_eq!(field(e[0], "auth_method"), "Mobile app notification");
+    assert_eq!(field(e[0], "session_id"), "3b9f2e1d-7c6a-4b5e-8d4c-2a1b0c9d8e01");
+    assert_eq!(field(e[1], "outcome"), "failure");
+    assert_eq!(field(e[1], "error_code"), "50126");
+    assert_eq!(field(e[1], "user_agent"), "python-requests/2.31.0");
+    assert_eq!(field(e[2], "ip"), "2001:db8:85a3::8a2e:370:7334");
+    assert_eq!(field(e[2], "token_id"), "-mFzZTY0VG9rZW4zAAAAAA", "the portal's apostrophe guard is removed");
+    assert_eq!(field(e[3], "outcome"), "interrupted");
+    assert_eq!(field(e[3], "error_code"), "50074");
+    assert!(e.iter().all(|e| e.source == breachline::model::Source::Signin));
+}
+
+#[test]
+fn noninteractive_signin_variants_agree() {
+    assert_same(
+        "variants/noninteractive",
+        "graph_noninteractive.jsonl",
+        &[
+            "NonInteractiveSignIns_2024-03-05_2024-03-06.csv",
+            "AADNonInteractiveUserSignInLogs_loganalytics.csv",
+            "diagnostic_NonInteractiveUserSignInLogs.jsonl",
+        ],
+        &[SIGNIN_FIELDS, &["session_id", "token_id", "asn"]].concat(),
+        2,
+    );
+    let ing = ingest_one(&fixture("variants/noninteractive/graph_noninteractive.jsonl"));
+    assert!(ing.events.iter().all(|e| e.source == breachline::model::Source::Noninteractive));
+}
+
+const AUDIT_FIELDS: &[&str] = &[
+    "time", "source", "user", "operation", "outcome", "error_code", "ip", "user_agent", "application",
+    "client_app", "device_id", "session_id", "correlation_id", "request_id", "token_id", "record_id", "object",
+    "record_type", "workload", "param.Name", "param.MoveToFolder", "param.ForwardingSmtpAddress",
+    "param.SubjectOrBodyContainsWords", "prop.MailAccessType", "folder", "message_id", "subject",
+    "modified.ConsentAction.Permissions", "mailbox_owner", "logon_type", "site_url", "file_name", "target",
+    "ext.RequestType", "device.SessionId",
+];
+
+#[test]
+fn unified_audit_log_variants_agree() {
+    assert_same(
+        "variants/audit",
+        "auditdata_only.jsonl",
+        &[
+            "purview_export_new.csv",
+            "purview_export_old.csv",
+            "search_unifiedauditlog_ps51.csv",
+            "mes_UAL-Combined.csv",
+            "mes_UAL-Combined.json",
+            "mes_UAL-Combined.jsonl",
+            "graph_ual.csv",
+            "OfficeActivity_loganalytics.csv",
+            "OfficeActivity_loganalytics.jsonl",
+        ],
+        AUDIT_FIELDS,
+        7,
+    );
+}
+
+#[test]
+fn audit_records_carry_what_later_stages_need() {
+    let ing = ingest_one(&fixture("variants/audit/purview_export_new.csv"));
+    let e = in_file_order(&ing);
+    // UserLoggedIn: STS logon outcome from ErrorNumber, session from DeviceProperties.
+    assert_eq!(field(e[0], "outcome"), "success");
+    assert_eq!(field(e[0], "session_id"), "3b9f2e1d-7c6a-4b5e-8d4c-2a1b0c9d8e01");
+    // New-InboxRule: the rule name is the object; ClientIP had a port.
+    assert_eq!(field(e[1], "operation"), "New-InboxRule");
+    assert_eq!(field(e[1], "object"), ".");
+    assert_eq!(field(e[1], "ip"), "198.51.100.77");
+    assert_eq!(field(e[1], "param.MoveToFolder"), "RSS Subscriptions");
+    assert_eq!(field(e[1], "token_id"), "QmFzZTY0VG9rZW4xAAAAAA");
+    // Set-Mailbox forwarding.
+    assert_eq!(field(e[2], "param.ForwardingSmtpAddress"), "smtp:payables@fabrikam-billing.example");
+    // MailItemsAccessed: folders and every message id.
+    assert_eq!(field(e[3], "folder"), "\\Inbox|\\Finance");
+    assert_eq!(e[3].attr_all("message_id").count(), 3);
+    assert_eq!(field(e[3], "operation_count"), "3");
+    assert_eq!(field(e[3], "client_app"), "Client=OWA;Action=ViaProxy");
+    // Send: [v6]:port form.
+    assert_eq!(field(e[4], "ip"), "2001:db8:85a3::8a2e:370:7334");
+    assert_eq!(field(e[4], "subject"), "Updated remittance details");
+    // FileDownloaded: lower-case UserId, no ResultStatus.
+    assert_eq!(field(e[5], "user"), "bob.stone@contoso.example");
+    assert_eq!(field(e[5], "file_name"), "Q1 forecast.xlsx");
+    // Consent: permissions kept, no IP on Entra records.
+    assert!(field(e[6], "modified.ConsentAction.Permissions").contains("Mail.Send"));
+    assert_eq!(field(e[6], "ip"), "");
+    assert_eq!(field(e[6], "user_agent"), "python-requests/2.31.0");
+}
+
+const MESSAGE_FIELDS: &[&str] = &["user", "recipient", "subject", "outcome", "message_id", "ip"];
+
+#[test]
+fn message_trace_variants_agree() {
+    assert_same(
+        "variants/messagetrace",
+        "Get-MessageTrace_v1.csv",
+        &["MessageTraceV2_mes.csv"],
+        &[MESSAGE_FIELDS, &["time", "status", "size", "record_id"]].concat(),
+        4,
+    );
+    let v1 = ingest_one(&fixture("variants/messagetrace/Get-MessageTrace_v1.csv"));
+    let key = |e: &&Event| (field(e, "message_id"), field(e, "recipient"));
+    let mut want: Vec<&Event> = v1.events.iter().collect();
+    want.sort_by_key(key);
+
+    let summary = ingest_one(&fixture("variants/messagetrace/historical_summary_report.csv"));
+    assert_eq!(summary.files[0].rows, 3, "one summary row per message");
+    let mut got: Vec<&Event> = summary.events.iter().collect();
+    got.sort_by_key(key);
+    assert_eq!(got.len(), 4, "one event per recipient");
+    for (g, w) in got.iter().zip(&want) {
+        for name in [MESSAGE_FIELDS, &["time"]].concat() {
+            assert_eq!(field(g, name), field(w, name), "summary field {name}");
+        }
+    }
+
+    let detail = ingest_one(&fixture("variants/messagetrace/historical_extended_report.csv"));
+    assert!(detail.rejects.is_empty(), "{:?}", detail.rejects);
+    let mut delivered: Vec<&Event> = detail
+        .events
+        .iter()
+        .filter(|e| matches!(e.attr("event"), Some("DELIVER" | "SEND" | "FAIL")))
+        .collect();
+    delivered.sort_by_key(key);
+    assert_eq!(delivered.len(), 4);
+    for (g, w) in delivered.iter().zip(&want) {
+        for name in MESSAGE_FIELDS.iter().filter(|n| **n != "ip") {
+            assert_eq!(field(g, name), field(w, name), "detail field {name}");
+        }
+    }
+}
+
+#[test]
+fn message_trace_rows_keep_subjects_with_commas_and_quotes() {
+    let ing = ingest_one(&fixture("variants/messagetrace/MessageTraceV2_mes.csv"));
+    let failed: Vec<&Event> = ing.events.iter().filter(|e| field(e, "recipient") == "dave@fabrikam.example").collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(field(failed[0], "subject"), "Re: Invoice 4471, \"urgent\"");
+    assert_eq!(field(failed[0], "outcome"), "failure");
+    assert_eq!(field(failed[0], "user"), "alice.wong@contoso.example");
+}
