@@ -158,7 +158,7 @@ impl Event {
             token_id: None,
             record_id: None,
             object: None,
-            attrs: Vec::new(),
+            attrs: Vec::with_capacity(12),
             origin: Origin::default(),
         }
     }

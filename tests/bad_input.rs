@@ -14,7 +14,10 @@ fn read(name: &str) -> breachline::ingest::Ingested {
 fn unreadable_files_are_errors_that_say_why() {
     for (name, says) in [
         ("empty.csv", "empty"),
-        ("unknown_header.csv", "found the columns Name, Email, Department"),
+        (
+            "unknown_header.csv",
+            "found the columns Name, Email, Department",
+        ),
         ("garbage.bin", "binary data"),
     ] {
         let ing = read(name);
@@ -25,7 +28,14 @@ fn unreadable_files_are_errors_that_say_why() {
         assert!(f.sha256.is_some(), "{name}: unread files are hashed too");
     }
     let unknown = read("unknown_header.csv");
-    assert!(unknown.files[0].error.as_deref().unwrap_or("").contains("expected"), "names what it expected");
+    assert!(
+        unknown.files[0]
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("expected"),
+        "names what it expected"
+    );
 }
 
 #[test]
@@ -54,9 +64,20 @@ fn invalid_and_empty_auditdata_cells_are_rejected_with_the_field() {
     let f = &ing.files[0];
     assert_eq!((f.rows, f.parsed, f.rejected), (4, 2, 2));
     assert_eq!(ing.rejects.len(), 2);
-    assert!(ing.rejects.iter().all(|r| r.field.as_deref() == Some("AuditData")));
-    assert!(ing.rejects[0].reason.contains("not valid JSON"), "{:?}", ing.rejects[0]);
-    assert!(ing.rejects[1].reason.contains("empty"), "{:?}", ing.rejects[1]);
+    assert!(ing
+        .rejects
+        .iter()
+        .all(|r| r.field.as_deref() == Some("AuditData")));
+    assert!(
+        ing.rejects[0].reason.contains("not valid JSON"),
+        "{:?}",
+        ing.rejects[0]
+    );
+    assert!(
+        ing.rejects[1].reason.contains("empty"),
+        "{:?}",
+        ing.rejects[1]
+    );
     assert_eq!((ing.rejects[0].line, ing.rejects[1].line), (3, 5));
 }
 
@@ -66,8 +87,16 @@ fn bad_sign_in_rows_name_the_column() {
     let f = &ing.files[0];
     assert_eq!((f.rows, f.parsed, f.rejected), (4, 2, 2));
     assert_eq!(ing.rejects[0].field.as_deref(), Some("Date (UTC)"));
-    assert!(ing.rejects[0].reason.contains("not a date"), "{:?}", ing.rejects[0]);
-    assert!(ing.rejects[1].reason.contains("5 cells"), "{:?}", ing.rejects[1]);
+    assert!(
+        ing.rejects[0].reason.contains("not a date"),
+        "{:?}",
+        ing.rejects[0]
+    );
+    assert!(
+        ing.rejects[1].reason.contains("5 cells"),
+        "{:?}",
+        ing.rejects[1]
+    );
 }
 
 #[test]
@@ -77,7 +106,11 @@ fn broken_json_keeps_what_came_before() {
     assert_eq!(f.parsed, 1);
     assert_eq!(f.rows, f.parsed + f.rejected);
     assert!(f.rejected >= 1);
-    assert!(ing.rejects.iter().any(|r| r.reason.contains("truncated")), "{:?}", ing.rejects);
+    assert!(
+        ing.rejects.iter().any(|r| r.reason.contains("truncated")),
+        "{:?}",
+        ing.rejects
+    );
 }
 
 #[test]
@@ -87,7 +120,11 @@ fn every_row_of_every_fixture_is_accounted_for() {
     for f in &ing.files {
         assert_eq!(f.rows, f.parsed + f.duplicates + f.rejected, "{}", f.path);
         if f.status == FileStatus::Read {
-            assert!(f.sha256.as_deref().is_some_and(|h| h.len() == 64), "{}", f.path);
+            assert!(
+                f.sha256.as_deref().is_some_and(|h| h.len() == 64),
+                "{}",
+                f.path
+            );
         }
     }
     let rows: u64 = ing.files.iter().map(|f| f.rows).sum();

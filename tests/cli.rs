@@ -7,17 +7,32 @@ use common::*;
 #[test]
 fn inspect_json_accounts_for_every_row() {
     let out = breachline(&["inspect", "--json", fixture("variants").to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("inspect --json prints JSON");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("inspect --json prints JSON");
     let files = v["files"].as_array().unwrap();
     assert!(files.len() >= 26);
     for f in files {
         let n = |k: &str| f[k].as_u64().unwrap();
-        assert_eq!(n("rows"), n("parsed") + n("duplicates") + n("rejected"), "{}", f["path"]);
+        assert_eq!(
+            n("rows"),
+            n("parsed") + n("duplicates") + n("rejected"),
+            "{}",
+            f["path"]
+        );
         assert_eq!(f["status"], "read", "{}", f["path"]);
         assert!(f["variant"].is_string());
     }
-    assert!(v["skipped"].as_array().unwrap().iter().any(|s| s["path"].as_str().unwrap().ends_with("README.md")));
+    assert!(v["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["path"].as_str().unwrap().ends_with("README.md")));
     assert!(!v["coverage"]["sources"].as_array().unwrap().is_empty());
 }
 
@@ -35,22 +50,44 @@ fn strict_mode_fails_when_evidence_was_not_all_read() {
 fn rejects_file_lists_every_rejected_row() {
     let dir = tempfile::tempdir().unwrap();
     let rejects = dir.path().join("rejects.csv");
-    let out = breachline(&["inspect", fixture("bad").to_str().unwrap(), "--rejects", rejects.to_str().unwrap()]);
+    let out = breachline(&[
+        "inspect",
+        fixture("bad").to_str().unwrap(),
+        "--rejects",
+        rejects.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0));
     let mut r = csv::Reader::from_path(&rejects).unwrap();
-    assert_eq!(r.headers().unwrap(), vec!["path", "line", "record", "field", "reason"]);
+    assert_eq!(
+        r.headers().unwrap(),
+        vec!["path", "line", "record", "field", "reason"]
+    );
     let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
     let ing = ingest_one(&fixture("bad"));
     assert_eq!(rows.len(), ing.rejects.len());
-    assert!(rows.iter().any(|row| row[0].ends_with("invalid_auditdata.csv") && &row[3] == "AuditData"));
+    assert!(rows
+        .iter()
+        .any(|row| row[0].ends_with("invalid_auditdata.csv") && &row[3] == "AuditData"));
 }
 
 #[test]
 fn timeline_is_identical_with_one_or_many_threads() {
     let path = fixtures();
     let run = |threads: &str| {
-        let out = breachline(&["--threads", threads, "timeline", path.to_str().unwrap(), "--format", "csv"]);
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = breachline(&[
+            "--threads",
+            threads,
+            "timeline",
+            path.to_str().unwrap(),
+            "--format",
+            "csv",
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out.stdout
     };
     let one = run("1");
@@ -63,17 +100,33 @@ fn timeline_is_identical_with_one_or_many_threads() {
 fn timeline_filters_by_user_time_and_source() {
     let path = fixture("variants");
     let out = breachline(&[
-        "timeline", path.to_str().unwrap(), "--user", "BOB.STONE@contoso.example", "--from", "2024-03-04T10:00:00Z",
-        "--to", "2024-03-04T23:59:59Z", "--source", "signin", "--format", "jsonl",
+        "timeline",
+        path.to_str().unwrap(),
+        "--user",
+        "BOB.STONE@contoso.example",
+        "--from",
+        "2024-03-04T10:00:00Z",
+        "--to",
+        "2024-03-04T23:59:59Z",
+        "--source",
+        "signin",
+        "--format",
+        "jsonl",
     ]);
     assert_eq!(out.status.code(), Some(0));
-    let events: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let events: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert!(!events.is_empty());
     for e in &events {
         assert_eq!(e["timeline_user"], "bob.stone@contoso.example");
         assert_eq!(e["source"], "signin");
         let t = e["time"].as_str().unwrap();
-        assert!(("2024-03-04T10:00:00Z"..="2024-03-04T23:59:59Z").contains(&t), "{t}");
+        assert!(
+            ("2024-03-04T10:00:00Z"..="2024-03-04T23:59:59Z").contains(&t),
+            "{t}"
+        );
         assert!(e["origin"]["line"].as_u64().unwrap() >= 1);
     }
 }

@@ -26,7 +26,12 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 fn assert_reads_like_reference(path: &Path) {
     let ing = ingest_one(path);
     assert_eq!(ing.files[0].error, None, "{}", path.display());
-    assert!(ing.rejects.is_empty(), "{}: {:?}", path.display(), ing.rejects);
+    assert!(
+        ing.rejects.is_empty(),
+        "{}: {:?}",
+        path.display(),
+        ing.rejects
+    );
     let got: Vec<_> = in_file_order(&ing).iter().map(|e| fields(e)).collect();
     assert_eq!(got, reference(), "{}", path.display());
 }
@@ -34,10 +39,18 @@ fn assert_reads_like_reference(path: &Path) {
 fn utf16(text: &str, big_endian: bool, bom: bool) -> Vec<u8> {
     let mut out = Vec::new();
     if bom {
-        out.extend_from_slice(if big_endian { &[0xFE, 0xFF] } else { &[0xFF, 0xFE] });
+        out.extend_from_slice(if big_endian {
+            &[0xFE, 0xFF]
+        } else {
+            &[0xFF, 0xFE]
+        });
     }
     for unit in text.encode_utf16() {
-        out.extend_from_slice(&if big_endian { unit.to_be_bytes() } else { unit.to_le_bytes() });
+        out.extend_from_slice(&if big_endian {
+            unit.to_be_bytes()
+        } else {
+            unit.to_le_bytes()
+        });
     }
     out
 }
@@ -47,7 +60,10 @@ fn every_encoding_reads_the_same_events() {
     let text = std::fs::read_to_string(fixture(PORTAL)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("utf8_bom.csv", [&[0xEF, 0xBB, 0xBF][..], text.as_bytes()].concat()),
+        (
+            "utf8_bom.csv",
+            [&[0xEF, 0xBB, 0xBF][..], text.as_bytes()].concat(),
+        ),
         ("utf16le_bom.csv", utf16(&text, false, true)),
         ("utf16be_bom.csv", utf16(&text, true, true)),
         ("utf16le_nobom.csv", utf16(&text, false, false)),
@@ -65,10 +81,15 @@ fn every_encoding_reads_the_same_events() {
 
 #[test]
 fn semicolon_delimited_exports_are_read() {
-    let mut rdr = csv::ReaderBuilder::new().has_headers(false).from_path(fixture(PORTAL)).unwrap();
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(fixture(PORTAL))
+        .unwrap();
     let mut out = Vec::new();
     {
-        let mut w = csv::WriterBuilder::new().delimiter(b';').from_writer(&mut out);
+        let mut w = csv::WriterBuilder::new()
+            .delimiter(b';')
+            .from_writer(&mut out);
         for r in rdr.records() {
             w.write_record(&r.unwrap()).unwrap();
         }
@@ -77,7 +98,14 @@ fn semicolon_delimited_exports_are_read() {
     let path = write(dir.path(), "excel_fr.csv", &out);
     assert_reads_like_reference(&path);
     let ing = ingest_one(&path);
-    assert!(ing.files[0].warnings.iter().any(|w| w.contains("delimiter")), "{:?}", ing.files[0].warnings);
+    assert!(
+        ing.files[0]
+            .warnings
+            .iter()
+            .any(|w| w.contains("delimiter")),
+        "{:?}",
+        ing.files[0].warnings
+    );
 }
 
 #[test]
@@ -85,7 +113,10 @@ fn zip_and_gzip_are_read_in_place_and_hashed() {
     let bytes = std::fs::read(fixture(PORTAL)).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let gz_path = dir.path().join("signins.csv.gz");
-    let mut gz = flate2::write::GzEncoder::new(std::fs::File::create(&gz_path).unwrap(), flate2::Compression::default());
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz_path).unwrap(),
+        flate2::Compression::default(),
+    );
     gz.write_all(&bytes).unwrap();
     gz.finish().unwrap();
     assert_reads_like_reference(&gz_path);
@@ -93,22 +124,35 @@ fn zip_and_gzip_are_read_in_place_and_hashed() {
     let zip_path = dir.path().join("evidence.zip");
     let mut zip = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
     let opts = zip::write::SimpleFileOptions::default();
-    zip.start_file("export/InteractiveSignIns_2024-03-04_2024-03-05.csv", opts).unwrap();
+    zip.start_file("export/InteractiveSignIns_2024-03-04_2024-03-05.csv", opts)
+        .unwrap();
     zip.write_all(&bytes).unwrap();
     zip.start_file("export/notes.md", opts).unwrap();
     zip.write_all(b"# analyst notes").unwrap();
     zip.finish().unwrap();
     assert_reads_like_reference(&zip_path);
     let ing = ingest_one(&zip_path);
-    assert!(ing.files[0].path.ends_with("evidence.zip!/export/InteractiveSignIns_2024-03-04_2024-03-05.csv"));
-    assert_eq!(ing.skipped.len(), 1, "the .md inside the archive is listed as skipped");
+    assert!(ing.files[0]
+        .path
+        .ends_with("evidence.zip!/export/InteractiveSignIns_2024-03-04_2024-03-05.csv"));
+    assert_eq!(
+        ing.skipped.len(),
+        1,
+        "the .md inside the archive is listed as skipped"
+    );
 
     // The hash is of the file on disk, as `sha256sum` would print it.
     use sha2::Digest;
-    let want = format!("{:x}", sha2::Sha256::digest(std::fs::read(&zip_path).unwrap()));
+    let want = format!(
+        "{:x}",
+        sha2::Sha256::digest(std::fs::read(&zip_path).unwrap())
+    );
     assert_eq!(ing.files[0].sha256.as_deref(), Some(want.as_str()));
     let gz_ing = ingest_one(&gz_path);
-    let want = format!("{:x}", sha2::Sha256::digest(std::fs::read(&gz_path).unwrap()));
+    let want = format!(
+        "{:x}",
+        sha2::Sha256::digest(std::fs::read(&gz_path).unwrap())
+    );
     assert_eq!(gz_ing.files[0].sha256.as_deref(), Some(want.as_str()));
 }
 
@@ -126,7 +170,11 @@ fn exports_joined_end_to_end_count_the_repeats() {
     assert_eq!(f.parsed, 4);
     assert_eq!(f.duplicates, 4);
     assert_eq!(f.rejected, 1);
-    assert!(ing.rejects[0].reason.contains("repeated header"), "{:?}", ing.rejects);
+    assert!(
+        ing.rejects[0].reason.contains("repeated header"),
+        "{:?}",
+        ing.rejects
+    );
     assert_eq!(ing.rejects[0].line, 6);
 }
 
@@ -147,7 +195,11 @@ fn multi_line_json_cells_are_parsed() {
     let first = in_file_order(&ing)[0];
     assert_eq!(first.attr("auth_method"), Some("Mobile app notification"));
     let graph = ingest_one(&fixture("variants/audit/graph_ual.csv"));
-    assert_eq!(graph.events.len(), 7, "pretty-printed auditData over many lines");
+    assert_eq!(
+        graph.events.len(),
+        7,
+        "pretty-printed auditData over many lines"
+    );
 }
 
 fn trace_csv(dates: &[&str]) -> String {
@@ -159,23 +211,51 @@ fn trace_csv(dates: &[&str]) -> String {
 }
 
 fn times(ing: &breachline::ingest::Ingested) -> Vec<String> {
-    in_file_order(ing).iter().map(|e: &&Event| field(e, "time")).collect()
+    in_file_order(ing)
+        .iter()
+        .map(|e: &&Event| field(e, "time"))
+        .collect()
 }
 
 #[test]
 fn day_first_files_are_recognised_from_their_own_dates() {
     let dir = tempfile::tempdir().unwrap();
-    let p = write(dir.path(), "gb.csv", trace_csv(&["04/03/2024 09:25:10", "13/03/2024 10:00:00"]).as_bytes());
+    let p = write(
+        dir.path(),
+        "gb.csv",
+        trace_csv(&["04/03/2024 09:25:10", "13/03/2024 10:00:00"]).as_bytes(),
+    );
     let ing = ingest_one(&p);
-    assert_eq!(times(&ing), ["2024-03-04T09:25:10Z", "2024-03-13T10:00:00Z"]);
+    assert_eq!(
+        times(&ing),
+        ["2024-03-04T09:25:10Z", "2024-03-13T10:00:00Z"]
+    );
 
-    let p = write(dir.path(), "us.csv", trace_csv(&["3/4/2024 9:25:10 AM", "3/13/2024 10:00:00 AM"]).as_bytes());
-    assert_eq!(times(&ingest_one(&p)), ["2024-03-04T09:25:10Z", "2024-03-13T10:00:00Z"]);
+    let p = write(
+        dir.path(),
+        "us.csv",
+        trace_csv(&["3/4/2024 9:25:10 AM", "3/13/2024 10:00:00 AM"]).as_bytes(),
+    );
+    assert_eq!(
+        times(&ingest_one(&p)),
+        ["2024-03-04T09:25:10Z", "2024-03-13T10:00:00Z"]
+    );
 
-    let p = write(dir.path(), "ambiguous.csv", trace_csv(&["04/03/2024 09:25:10"]).as_bytes());
+    let p = write(
+        dir.path(),
+        "ambiguous.csv",
+        trace_csv(&["04/03/2024 09:25:10"]).as_bytes(),
+    );
     let ing = ingest_one(&p);
     assert_eq!(times(&ing), ["2024-04-03T09:25:10Z"]);
-    assert!(ing.files[0].warnings.iter().any(|w| w.contains("--date-order")), "{:?}", ing.files[0].warnings);
+    assert!(
+        ing.files[0]
+            .warnings
+            .iter()
+            .any(|w| w.contains("--date-order")),
+        "{:?}",
+        ing.files[0].warnings
+    );
     let opts = breachline::ingest::IngestOptions {
         date_order: breachline::normalize::time::DateOrder::Dmy,
         ..Default::default()

@@ -16,20 +16,43 @@ fn assert_same(dir: &str, reference: &str, files: &[&str], compare: &[&str], exp
         let ing = ingest_one(&fixture(&format!("{dir}/{file}")));
         let report = &ing.files[0];
         assert_eq!(report.error, None, "{file} should be read");
-        assert!(ing.rejects.is_empty(), "{file}: unexpected rejects {:?}", ing.rejects);
+        assert!(
+            ing.rejects.is_empty(),
+            "{file}: unexpected rejects {:?}",
+            ing.rejects
+        );
         let got = in_file_order(&ing);
         assert_eq!(got.len(), want.len(), "{file}: event count");
         for (i, (g, w)) in got.iter().zip(&want).enumerate() {
             for name in compare {
-                assert_eq!(field(g, name), field(w, name), "{file} record {} field {name}", i + 1);
+                assert_eq!(
+                    field(g, name),
+                    field(w, name),
+                    "{file} record {} field {name}",
+                    i + 1
+                );
             }
         }
     }
 }
 
 const SIGNIN_FIELDS: &[&str] = &[
-    "time", "source", "user", "operation", "outcome", "error_code", "ip", "country", "region", "city",
-    "user_agent", "application", "client_app", "request_id", "correlation_id", "object",
+    "time",
+    "source",
+    "user",
+    "operation",
+    "outcome",
+    "error_code",
+    "ip",
+    "country",
+    "region",
+    "city",
+    "user_agent",
+    "application",
+    "client_app",
+    "request_id",
+    "correlation_id",
+    "object",
 ];
 
 #[test]
@@ -66,7 +89,9 @@ fn interactive_signin_variants_agree() {
 
 #[test]
 fn interactive_signins_normalize_to_the_documented_values() {
-    let ing = ingest_one(&fixture("variants/signin/InteractiveSignIns_2024-03-04_2024-03-05.csv"));
+    let ing = ingest_one(&fixture(
+        "variants/signin/InteractiveSignIns_2024-03-04_2024-03-05.csv",
+    ));
     let e = in_file_order(&ing);
     assert_eq!(field(e[0], "time"), "2024-03-04T08:15:22Z");
     assert_eq!(field(e[0], "user"), "alice.wong@contoso.example");
@@ -75,15 +100,24 @@ fn interactive_signins_normalize_to_the_documented_values() {
     assert_eq!(field(e[0], "city"), "Seattle");
     assert_eq!(field(e[0], "asn"), "7922");
     assert_eq!(field(e[0], "auth_method"), "Mobile app notification");
-    assert_eq!(field(e[0], "session_id"), "3b9f2e1d-7c6a-4b5e-8d4c-2a1b0c9d8e01");
+    assert_eq!(
+        field(e[0], "session_id"),
+        "3b9f2e1d-7c6a-4b5e-8d4c-2a1b0c9d8e01"
+    );
     assert_eq!(field(e[1], "outcome"), "failure");
     assert_eq!(field(e[1], "error_code"), "50126");
     assert_eq!(field(e[1], "user_agent"), "python-requests/2.31.0");
     assert_eq!(field(e[2], "ip"), "2001:db8:85a3::8a2e:370:7334");
-    assert_eq!(field(e[2], "token_id"), "-mFzZTY0VG9rZW4zAAAAAA", "the portal's apostrophe guard is removed");
+    assert_eq!(
+        field(e[2], "token_id"),
+        "-mFzZTY0VG9rZW4zAAAAAA",
+        "the portal's apostrophe guard is removed"
+    );
     assert_eq!(field(e[3], "outcome"), "interrupted");
     assert_eq!(field(e[3], "error_code"), "50074");
-    assert!(e.iter().all(|e| e.source == breachline::model::Source::Signin));
+    assert!(e
+        .iter()
+        .all(|e| e.source == breachline::model::Source::Signin));
 }
 
 #[test]
@@ -99,17 +133,51 @@ fn noninteractive_signin_variants_agree() {
         &[SIGNIN_FIELDS, &["session_id", "token_id", "asn"]].concat(),
         2,
     );
-    let ing = ingest_one(&fixture("variants/noninteractive/graph_noninteractive.jsonl"));
-    assert!(ing.events.iter().all(|e| e.source == breachline::model::Source::Noninteractive));
+    let ing = ingest_one(&fixture(
+        "variants/noninteractive/graph_noninteractive.jsonl",
+    ));
+    assert!(ing
+        .events
+        .iter()
+        .all(|e| e.source == breachline::model::Source::Noninteractive));
 }
 
 const AUDIT_FIELDS: &[&str] = &[
-    "time", "source", "user", "operation", "outcome", "error_code", "ip", "user_agent", "application",
-    "client_app", "device_id", "session_id", "correlation_id", "request_id", "token_id", "record_id", "object",
-    "record_type", "workload", "param.Name", "param.MoveToFolder", "param.ForwardingSmtpAddress",
-    "param.SubjectOrBodyContainsWords", "prop.MailAccessType", "folder", "message_id", "subject",
-    "modified.ConsentAction.Permissions", "mailbox_owner", "logon_type", "site_url", "file_name", "target",
-    "ext.RequestType", "device.SessionId",
+    "time",
+    "source",
+    "user",
+    "operation",
+    "outcome",
+    "error_code",
+    "ip",
+    "user_agent",
+    "application",
+    "client_app",
+    "device_id",
+    "session_id",
+    "correlation_id",
+    "request_id",
+    "token_id",
+    "record_id",
+    "object",
+    "record_type",
+    "workload",
+    "param.Name",
+    "param.MoveToFolder",
+    "param.ForwardingSmtpAddress",
+    "param.SubjectOrBodyContainsWords",
+    "prop.MailAccessType",
+    "folder",
+    "message_id",
+    "subject",
+    "modified.ConsentAction.Permissions",
+    "mailbox_owner",
+    "logon_type",
+    "site_url",
+    "file_name",
+    "target",
+    "ext.RequestType",
+    "device.SessionId",
 ];
 
 #[test]
@@ -139,7 +207,10 @@ fn audit_records_carry_what_later_stages_need() {
     let e = in_file_order(&ing);
     // UserLoggedIn: STS logon outcome from ErrorNumber, session from DeviceProperties.
     assert_eq!(field(e[0], "outcome"), "success");
-    assert_eq!(field(e[0], "session_id"), "3b9f2e1d-7c6a-4b5e-8d4c-2a1b0c9d8e01");
+    assert_eq!(
+        field(e[0], "session_id"),
+        "3b9f2e1d-7c6a-4b5e-8d4c-2a1b0c9d8e01"
+    );
     // New-InboxRule: the rule name is the object; ClientIP had a port.
     assert_eq!(field(e[1], "operation"), "New-InboxRule");
     assert_eq!(field(e[1], "object"), ".");
@@ -147,7 +218,10 @@ fn audit_records_carry_what_later_stages_need() {
     assert_eq!(field(e[1], "param.MoveToFolder"), "RSS Subscriptions");
     assert_eq!(field(e[1], "token_id"), "QmFzZTY0VG9rZW4xAAAAAA");
     // Set-Mailbox forwarding.
-    assert_eq!(field(e[2], "param.ForwardingSmtpAddress"), "smtp:payables@fabrikam-billing.example");
+    assert_eq!(
+        field(e[2], "param.ForwardingSmtpAddress"),
+        "smtp:payables@fabrikam-billing.example"
+    );
     // MailItemsAccessed: folders and every message id.
     assert_eq!(field(e[3], "folder"), "\\Inbox|\\Finance");
     assert_eq!(e[3].attr_all("message_id").count(), 3);
@@ -165,7 +239,14 @@ fn audit_records_carry_what_later_stages_need() {
     assert_eq!(field(e[6], "user_agent"), "python-requests/2.31.0");
 }
 
-const MESSAGE_FIELDS: &[&str] = &["user", "recipient", "subject", "outcome", "message_id", "ip"];
+const MESSAGE_FIELDS: &[&str] = &[
+    "user",
+    "recipient",
+    "subject",
+    "outcome",
+    "message_id",
+    "ip",
+];
 
 #[test]
 fn message_trace_variants_agree() {
@@ -181,7 +262,9 @@ fn message_trace_variants_agree() {
     let mut want: Vec<&Event> = v1.events.iter().collect();
     want.sort_by_key(key);
 
-    let summary = ingest_one(&fixture("variants/messagetrace/historical_summary_report.csv"));
+    let summary = ingest_one(&fixture(
+        "variants/messagetrace/historical_summary_report.csv",
+    ));
     assert_eq!(summary.files[0].rows, 3, "one summary row per message");
     let mut got: Vec<&Event> = summary.events.iter().collect();
     got.sort_by_key(key);
@@ -192,7 +275,9 @@ fn message_trace_variants_agree() {
         }
     }
 
-    let detail = ingest_one(&fixture("variants/messagetrace/historical_extended_report.csv"));
+    let detail = ingest_one(&fixture(
+        "variants/messagetrace/historical_extended_report.csv",
+    ));
     assert!(detail.rejects.is_empty(), "{:?}", detail.rejects);
     let mut delivered: Vec<&Event> = detail
         .events
@@ -211,7 +296,11 @@ fn message_trace_variants_agree() {
 #[test]
 fn message_trace_rows_keep_subjects_with_commas_and_quotes() {
     let ing = ingest_one(&fixture("variants/messagetrace/MessageTraceV2_mes.csv"));
-    let failed: Vec<&Event> = ing.events.iter().filter(|e| field(e, "recipient") == "dave@fabrikam.example").collect();
+    let failed: Vec<&Event> = ing
+        .events
+        .iter()
+        .filter(|e| field(e, "recipient") == "dave@fabrikam.example")
+        .collect();
     assert_eq!(failed.len(), 1);
     assert_eq!(field(failed[0], "subject"), "Re: Invoice 4471, \"urgent\"");
     assert_eq!(field(failed[0], "outcome"), "failure");

@@ -44,7 +44,8 @@ impl EvidenceArgs {
         };
         let ing = ingest::ingest(&self.paths, &opts)?;
         if let Some(path) = &self.rejects {
-            let mut out = std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+            let mut out = std::fs::File::create(path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
             crate::report::csv::write_rejects(&mut out, &ing.rejects)
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }

@@ -36,11 +36,15 @@ pub fn run(args: &InspectArgs, cli: &Cli) -> anyhow::Result<u8> {
             .and_then(|_| out.write_all(b"\n"))
             .and_then(|_| out.flush())
     } else {
-        out.write_all(report::table::inspect(&ing).as_bytes()).and_then(|_| out.flush())
+        out.write_all(report::table::inspect(&ing).as_bytes())
+            .and_then(|_| out.flush())
     };
     report::ignore_broken_pipe(written)?;
     if args.json {
         stderr_summary(&ing);
     }
-    Ok(args.evidence.exit_code(&ing))
+    let code = args.evidence.exit_code(&ing);
+    // The process ends here: freeing millions of events one by one would only cost time.
+    std::mem::forget(ing);
+    Ok(code)
 }

@@ -53,7 +53,10 @@ pub enum Command {
 pub fn run() -> u8 {
     let cli = Cli::parse();
     if let Some(n) = cli.threads {
-        if let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(n.max(1)).build_global() {
+        if let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+        {
             eprintln!("breachline: cannot set {n} threads: {e}");
             return exit::ERROR;
         }

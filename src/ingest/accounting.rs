@@ -1,7 +1,9 @@
 //! Accounting: per-file row counts (parsed, duplicate, rejected), cross-file deduplication, the
 //! time each source covers with its gaps, and warnings about exports that look truncated.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
+
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
@@ -100,7 +102,12 @@ pub fn archive_hashes(files: &[EvidenceFile]) -> HashMap<String, Result<String, 
     paths.dedup();
     paths
         .into_par_iter()
-        .map(|p| (p.display().to_string(), crate::ingest::source::hash_file(p).map_err(|e| e.to_string())))
+        .map(|p| {
+            (
+                p.display().to_string(),
+                crate::ingest::source::hash_file(p).map_err(|e| e.to_string()),
+            )
+        })
         .collect()
 }
 
@@ -118,11 +125,26 @@ enum RecordKey {
 fn record_key(e: &Event) -> Option<RecordKey> {
     match e.source {
         Source::Audit => e.record_id.clone().map(RecordKey::Audit),
-        Source::Signin | Source::Noninteractive => e.request_id.clone().map(|id| RecordKey::SignIn(e.source, id)),
+        Source::Signin | Source::Noninteractive => e
+            .request_id
+            .clone()
+            .map(|id| RecordKey::SignIn(e.source, id)),
         Source::Messagetrace => {
-            let id = e.attrs.iter().find(|(k, _)| &**k == "message_id").map(|(_, v)| v.clone())?;
-            let recipient = e.attrs.iter().find(|(k, _)| &**k == "recipient").map(|(_, v)| v.clone())?;
-            let event = e.attrs.iter().find(|(k, _)| &**k == "event").map(|(_, v)| v.clone());
+            let id = e
+                .attrs
+                .iter()
+                .find(|(k, _)| &**k == "message_id")
+                .map(|(_, v)| v.clone())?;
+            let recipient = e
+                .attrs
+                .iter()
+                .find(|(k, _)| &**k == "recipient")
+                .map(|(_, v)| v.clone())?;
+            let event = e
+                .attrs
+                .iter()
+                .find(|(k, _)| &**k == "event")
+                .map(|(_, v)| v.clone());
             Some(RecordKey::Message(id, recipient, e.time.timestamp(), event))
         }
     }
@@ -136,31 +158,48 @@ pub fn account(
     archive_hashes: &HashMap<String, Result<String, String>>,
     opts: &IngestOptions,
 ) -> Ingested {
-    let mut seen: HashSet<RecordKey> = HashSet::new();
-    let mut events: Vec<Event> = Vec::new();
+    let total: usize = reads.iter().map(|r| r.events.len()).sum();
+    let mut seen: FxHashSet<RecordKey> =
+        FxHashSet::with_capacity_and_hasher(total, Default::default());
+    let mut kept_events: Vec<Vec<Event>> = Vec::with_capacity(reads.len());
     let mut rejects: Vec<Reject> = Vec::new();
     let mut reports = Vec::with_capacity(files.len());
-    for (file, read) in files.into_iter().zip(reads) {
-        let mut kept_rows: HashSet<u64> = HashSet::new();
-        let mut dup_rows: HashSet<u64> = HashSet::new();
-        let mut users: HashSet<Text> = HashSet::new();
+    for (file, mut read) in files.into_iter().zip(reads) {
+        // A file's events come in record order, so rows are counted without a set: a row is
+        // parsed if any of its events is kept, a duplicate if all of them were seen before.
+        let (mut parsed, mut duplicates) = (0u64, 0u64);
+        let mut row: Option<(u64, bool)> = None;
+        let mut users: FxHashSet<Text> = FxHashSet::default();
         let (mut first, mut last): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = (None, None);
-        let mut kept = 0u64;
-        for e in read.events {
-            if let Some(key) = record_key(&e) {
+        read.events.retain(|e| {
+            if row.is_none_or(|(r, _)| r != e.origin.record) {
+                match row {
+                    Some((_, true)) => parsed += 1,
+                    Some((_, false)) => duplicates += 1,
+                    None => {}
+                }
+                row = Some((e.origin.record, false));
+            }
+            if let Some(key) = record_key(e) {
                 if !seen.insert(key) {
-                    dup_rows.insert(e.origin.record);
-                    continue;
+                    return false;
                 }
             }
-            kept_rows.insert(e.origin.record);
-            users.insert(e.user.clone());
+            row = row.map(|(r, _)| (r, true));
+            if !users.contains(&e.user) {
+                users.insert(e.user.clone());
+            }
             first = Some(first.map_or(e.time, |f| f.min(e.time)));
             last = Some(last.map_or(e.time, |l| l.max(e.time)));
-            kept += 1;
-            events.push(e);
+            true
+        });
+        match row {
+            Some((_, true)) => parsed += 1,
+            Some((_, false)) => duplicates += 1,
+            None => {}
         }
-        let duplicates = dup_rows.difference(&kept_rows).count() as u64;
+        let kept = read.events.len() as u64;
+        kept_events.push(std::mem::take(&mut read.events));
         let rejected = read.rejects.len() as u64;
         let sha256 = match &file.container {
             Container::Zip { .. } => archive_hashes
@@ -180,14 +219,18 @@ pub fn account(
         rejects.extend(read.rejects);
         reports.push(FileReport {
             path: file.display,
-            status: if read.error.is_some() { FileStatus::Error } else { FileStatus::Read },
+            status: if read.error.is_some() {
+                FileStatus::Error
+            } else {
+                FileStatus::Read
+            },
             variant: variant.map(|v| v.id()),
             description: variant.map(|v| v.describe()),
             encoding: read.encoding.map(|e| e.label()),
             bytes: file.size,
             sha256,
             rows: read.rows,
-            parsed: kept_rows.len() as u64,
+            parsed,
             duplicates,
             rejected,
             events: kept,
@@ -198,8 +241,18 @@ pub fn account(
             error: read.error,
         });
     }
-    events.par_sort_unstable_by(|a, b| (a.time, a.origin).cmp(&(b.time, b.origin)));
+    let t0 = std::time::Instant::now();
+    let mut events = concat_largest_first(kept_events);
+    sort_events(&mut events);
+    let t1 = std::time::Instant::now();
     let coverage = coverage(&events, opts.gap);
+    if std::env::var_os("BREACHLINE_TIMING").is_some() {
+        eprintln!(
+            "timing: concat+sort {:.2?}, coverage {:.2?}",
+            t1 - t0,
+            t1.elapsed()
+        );
+    }
     Ingested {
         files: reports,
         skipped,
@@ -209,20 +262,81 @@ pub fn account(
     }
 }
 
+/// Sorts events by (time, origin), a total order. Events are large, so the sort runs on small
+/// keys and the events are then moved into place once each.
+pub fn sort_events(events: &mut [Event]) {
+    let mut keys: Vec<(DateTime<Utc>, crate::model::Origin, usize)> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.time, e.origin, i))
+        .collect();
+    keys.par_sort_unstable();
+    // keys[k].2 is the index of the event that belongs at position k: follow each cycle.
+    let mut placed = vec![false; events.len()];
+    for start in 0..events.len() {
+        if placed[start] {
+            continue;
+        }
+        let mut k = start;
+        loop {
+            placed[k] = true;
+            let from = keys[k].2;
+            if from == start {
+                break;
+            }
+            events.swap(k, from);
+            k = from;
+        }
+    }
+}
+
+/// Joins the per-file event lists, reusing the largest one's allocation so a single big export
+/// is never held twice (the order does not matter: the caller sorts).
+fn concat_largest_first(mut lists: Vec<Vec<Event>>) -> Vec<Event> {
+    let Some(largest) = (0..lists.len()).max_by_key(|i| lists[*i].len()) else {
+        return Vec::new();
+    };
+    let mut all = std::mem::take(&mut lists[largest]);
+    all.reserve_exact(lists.iter().map(Vec::len).sum());
+    for mut list in lists {
+        all.append(&mut list);
+    }
+    all
+}
+
 /// Time covered per source and per user; `events` must be sorted by time.
 pub fn coverage(events: &[Event], gap: chrono::Duration) -> Coverage {
     let mut sources = Vec::new();
     for source in Source::ALL {
-        let times: Vec<DateTime<Utc>> = events.iter().filter(|e| e.source == source).map(|e| e.time).collect();
-        let (Some(first), Some(last)) = (times.first(), times.last()) else { continue };
+        let times: Vec<DateTime<Utc>> = events
+            .iter()
+            .filter(|e| e.source == source)
+            .map(|e| e.time)
+            .collect();
+        let (Some(first), Some(last)) = (times.first(), times.last()) else {
+            continue;
+        };
         let gaps = times
             .windows(2)
             .filter(|w| w[1] - w[0] > gap)
-            .map(|w| Gap { from: w[0], to: w[1], hours: (w[1] - w[0]).num_hours() })
+            .map(|w| Gap {
+                from: w[0],
+                to: w[1],
+                hours: (w[1] - w[0]).num_hours(),
+            })
             .collect();
-        sources.push(SourceCoverage { source, events: times.len() as u64, first: *first, last: *last, gaps });
+        sources.push(SourceCoverage {
+            source,
+            events: times.len() as u64,
+            first: *first,
+            last: *last,
+            gaps,
+        });
     }
-    let mut per_user: BTreeMap<(Text, Source), (u64, DateTime<Utc>, DateTime<Utc>, chrono::Duration)> = BTreeMap::new();
+    let mut per_user: FxHashMap<
+        (Text, Source),
+        (u64, DateTime<Utc>, DateTime<Utc>, chrono::Duration),
+    > = FxHashMap::default();
     for e in events {
         per_user
             .entry((e.user.clone(), e.source))
@@ -233,13 +347,71 @@ pub fn coverage(events: &[Event], gap: chrono::Duration) -> Coverage {
             })
             .or_insert((1, e.time, e.time, chrono::Duration::zero()));
     }
+    let mut per_user: Vec<_> = per_user.into_iter().collect();
+    per_user.sort_by(|a, b| a.0.cmp(&b.0));
     let mut users: Vec<UserCoverage> = Vec::new();
     for ((user, source), (n, first, last, longest)) in per_user {
-        let entry = UserSourceCoverage { source, events: n, first, last, longest_gap_hours: longest.num_hours() };
+        let entry = UserSourceCoverage {
+            source,
+            events: n,
+            first,
+            last,
+            longest_gap_hours: longest.num_hours(),
+        };
         match users.last_mut() {
             Some(u) if u.user == user => u.sources.push(entry),
-            _ => users.push(UserCoverage { user, sources: vec![entry] }),
+            _ => users.push(UserCoverage {
+                user,
+                sources: vec![entry],
+            }),
         }
     }
     Coverage { sources, users }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Origin, Source};
+
+    #[test]
+    fn sort_events_gives_time_then_origin_order() {
+        let t = |s: &str| crate::normalize::time::parse_iso(s).unwrap();
+        let times = [
+            "2024-01-03T00:00:00Z",
+            "2024-01-01T00:00:00Z",
+            "2024-01-02T00:00:00Z",
+            "2024-01-01T00:00:00Z",
+            "2024-01-02T00:00:00Z",
+        ];
+        let mut events: Vec<Event> = times
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let mut e = Event::new(t(s), Source::Audit, "u".into(), "op".into());
+                e.origin = Origin {
+                    file: (i % 2) as u32,
+                    record: i as u64,
+                    part: 0,
+                    line: 0,
+                };
+                e
+            })
+            .collect();
+        sort_events(&mut events);
+        let got: Vec<(String, u64)> = events
+            .iter()
+            .map(|e| (crate::normalize::time::format(&e.time), e.origin.record))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("2024-01-01T00:00:00Z".into(), 1),
+                ("2024-01-01T00:00:00Z".into(), 3),
+                ("2024-01-02T00:00:00Z".into(), 2),
+                ("2024-01-02T00:00:00Z".into(), 4),
+                ("2024-01-03T00:00:00Z".into(), 0),
+            ]
+        );
+    }
 }

@@ -105,20 +105,44 @@ impl Variant {
     pub fn row_caps(self) -> &'static [(u64, &'static str)] {
         match self.family() {
             Source::Signin | Source::Noninteractive => &[
-                (100_000, "the Entra admin center downloads at most 100,000 sign-ins per file"),
+                (
+                    100_000,
+                    "the Entra admin center downloads at most 100,000 sign-ins per file",
+                ),
                 (250_000, "older Entra downloads stopped at 250,000 records"),
             ],
             Source::Audit => &[
-                (5_000, "Search-UnifiedAuditLog returns at most 5,000 records per call"),
-                (10_000, "Search-UnifiedAuditLog stops at 10,000 when session commands are mixed"),
-                (50_000, "the Purview export and a ReturnLargeSet session stop at 50,000 records"),
-                (100_000, "Audit (Premium) exports may stop at 100,000 records"),
+                (
+                    5_000,
+                    "Search-UnifiedAuditLog returns at most 5,000 records per call",
+                ),
+                (
+                    10_000,
+                    "Search-UnifiedAuditLog stops at 10,000 when session commands are mixed",
+                ),
+                (
+                    50_000,
+                    "the Purview export and a ReturnLargeSet session stop at 50,000 records",
+                ),
+                (
+                    100_000,
+                    "Audit (Premium) exports may stop at 100,000 records",
+                ),
             ],
             Source::Messagetrace => &[
                 (1_000, "Get-MessageTrace returns 1,000 results by default"),
-                (5_000, "Get-MessageTraceV2 returns at most 5,000 results per query"),
-                (50_000, "the admin center enhanced summary report stops at 50,000 results"),
-                (100_000, "a historical search CSV holds at most 100,000 lines"),
+                (
+                    5_000,
+                    "Get-MessageTraceV2 returns at most 5,000 results per query",
+                ),
+                (
+                    50_000,
+                    "the admin center enhanced summary report stops at 50,000 results",
+                ),
+                (
+                    100_000,
+                    "a historical search CSV holds at most 100,000 lines",
+                ),
             ],
         }
     }
@@ -148,7 +172,11 @@ pub fn detect_csv(h: &Header, file_name: &str) -> Option<Detected> {
             Variant::AuditPortalCsv
         } else if h.has("auditlogrecordtype") || h.has("createddatetime") {
             Variant::AuditGraphCsv
-        } else if h.has("resultindex") || h.has("identity") || h.has("pscomputername") || h.has("runspaceid") {
+        } else if h.has("resultindex")
+            || h.has("identity")
+            || h.has("pscomputername")
+            || h.has("runspaceid")
+        {
             Variant::AuditPowerShellCsv
         } else {
             Variant::AuditPortalCsvOld
@@ -156,9 +184,13 @@ pub fn detect_csv(h: &Header, file_name: &str) -> Option<Detected> {
         return found(variant, decoder);
     }
     if h.has("officeworkload") || (h.has("officeid") && h.has("operation")) {
-        return found(Variant::OfficeActivityCsv, Box::new(OfficeActivityCsv::new(h)));
+        return found(
+            Variant::OfficeActivityCsv,
+            Box::new(OfficeActivityCsv::new(h)),
+        );
     }
-    if h.find(signin_portal_csv::TIME).is_some() && h.find(signin_portal_csv::REQUEST_ID).is_some() {
+    if h.find(signin_portal_csv::TIME).is_some() && h.find(signin_portal_csv::REQUEST_ID).is_some()
+    {
         let lower = file_name.to_ascii_lowercase();
         let noninteractive = lower.contains("noninteractive") || lower.contains("non-interactive");
         let (source, note) = if noninteractive {
@@ -172,21 +204,41 @@ pub fn detect_csv(h: &Header, file_name: &str) -> Option<Detected> {
             note: Some(note.to_string()),
         });
     }
-    let la_time = h.has("createddatetime [utc]") || h.has("timegenerated [utc]") || h.has("createddatetime");
+    let la_time =
+        h.has("createddatetime [utc]") || h.has("timegenerated [utc]") || h.has("createddatetime");
     if la_time && h.has("userprincipalname") && (h.has("resulttype") || h.has("ipaddress")) {
         let noninteractive = h.has("processingtimeinms") || h.has("signineventtypes");
-        let source = if noninteractive { Source::Noninteractive } else { Source::Signin };
-        return found(Variant::SigninLogAnalyticsCsv, Box::new(SigninLogAnalyticsCsv::new(h, source)));
+        let source = if noninteractive {
+            Source::Noninteractive
+        } else {
+            Source::Signin
+        };
+        return found(
+            Variant::SigninLogAnalyticsCsv,
+            Box::new(SigninLogAnalyticsCsv::new(h, source)),
+        );
     }
     if h.has("date_time_utc") || (h.has("event_id") && h.has("recipient_address")) {
-        return found(Variant::MessageTraceDetailReport, Box::new(MessageTraceReport::new(h, true)));
+        return found(
+            Variant::MessageTraceDetailReport,
+            Box::new(MessageTraceReport::new(h, true)),
+        );
     }
     if (h.has("origin_timestamp_utc") || h.has("origin_timestamp")) && h.has("sender_address") {
-        return found(Variant::MessageTraceSummaryReport, Box::new(MessageTraceReport::new(h, false)));
+        return found(
+            Variant::MessageTraceSummaryReport,
+            Box::new(MessageTraceReport::new(h, false)),
+        );
     }
-    let sender = h.find(&["senderaddress", "sender address", "sender"]).is_some();
-    let recipient = h.find(&["recipientaddress", "recipient address", "recipient"]).is_some();
-    let received = h.find(&["received", "date (utc)", "date", "received time"]).is_some();
+    let sender = h
+        .find(&["senderaddress", "sender address", "sender"])
+        .is_some();
+    let recipient = h
+        .find(&["recipientaddress", "recipient address", "recipient"])
+        .is_some();
+    let received = h
+        .find(&["received", "date (utc)", "date", "received time"])
+        .is_some();
     if sender && recipient && received {
         return found(Variant::MessageTraceCsv, Box::new(MessageTraceCsv::new(h)));
     }
@@ -235,9 +287,17 @@ pub fn detect_json(first_record: &str) -> Option<Detected> {
         return found(Variant::AuditJson, Box::new(AuditJson));
     }
     let signin_time = has("createdDateTime") || has("CreatedDateTime");
-    let signin_body = has("userPrincipalName") || has("UserPrincipalName") || has("ipAddress") || has("IPAddress");
+    let signin_body = has("userPrincipalName")
+        || has("UserPrincipalName")
+        || has("ipAddress")
+        || has("IPAddress");
     if signin_time && signin_body {
-        return found(Variant::SigninJson, Box::new(SigninJson { source: Source::Signin }));
+        return found(
+            Variant::SigninJson,
+            Box::new(SigninJson {
+                source: Source::Signin,
+            }),
+        );
     }
     if has("Received") && has("SenderAddress") && has("RecipientAddress") {
         return found(Variant::MessageTraceJson, Box::new(MessageTraceJson));

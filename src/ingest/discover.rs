@@ -16,7 +16,9 @@ pub enum Container {
     Plain,
     Gzip,
     /// An entry of a zip archive, by its name inside the archive.
-    Zip { entry: String },
+    Zip {
+        entry: String,
+    },
 }
 
 /// One evidence file to read.
@@ -72,8 +74,12 @@ pub fn discover(paths: &[PathBuf]) -> Result<(Vec<EvidenceFile>, Vec<Skipped>), 
         let walker = walkdir::WalkDir::new(root).sort_by_file_name();
         for entry in walker {
             let entry = entry.map_err(|e| IngestError::Io {
-                path: e.path().map_or_else(|| root.display().to_string(), |p| p.display().to_string()),
-                source: e.into_io_error().unwrap_or_else(|| std::io::Error::other("directory loop")),
+                path: e
+                    .path()
+                    .map_or_else(|| root.display().to_string(), |p| p.display().to_string()),
+                source: e
+                    .into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("directory loop")),
             })?;
             if !entry.file_type().is_file() {
                 continue;
@@ -119,7 +125,9 @@ fn add_file(
         source,
     };
     let mut magic = [0u8; 4];
-    let n = File::open(path).and_then(|mut f| read_up_to(&mut f, &mut magic)).map_err(io_err)?;
+    let n = File::open(path)
+        .and_then(|mut f| read_up_to(&mut f, &mut magic))
+        .map_err(io_err)?;
     let display = path.display().to_string();
     if n >= 4 && magic == *b"PK\x03\x04" {
         let archive = File::open(path).map_err(io_err)?;
@@ -142,7 +150,10 @@ fn add_file(
             let shown = format!("{display}!/{entry}");
             let base = entry.rsplit('/').next().unwrap_or(&entry);
             if base.starts_with('.') || entry.starts_with("__MACOSX/") {
-                skipped.push(Skipped { path: shown, reason: "hidden file".into() });
+                skipped.push(Skipped {
+                    path: shown,
+                    reason: "hidden file".into(),
+                });
                 continue;
             }
             if let Some(ext) = extension(base) {

@@ -115,7 +115,10 @@ impl<R: BufRead> JsonSplitter<R> {
                 continue;
             }
             let first = self.buf[self.pos];
-            let starts_value = matches!(first, b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n');
+            let starts_value = matches!(
+                first,
+                b'{' | b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n'
+            );
             if !starts_value || (self.level == Level::Top && first != b'{') {
                 return self.skip_garbage().map(Some);
             }
@@ -284,7 +287,9 @@ pub fn sniff_delimiter(header: &[u8]) -> u8 {
             _ => {}
         }
     }
-    let best = (0..3).max_by_key(|i| (counts[*i], usize::from(*i == 0))).unwrap_or(0);
+    let best = (0..3)
+        .max_by_key(|i| (counts[*i], usize::from(*i == 0)))
+        .unwrap_or(0);
     [b',', b';', b'\t'][best]
 }
 
@@ -341,7 +346,13 @@ mod tests {
         assert_eq!(got[0].0, "{\"a\":1}");
         assert!(got[1].0.contains("Garbage { line: 2"), "{:?}", got[1]);
         assert_eq!(got[2].0, "{\"b\":2}");
-        assert!(got[3].0.contains("Truncated { line: 4, inside_record: true }"), "{:?}", got[3]);
+        assert!(
+            got[3]
+                .0
+                .contains("Truncated { line: 4, inside_record: true }"),
+            "{:?}",
+            got[3]
+        );
     }
 
     #[test]

@@ -99,6 +99,7 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Inges
     let total: u64 = files.iter().map(|f| f.size).sum();
     let bar = progress_bar(opts.progress, total);
     let archive_hashes = accounting::archive_hashes(&files);
+    let started = std::time::Instant::now();
     let reads: Vec<read::FileRead> = files
         .par_iter()
         .enumerate()
@@ -107,7 +108,16 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Inges
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    Ok(accounting::account(files, skipped, reads, &archive_hashes, opts))
+    let read_done = started.elapsed();
+    let ingested = accounting::account(files, skipped, reads, &archive_hashes, opts);
+    if std::env::var_os("BREACHLINE_TIMING").is_some() {
+        eprintln!(
+            "timing: read+decode {:.2?}, accounting {:.2?}",
+            read_done,
+            started.elapsed() - read_done
+        );
+    }
+    Ok(ingested)
 }
 
 fn progress_bar(wanted: bool, total: u64) -> Option<indicatif::ProgressBar> {
@@ -116,8 +126,10 @@ fn progress_bar(wanted: bool, total: u64) -> Option<indicatif::ProgressBar> {
         return None;
     }
     let bar = indicatif::ProgressBar::new(total);
-    let style = indicatif::ProgressStyle::with_template("{spinner} reading evidence {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    let style = indicatif::ProgressStyle::with_template(
+        "{spinner} reading evidence {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     bar.set_style(style);
     Some(bar)
 }

@@ -16,7 +16,7 @@ use crate::ingest::framing::{self, JsonItem, JsonSplitter};
 use crate::ingest::source::{self, TextEncoding, TextError};
 use crate::ingest::{IngestOptions, Reject};
 use crate::model::{Event, FileId, Origin};
-use crate::normalize::columns::{normalize_name, Header};
+use crate::normalize::columns::{normalize_name, Header, Row};
 use crate::normalize::time::DateOrder;
 use crate::normalize::{Note, Record, RowCtx, RowError};
 
@@ -43,7 +43,7 @@ enum Batch {
     Csv {
         index: u64,
         first_record: u64,
-        rows: Vec<(csv::ByteRecord, u64)>,
+        rows: CsvRows,
     },
     Json {
         index: u64,
@@ -51,6 +51,40 @@ enum Batch {
         text: Vec<u8>,
         items: Vec<(usize, usize, u64)>,
     },
+}
+
+/// A batch of CSV rows in one buffer: every cell's bytes back to back, cell end offsets, and per
+/// row its first cell and starting line. One allocation per batch instead of one per row.
+#[derive(Default)]
+struct CsvRows {
+    bytes: Vec<u8>,
+    cell_ends: Vec<usize>,
+    /// (index of the row's first cell in `cell_ends`, line the row starts on)
+    rows: Vec<(usize, u64)>,
+}
+
+impl CsvRows {
+    fn push(&mut self, record: &csv::ByteRecord, line: u64) {
+        self.rows.push((self.cell_ends.len(), line));
+        for cell in record.iter() {
+            self.bytes.extend_from_slice(cell);
+            self.cell_ends.push(self.bytes.len());
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// The cells of row `i` as byte slices.
+    fn cells(&self, i: usize) -> impl Iterator<Item = &[u8]> {
+        let first = self.rows[i].0;
+        let last = self.rows.get(i + 1).map_or(self.cell_ends.len(), |r| r.0);
+        (first..last).map(move |c| {
+            let start = if c == 0 { 0 } else { self.cell_ends[c - 1] };
+            &self.bytes[start..self.cell_ends[c]]
+        })
+    }
 }
 
 /// What the reader thread found besides the batches.
@@ -72,7 +106,12 @@ struct Plan {
 }
 
 /// Reads, frames, detects and decodes one file.
-pub fn read_file(id: FileId, file: &EvidenceFile, opts: &IngestOptions, progress: Option<indicatif::ProgressBar>) -> FileRead {
+pub fn read_file(
+    id: FileId,
+    file: &EvidenceFile,
+    opts: &IngestOptions,
+    progress: Option<indicatif::ProgressBar>,
+) -> FileRead {
     let (raw, digest) = match source::open_bytes(file, progress) {
         Ok(x) => x,
         Err(e) => return FileRead::failed(format!("cannot read: {e}")),
@@ -80,13 +119,16 @@ pub fn read_file(id: FileId, file: &EvidenceFile, opts: &IngestOptions, progress
     let file_name = file.file_name().to_string();
     let (plan_tx, plan_rx) = sync_channel::<Arc<Plan>>(1);
     let (batch_tx, batch_rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
+    // Emptied row buffers go back to the reader, so big buffers are not mapped and unmapped
+    // for every batch.
+    let (recycle_tx, recycle_rx) = sync_channel::<CsvRows>(BATCHES_IN_FLIGHT * 2);
     let (end, outputs) = std::thread::scope(|scope| {
         let reader = scope.spawn(move || {
             let mut end = ReaderEnd::default();
-            frame(raw, &file_name, &plan_tx, &batch_tx, &mut end);
+            frame(raw, &file_name, &plan_tx, &batch_tx, &recycle_rx, &mut end);
             end
         });
-        let outputs = decode_all(id, opts.date_order, &plan_rx, batch_rx);
+        let outputs = decode_all(id, opts.date_order, &plan_rx, batch_rx, &recycle_tx);
         let end = reader.join().unwrap_or_else(|_| ReaderEnd {
             error: Some("internal error: the reader thread panicked".into()),
             ..ReaderEnd::default()
@@ -108,7 +150,8 @@ pub fn read_file(id: FileId, file: &EvidenceFile, opts: &IngestOptions, progress
         warnings: end.warnings,
     };
     for (record, line, err) in end.rejects {
-        read.rejects.push(Reject::new(id, &file.display, record, line, err));
+        read.rejects
+            .push(Reject::new(id, &file.display, record, line, err));
     }
     if let Some((_, outputs)) = outputs {
         merge(id, &file.display, opts.date_order, outputs, &mut read);
@@ -133,7 +176,14 @@ impl FileRead {
 }
 
 /// The reader thread: decode text, frame records, detect the variant, send batches.
-fn frame(raw: Box<dyn std::io::Read + Send>, file_name: &str, plan_tx: &SyncSender<Arc<Plan>>, batch_tx: &SyncSender<Batch>, end: &mut ReaderEnd) {
+fn frame(
+    raw: Box<dyn std::io::Read + Send>,
+    file_name: &str,
+    plan_tx: &SyncSender<Arc<Plan>>,
+    batch_tx: &SyncSender<Batch>,
+    recycled: &Receiver<CsvRows>,
+    end: &mut ReaderEnd,
+) {
     let (mut text, encoding) = match source::open_text(raw) {
         Ok(x) => x,
         Err(TextError::Empty) => {
@@ -151,7 +201,10 @@ fn frame(raw: Box<dyn std::io::Read + Send>, file_name: &str, plan_tx: &SyncSend
     };
     end.encoding = Some(encoding);
     let first = match text.fill_buf() {
-        Ok(b) => b.iter().copied().find(|c| !c.is_ascii_whitespace() && *c != 0xEF && *c != 0xBB && *c != 0xBF),
+        Ok(b) => b
+            .iter()
+            .copied()
+            .find(|c| !c.is_ascii_whitespace() && *c != 0xEF && *c != 0xBB && *c != 0xBF),
         Err(e) => {
             end.error = Some(format!("cannot read: {e}"));
             return;
@@ -159,11 +212,18 @@ fn frame(raw: Box<dyn std::io::Read + Send>, file_name: &str, plan_tx: &SyncSend
     };
     match first {
         Some(b'[') | Some(b'{') => frame_json(text, plan_tx, batch_tx, end),
-        _ => frame_csv(text, file_name, plan_tx, batch_tx, end),
+        _ => frame_csv(text, file_name, plan_tx, batch_tx, recycled, end),
     }
 }
 
-fn frame_csv(mut text: Box<dyn BufRead + Send>, file_name: &str, plan_tx: &SyncSender<Arc<Plan>>, batch_tx: &SyncSender<Batch>, end: &mut ReaderEnd) {
+fn frame_csv(
+    mut text: Box<dyn BufRead + Send>,
+    file_name: &str,
+    plan_tx: &SyncSender<Arc<Plan>>,
+    batch_tx: &SyncSender<Batch>,
+    recycled: &Receiver<CsvRows>,
+    end: &mut ReaderEnd,
+) {
     let skipped = match framing::skip_type_line(&mut text) {
         Ok(n) => n,
         Err(e) => {
@@ -210,7 +270,10 @@ fn frame_csv(mut text: Box<dyn BufRead + Send>, file_name: &str, plan_tx: &SyncS
         end.warnings.push(note.clone());
     }
     if delimiter != b',' {
-        end.warnings.push(format!("delimiter is {:?}, not a comma (re-saved by Excel?)", delimiter as char));
+        end.warnings.push(format!(
+            "delimiter is {:?}, not a comma (re-saved by Excel?)",
+            delimiter as char
+        ));
     }
     let plan = Arc::new(Plan {
         detected,
@@ -220,17 +283,23 @@ fn frame_csv(mut text: Box<dyn BufRead + Send>, file_name: &str, plan_tx: &SyncS
         return;
     }
     let mut index = 0;
-    let mut rows = Vec::with_capacity(BATCH_RECORDS);
+    let mut rows = CsvRows::default();
     let mut first_record = 1;
+    let mut record = csv::ByteRecord::new();
     loop {
-        let mut record = csv::ByteRecord::new();
         match reader.read_byte_record(&mut record) {
             Ok(true) => {
                 let line = record.position().map_or(0, |p| p.line()) + skipped;
                 end.rows += 1;
-                rows.push((record, line));
+                rows.push(&record, line);
                 if rows.len() == BATCH_RECORDS {
-                    let batch = Batch::Csv { index, first_record, rows: std::mem::take(&mut rows) };
+                    let next = recycled.try_recv().unwrap_or_default();
+                    let full = std::mem::replace(&mut rows, next);
+                    let batch = Batch::Csv {
+                        index,
+                        first_record,
+                        rows: full,
+                    };
                     if batch_tx.send(batch).is_err() {
                         return;
                     }
@@ -242,20 +311,37 @@ fn frame_csv(mut text: Box<dyn BufRead + Send>, file_name: &str, plan_tx: &SyncS
             Err(e) => {
                 end.rows += 1;
                 let line = e.position().map_or(0, |p| p.line()) + skipped;
-                end.rejects.push((end.rows, line, RowError::new(format!("CSV row cannot be read: {e}"))));
-                if !matches!(e.kind(), csv::ErrorKind::Utf8 { .. } | csv::ErrorKind::UnequalLengths { .. }) {
-                    end.warnings.push(format!("reading stopped at line {line}: {e}"));
+                end.rejects.push((
+                    end.rows,
+                    line,
+                    RowError::new(format!("CSV row cannot be read: {e}")),
+                ));
+                if !matches!(
+                    e.kind(),
+                    csv::ErrorKind::Utf8 { .. } | csv::ErrorKind::UnequalLengths { .. }
+                ) {
+                    end.warnings
+                        .push(format!("reading stopped at line {line}: {e}"));
                     break;
                 }
             }
         }
     }
-    if !rows.is_empty() {
-        let _ = batch_tx.send(Batch::Csv { index, first_record, rows });
+    if rows.len() > 0 {
+        let _ = batch_tx.send(Batch::Csv {
+            index,
+            first_record,
+            rows,
+        });
     }
 }
 
-fn frame_json(text: Box<dyn BufRead + Send>, plan_tx: &SyncSender<Arc<Plan>>, batch_tx: &SyncSender<Batch>, end: &mut ReaderEnd) {
+fn frame_json(
+    text: Box<dyn BufRead + Send>,
+    plan_tx: &SyncSender<Arc<Plan>>,
+    batch_tx: &SyncSender<Batch>,
+    end: &mut ReaderEnd,
+) {
     let mut splitter = JsonSplitter::new(text);
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
     let mut items: Vec<(usize, usize, u64)> = Vec::new();
@@ -272,7 +358,11 @@ fn frame_json(text: Box<dyn BufRead + Send>, plan_tx: &SyncSender<Arc<Plan>>, ba
             }
         };
         match item {
-            JsonItem::Record { start, end: stop, line } => {
+            JsonItem::Record {
+                start,
+                end: stop,
+                line,
+            } => {
                 // A Graph page `{"@odata.context":..., "value":[...]}` holds the records.
                 if let Some(records) = page_records(&buf[start..stop]) {
                     let page = buf.split_off(start);
@@ -289,13 +379,26 @@ fn frame_json(text: Box<dyn BufRead + Send>, plan_tx: &SyncSender<Arc<Plan>>, ba
             }
             JsonItem::Garbage { line, found } => {
                 end.rows += 1;
-                end.rejects.push((end.rows, line, RowError::new(format!("not JSON where a record should start: {found:?}"))));
+                end.rejects.push((
+                    end.rows,
+                    line,
+                    RowError::new(format!("not JSON where a record should start: {found:?}")),
+                ));
                 continue;
             }
-            JsonItem::Truncated { line, inside_record } => {
+            JsonItem::Truncated {
+                line,
+                inside_record,
+            } => {
                 if inside_record {
                     end.rows += 1;
-                    end.rejects.push((end.rows, line, RowError::new("the file ends inside this JSON record: the file is truncated")));
+                    end.rejects.push((
+                        end.rows,
+                        line,
+                        RowError::new(
+                            "the file ends inside this JSON record: the file is truncated",
+                        ),
+                    ));
                 } else {
                     end.warnings.push(format!("the JSON array opened on line {line} is never closed: the file is probably truncated"));
                 }
@@ -303,7 +406,9 @@ fn frame_json(text: Box<dyn BufRead + Send>, plan_tx: &SyncSender<Arc<Plan>>, ba
             }
         }
         if !planned {
-            let Some(&(s, e, _)) = items.first() else { continue };
+            let Some(&(s, e, _)) = items.first() else {
+                continue;
+            };
             let Ok(first) = std::str::from_utf8(&buf[s..e]) else {
                 end.error = Some("the first JSON record is not valid UTF-8 text".into());
                 return;
@@ -316,13 +421,24 @@ fn frame_json(text: Box<dyn BufRead + Send>, plan_tx: &SyncSender<Arc<Plan>>, ba
                 ));
                 return;
             };
-            if plan_tx.send(Arc::new(Plan { detected, header: None })).is_err() {
+            if plan_tx
+                .send(Arc::new(Plan {
+                    detected,
+                    header: None,
+                }))
+                .is_err()
+            {
                 return;
             }
             planned = true;
         }
         if items.len() >= BATCH_RECORDS {
-            let batch = Batch::Json { index, first_record, text: std::mem::take(&mut buf), items: std::mem::take(&mut items) };
+            let batch = Batch::Json {
+                index,
+                first_record,
+                text: std::mem::take(&mut buf),
+                items: std::mem::take(&mut items),
+            };
             if batch_tx.send(batch).is_err() {
                 return;
             }
@@ -338,7 +454,12 @@ fn frame_json(text: Box<dyn BufRead + Send>, plan_tx: &SyncSender<Arc<Plan>>, ba
         return;
     }
     if !items.is_empty() {
-        let _ = batch_tx.send(Batch::Json { index, first_record, text: buf, items });
+        let _ = batch_tx.send(Batch::Json {
+            index,
+            first_record,
+            text: buf,
+            items,
+        });
     }
 }
 
@@ -346,7 +467,9 @@ fn frame_json(text: Box<dyn BufRead + Send>, plan_tx: &SyncSender<Arc<Plan>>, ba
 fn page_records(text: &[u8]) -> Option<Vec<(usize, usize, u64)>> {
     // Cheap test first: only objects that mention both keys can be pages.
     let head = &text[..text.len().min(4096)];
-    if memchr::memmem::find(head, b"@odata").is_none() || memchr::memmem::find(text, b"\"value\"").is_none() {
+    if memchr::memmem::find(head, b"@odata").is_none()
+        || memchr::memmem::find(text, b"\"value\"").is_none()
+    {
         return None;
     }
     let s = std::str::from_utf8(text).ok()?;
@@ -381,7 +504,13 @@ struct Decoded {
 }
 
 /// Decodes every batch in parallel; `None` when the reader never detected a variant.
-fn decode_all(id: FileId, order: DateOrder, plan_rx: &Receiver<Arc<Plan>>, batches: Receiver<Batch>) -> Option<(Variant, Vec<Decoded>)> {
+fn decode_all(
+    id: FileId,
+    order: DateOrder,
+    plan_rx: &Receiver<Arc<Plan>>,
+    batches: Receiver<Batch>,
+    recycle: &SyncSender<CsvRows>,
+) -> Option<(Variant, Vec<Decoded>)> {
     let Ok(plan) = plan_rx.recv() else {
         // Drain so the reader never blocks on a full channel.
         for _ in batches.iter() {}
@@ -390,13 +519,19 @@ fn decode_all(id: FileId, order: DateOrder, plan_rx: &Receiver<Arc<Plan>>, batch
     let mut outputs: Vec<Decoded> = batches
         .into_iter()
         .par_bridge()
-        .map(|batch| decode_batch(id, order, &plan, batch))
+        .map(|batch| decode_batch(id, order, &plan, batch, recycle))
         .collect();
     outputs.sort_by_key(|d| d.index);
     Some((plan.detected.variant, outputs))
 }
 
-fn decode_batch(id: FileId, order: DateOrder, plan: &Plan, batch: Batch) -> Decoded {
+fn decode_batch(
+    id: FileId,
+    order: DateOrder,
+    plan: &Plan,
+    batch: Batch,
+    recycle: &SyncSender<CsvRows>,
+) -> Decoded {
     let mut cx = RowCtx::new(order);
     let mut out = Decoded {
         index: 0,
@@ -414,10 +549,17 @@ fn decode_batch(id: FileId, order: DateOrder, plan: &Plan, batch: Batch) -> Deco
         match decoder.decode(record, cx, &mut out.events) {
             Ok(()) => {
                 for (part, e) in out.events[start..].iter_mut().enumerate() {
-                    e.origin = Origin { file: id, record: number, part: part as u32, line };
+                    e.origin = Origin {
+                        file: id,
+                        record: number,
+                        part: part as u32,
+                        line,
+                    };
+                    e.attrs.shrink_to_fit();
                 }
                 if let Some(alt) = cx.row_alternative.take() {
-                    out.alternatives.extend((start..out.events.len()).map(|i| (i, alt)));
+                    out.alternatives
+                        .extend((start..out.events.len()).map(|i| (i, alt)));
                 }
             }
             Err(err) => {
@@ -426,26 +568,65 @@ fn decode_batch(id: FileId, order: DateOrder, plan: &Plan, batch: Batch) -> Deco
             }
         }
     };
+    let decode_row = |row: &Row<'_>, number: u64, line: u64, cx: &mut RowCtx, out: &mut Decoded| {
+        if is_repeated_header(row, plan.header.as_deref()) {
+            out.rejects.push((
+                number,
+                line,
+                RowError::new(
+                    "a repeated header row (were exports joined end to end?); not a record",
+                ),
+            ));
+        } else {
+            one(Record::Csv(row), number, line, cx, out);
+        }
+    };
     match batch {
-        Batch::Csv { index, first_record, rows } => {
+        Batch::Csv {
+            index,
+            first_record,
+            rows,
+        } => {
             out.index = index;
-            for (i, (bytes, line)) in rows.into_iter().enumerate() {
+            out.events.reserve(rows.len());
+            let mut cells: Vec<&str> = Vec::new();
+            for i in 0..rows.len() {
                 let number = first_record + i as u64;
-                let row = match csv::StringRecord::from_byte_record(bytes) {
-                    Ok(r) => r,
-                    Err(e) => {
-                        cx.note(Note::InvalidUtf8);
-                        e.into_byte_record().iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect()
+                let line = rows.rows[i].1;
+                cells.clear();
+                let valid = rows.cells(i).all(|bytes| match std::str::from_utf8(bytes) {
+                    Ok(s) => {
+                        cells.push(s);
+                        true
                     }
-                };
-                if is_repeated_header(&row, plan.header.as_deref()) {
-                    out.rejects.push((number, line, RowError::new("a repeated header row (were exports joined end to end?); not a record")));
+                    Err(_) => false,
+                });
+                if !valid {
+                    cx.note(Note::InvalidUtf8);
+                    let lossy: Vec<String> = rows
+                        .cells(i)
+                        .map(|b| String::from_utf8_lossy(b).into_owned())
+                        .collect();
+                    let lossy_cells: Vec<&str> = lossy.iter().map(String::as_str).collect();
+                    decode_row(&Row::new(&lossy_cells), number, line, &mut cx, &mut out);
                     continue;
                 }
-                one(Record::Csv(&row), number, line, &mut cx, &mut out);
+                decode_row(&Row::new(&cells), number, line, &mut cx, &mut out);
             }
+            drop(cells);
+            let mut rows = rows;
+            rows.bytes.clear();
+            rows.cell_ends.clear();
+            rows.rows.clear();
+            // The reader may have finished: then the buffer is simply freed.
+            let _ = recycle.try_send(rows);
         }
-        Batch::Json { index, first_record, text, items } => {
+        Batch::Json {
+            index,
+            first_record,
+            text,
+            items,
+        } => {
             out.index = index;
             for (i, (start, end, line)) in items.into_iter().enumerate() {
                 let number = first_record + i as u64;
@@ -467,9 +648,20 @@ fn decode_batch(id: FileId, order: DateOrder, plan: &Plan, batch: Batch) -> Deco
     out
 }
 
-fn is_repeated_header(row: &csv::StringRecord, header: Option<&[String]>) -> bool {
+fn is_repeated_header(row: &Row, header: Option<&[String]>) -> bool {
     let Some(header) = header else { return false };
-    row.len() == header.len() && row.len() > 1 && row.iter().zip(header).all(|(c, h)| normalize_name(c) == *h)
+    if row.len() != header.len() || row.len() < 2 {
+        return false;
+    }
+    // Cheap test on the first cell before normalizing every cell.
+    let first = row
+        .get(0)
+        .unwrap_or("")
+        .trim_start_matches('\u{feff}')
+        .trim()
+        .trim_matches('"');
+    first.eq_ignore_ascii_case(&header[0])
+        && row.iter().zip(header).all(|(c, h)| normalize_name(c) == *h)
 }
 
 /// Puts decoded batches back in file order and settles day/month order for the file.
@@ -492,6 +684,8 @@ fn merge(id: FileId, path: &str, order: DateOrder, outputs: Vec<Decoded>, read: 
         }
     }
     let mut notes: BTreeMap<Note, u64> = BTreeMap::new();
+    read.events
+        .reserve_exact(outputs.iter().map(|o| o.events.len()).sum());
     for o in outputs {
         let offset = read.events.len();
         let mut events = o.events;

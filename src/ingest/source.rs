@@ -104,7 +104,8 @@ pub fn open_bytes(
             Ok((Box::new(flate2::read::MultiGzDecoder::new(r)), slot))
         }
         Container::Zip { entry } => {
-            let mut archive = zip::ZipArchive::new(File::open(&file.path)?).map_err(io::Error::other)?;
+            let mut archive =
+                zip::ZipArchive::new(File::open(&file.path)?).map_err(io::Error::other)?;
             let mut data = Vec::new();
             archive
                 .by_name(entry)
@@ -155,7 +156,9 @@ pub enum TextError {
 const SNIFF: usize = 8192;
 
 /// Wraps raw bytes in a UTF-8 text reader, choosing the encoding from the first bytes.
-pub fn open_text(mut raw: Box<dyn Read + Send>) -> Result<(Box<dyn BufRead + Send>, TextEncoding), TextError> {
+pub fn open_text(
+    mut raw: Box<dyn Read + Send>,
+) -> Result<(Box<dyn BufRead + Send>, TextEncoding), TextError> {
     let mut head = vec![0u8; SNIFF];
     let mut n = 0;
     while n < SNIFF {
@@ -207,7 +210,12 @@ fn sniff(head: &[u8]) -> TextEncoding {
         return TextEncoding::Utf16BeBom;
     }
     let sample = &head[..head.len().min(512)];
-    let zeros_odd = sample.iter().skip(1).step_by(2).filter(|b| **b == 0).count();
+    let zeros_odd = sample
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .filter(|b| **b == 0)
+        .count();
     let zeros_even = sample.iter().step_by(2).filter(|b| **b == 0).count();
     let half = sample.len() / 2;
     if half > 0 && zeros_odd * 10 >= half * 7 && zeros_even * 10 < half {

@@ -40,7 +40,12 @@ impl AuditCsv {
 }
 
 impl Decode for AuditCsv {
-    fn decode(&self, record: Record<'_>, cx: &mut RowCtx, out: &mut Vec<Event>) -> Result<(), RowError> {
+    fn decode(
+        &self,
+        record: Record<'_>,
+        cx: &mut RowCtx,
+        out: &mut Vec<Event>,
+    ) -> Result<(), RowError> {
         let Record::Csv(row) = record else {
             return Err(RowError::new("expected a CSV row"));
         };
@@ -49,13 +54,21 @@ impl Decode for AuditCsv {
             return Err(RowError::field(
                 self.audit_data_name,
                 if row.len() <= self.audit_data {
-                    format!("row has {} cells; AuditData is column {}", row.len(), self.audit_data + 1)
+                    format!(
+                        "row has {} cells; AuditData is column {}",
+                        row.len(),
+                        self.audit_data + 1
+                    )
                 } else {
                     "AuditData is empty; the record's details are missing".to_string()
                 },
             ));
         }
-        let c = |i: Option<usize>| Some(cell(row, i)).filter(|v| !v.trim().is_empty()).map(Cow::Borrowed);
+        let c = |i: Option<usize>| {
+            Some(cell(row, i))
+                .filter(|v| !v.trim().is_empty())
+                .map(Cow::Borrowed)
+        };
         let hints = AuditHints {
             time: c(self.creation_date).map(|v| ("CreationDate", v)),
             user: c(self.user),

@@ -7,7 +7,8 @@ use std::borrow::Cow;
 use crate::model::{Event, Outcome, Source, Text};
 use crate::normalize::json;
 use crate::normalize::{
-    ip, opt, opt_id, push_attr, push_attr_id, signin_outcome, text, FieldValue, RowCtx, RowError,
+    ip, opt, opt_id, push_attr, push_attr_id, push_prefixed_attr, signin_outcome, text, FieldValue,
+    RowCtx, RowError,
 };
 
 /// Facts of one audit record; `None` where absent.
@@ -147,13 +148,19 @@ impl<'a> AuditFields<'a> {
             .into_iter()
             .find_map(|v| v.as_deref().and_then(text::present))
             .ok_or_else(|| RowError::missing("AuditData.UserId"))?;
-        let mut e = Event::new(time, Source::Audit, text::user(user), text::intern(operation));
+        let mut e = Event::new(
+            time,
+            Source::Audit,
+            text::user(user),
+            text::intern(operation),
+        );
         let mut ext = Properties::parse(self.extended_properties.as_deref());
         let device = Properties::parse(self.device_properties.as_deref());
         let context = AppAccessContext::parse(self.app_access_context.as_deref());
 
         let record_type = self.record_type.as_deref().or(hints.record_type.as_deref());
-        let is_sts_logon = record_type.is_some_and(|r| r == "15" || r == "AzureActiveDirectoryStsLogon")
+        let is_sts_logon = record_type
+            .is_some_and(|r| r == "15" || r == "AzureActiveDirectoryStsLogon")
             || operation == "UserLoggedIn"
             || operation == "UserLoginFailed";
         // STS logon records say `ResultStatus: Success` even for failed logons; the
@@ -173,7 +180,10 @@ impl<'a> AuditFields<'a> {
         };
 
         let ips = [&self.client_ip, &self.client_ip_address, &self.actor_ip];
-        for raw in ips.iter().filter_map(|v| v.as_deref().and_then(text::present)) {
+        for raw in ips
+            .iter()
+            .filter_map(|v| v.as_deref().and_then(text::present))
+        {
             match ip::parse(raw) {
                 Some(addr) => {
                     e.ip = Some(addr);
@@ -207,21 +217,25 @@ impl<'a> AuditFields<'a> {
         }
         e.client_app = self.client_info.as_deref().and_then(opt);
         e.device_id = device.get("Id").and_then(opt_id);
-        e.session_id = [self.session_id.as_deref(), context.session_id.as_deref(), device.get("SessionId")]
-            .into_iter()
-            .flatten()
-            .find_map(opt_id);
-        e.correlation_id = [self.correlation_id.as_deref(), context.correlation_id.as_deref(), self.inter_systems_id.as_deref()]
-            .into_iter()
-            .flatten()
-            .find_map(opt_id);
+        e.session_id = [
+            self.session_id.as_deref(),
+            context.session_id.as_deref(),
+            device.get("SessionId"),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(opt);
+        e.correlation_id = [
+            self.correlation_id.as_deref(),
+            context.correlation_id.as_deref(),
+            self.inter_systems_id.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(opt_id);
         e.request_id = self.intra_system_id.as_deref().and_then(opt_id);
         e.token_id = context.unique_token_id.as_deref().and_then(opt_id);
-        e.record_id = self
-            .id
-            .as_deref()
-            .or(hints.id.as_deref())
-            .and_then(opt_id);
+        e.record_id = self.id.as_deref().or(hints.id.as_deref()).and_then(opt_id);
 
         if let Some(rt) = record_type {
             push_attr(&mut e, "record_type", record_type_name(rt));
@@ -247,7 +261,8 @@ impl<'a> AuditFields<'a> {
             push_attr(&mut e, "app_id", app_id);
         }
         if let Some(owner) = self.mailbox_owner.as_deref().and_then(text::present) {
-            e.attrs.push((text::intern("mailbox_owner"), text::user(owner)));
+            e.attrs
+                .push((text::intern("mailbox_owner"), text::user(owner)));
         }
         if let Some(ut) = self.user_type.as_deref() {
             push_attr(&mut e, "user_type", user_type_name(ut));
@@ -255,22 +270,29 @@ impl<'a> AuditFields<'a> {
         if let Some(lt) = self.logon_type.as_deref() {
             push_attr(&mut e, "logon_type", logon_type_name(lt));
         }
-        if let Some(code) = self.error_number.as_deref().filter(|c| !is_sts_logon && *c != "0") {
+        if let Some(code) = self
+            .error_number
+            .as_deref()
+            .filter(|c| !is_sts_logon && *c != "0")
+        {
             e.error_code = opt(code);
         }
         let params = Properties::parse(self.parameters.as_deref());
         for (prefix, props) in [
             ("param.", &params),
-            ("prop.", &Properties::parse(self.operation_properties.as_deref())),
+            (
+                "prop.",
+                &Properties::parse(self.operation_properties.as_deref()),
+            ),
             ("ext.", &ext),
             ("device.", &device),
         ] {
             for (name, value) in &props.0 {
-                push_attr(&mut e, &format!("{prefix}{name}"), value);
+                push_prefixed_attr(&mut e, prefix, name, value, false);
             }
         }
         for (name, value) in json_list(self.modified_properties.as_deref()) {
-            push_attr_id(&mut e, &format!("modified.{name}"), &value);
+            push_prefixed_attr(&mut e, "modified.", &name, &value, true);
         }
         if let Some(list) = self.target.as_deref() {
             let _ = json::for_each_element(list, |t| {
@@ -329,16 +351,18 @@ pub fn decode(text: &str, cx: &mut RowCtx, hints: &AuditHints) -> Result<Event, 
 
 fn result_outcome(status: Option<&str>) -> Outcome {
     match status.map(str::trim) {
-        Some(s) if s.eq_ignore_ascii_case("succeeded")
-            || s.eq_ignore_ascii_case("success")
-            || s.eq_ignore_ascii_case("true")
-            || s.eq_ignore_ascii_case("partiallysucceeded") =>
+        Some(s)
+            if s.eq_ignore_ascii_case("succeeded")
+                || s.eq_ignore_ascii_case("success")
+                || s.eq_ignore_ascii_case("true")
+                || s.eq_ignore_ascii_case("partiallysucceeded") =>
         {
             Outcome::Success
         }
-        Some(s) if s.eq_ignore_ascii_case("failed")
-            || s.eq_ignore_ascii_case("failure")
-            || s.eq_ignore_ascii_case("false") =>
+        Some(s)
+            if s.eq_ignore_ascii_case("failed")
+                || s.eq_ignore_ascii_case("failure")
+                || s.eq_ignore_ascii_case("false") =>
         {
             Outcome::Failure
         }
@@ -347,25 +371,25 @@ fn result_outcome(status: Option<&str>) -> Outcome {
 }
 
 /// A `[{Name, Value}]` list as ordered pairs.
-struct Properties(Vec<(String, String)>);
+struct Properties<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
 
-impl Properties {
-    fn parse(list: Option<&str>) -> Properties {
+impl<'a> Properties<'a> {
+    fn parse(list: Option<&'a str>) -> Properties<'a> {
         Properties(json_list(list))
     }
 
     fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| &**v)
     }
 
     /// Removes and returns a property (one that becomes an event field rather than an attr).
-    fn take(&mut self, name: &str) -> Option<String> {
+    fn take(&mut self, name: &str) -> Option<Cow<'a, str>> {
         let i = self.0.iter().position(|(n, _)| n == name)?;
         Some(self.0.remove(i).1)
     }
 }
 
-fn json_list(list: Option<&str>) -> Vec<(String, String)> {
+fn json_list(list: Option<&str>) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
     list.map(json::name_values).unwrap_or_default()
 }
 
@@ -485,7 +509,12 @@ fn folder_path(obj: &str) -> Option<String> {
 }
 
 /// What the operation acted on, in the words an investigator would use.
-fn object_of(operation: &str, params: &Properties, f: &AuditFields, mail: &MailItems) -> Option<Text> {
+fn object_of(
+    operation: &str,
+    params: &Properties,
+    f: &AuditFields,
+    mail: &MailItems,
+) -> Option<Text> {
     let object_id = f.object_id.as_deref().and_then(text::present);
     if operation.ends_with("InboxRule") {
         let name = params.get("Name").or_else(|| {
@@ -496,7 +525,10 @@ fn object_of(operation: &str, params: &Properties, f: &AuditFields, mail: &MailI
             return Some(text::intern(n));
         }
     }
-    if operation == "Set-Mailbox" || operation.starts_with("Add-Mailbox") || operation.starts_with("Add-Recipient") {
+    if operation == "Set-Mailbox"
+        || operation.starts_with("Add-Mailbox")
+        || operation.starts_with("Add-Recipient")
+    {
         if let Some(identity) = params.get("Identity") {
             return opt(identity);
         }

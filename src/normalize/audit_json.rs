@@ -13,7 +13,12 @@ use crate::normalize::{Decode, FieldValue, Record, RowCtx, RowError};
 pub struct AuditJson;
 
 impl Decode for AuditJson {
-    fn decode(&self, record: Record<'_>, cx: &mut RowCtx, out: &mut Vec<Event>) -> Result<(), RowError> {
+    fn decode(
+        &self,
+        record: Record<'_>,
+        cx: &mut RowCtx,
+        out: &mut Vec<Event>,
+    ) -> Result<(), RowError> {
         let Record::Json(text) = record else {
             return Err(RowError::new("expected a JSON record"));
         };
@@ -29,7 +34,9 @@ impl Decode for AuditJson {
                     inner_present = true;
                     inner = value.object_text();
                 }
-                "CreationDate" | "createdDateTime" => hints.time = value.text().map(|t| ("CreationDate", t)),
+                "CreationDate" | "createdDateTime" => {
+                    hints.time = value.text().map(|t| ("CreationDate", t))
+                }
                 "UserIds" | "userPrincipalName" | "userId" => {
                     if hints.user.is_none() || k == "userPrincipalName" {
                         hints.user = value.text()
@@ -48,7 +55,9 @@ impl Decode for AuditJson {
             out.push(fields.into_event(cx, &hints)?);
             return Ok(());
         }
-        let inner = inner.ok_or_else(|| RowError::field("AuditData", "AuditData is empty or not a JSON object"))?;
+        let inner = inner.ok_or_else(|| {
+            RowError::field("AuditData", "AuditData is empty or not a JSON object")
+        })?;
         if hints.record_type.is_none() {
             hints.record_type = fields.record_type.take();
         }

@@ -4,6 +4,34 @@
 
 use csv::StringRecord;
 
+/// One CSV row as borrowed cells (ingest keeps a batch of rows in one buffer).
+#[derive(Clone, Copy, Debug)]
+pub struct Row<'a> {
+    cells: &'a [&'a str],
+}
+
+impl<'a> Row<'a> {
+    pub fn new(cells: &'a [&'a str]) -> Row<'a> {
+        Row { cells }
+    }
+
+    pub fn get(&self, index: usize) -> Option<&'a str> {
+        self.cells.get(index).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &'a str> + 'a {
+        self.cells.iter().copied()
+    }
+}
+
 /// A CSV header, names normalized for matching.
 #[derive(Clone, Debug)]
 pub struct Header {
@@ -39,7 +67,9 @@ impl Header {
 
     /// Every column with this name (duplicated headers).
     pub fn find_all(&self, name: &str) -> Vec<usize> {
-        (0..self.names.len()).filter(|i| self.names[*i] == name).collect()
+        (0..self.names.len())
+            .filter(|i| self.names[*i] == name)
+            .collect()
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -72,12 +102,12 @@ pub fn normalize_name(name: &str) -> String {
 }
 
 /// The cell at `index`, or "" when the column is absent or the row is short.
-pub fn cell(record: &StringRecord, index: Option<usize>) -> &str {
+pub fn cell<'a>(record: &Row<'a>, index: Option<usize>) -> &'a str {
     index.and_then(|i| record.get(i)).unwrap_or("")
 }
 
 /// The first non-empty cell among several columns (duplicated headers, `_dynamic`/`_string` pairs).
-pub fn first_cell<'r>(record: &'r StringRecord, indexes: &[usize]) -> &'r str {
+pub fn first_cell<'a>(record: &Row<'a>, indexes: &[usize]) -> &'a str {
     indexes
         .iter()
         .filter_map(|i| record.get(*i))

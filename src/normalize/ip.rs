@@ -44,21 +44,38 @@ mod tests {
         let cases = [
             ("203.0.113.10", "203.0.113.10"),
             (" 198.51.100.77:50412 ", "198.51.100.77"),
-            ("[2001:db8:85a3::8a2e:370:7334]:36185", "2001:db8:85a3::8a2e:370:7334"),
+            (
+                "[2001:db8:85a3::8a2e:370:7334]:36185",
+                "2001:db8:85a3::8a2e:370:7334",
+            ),
             ("[2001:db8::1]", "2001:db8::1"),
-            ("2001:db8:85a3::8a2e:370:7334", "2001:db8:85a3::8a2e:370:7334"),
+            (
+                "2001:db8:85a3::8a2e:370:7334",
+                "2001:db8:85a3::8a2e:370:7334",
+            ),
             ("::ffff:198.51.100.7", "198.51.100.7"),
             ("::1", "::1"),
             ("fe80::1%eth0", "fe80::1"),
         ];
         for (input, want) in cases {
-            assert_eq!(parse(input).map(|i| i.to_string()).as_deref(), Some(want), "{input}");
+            assert_eq!(
+                parse(input).map(|i| i.to_string()).as_deref(),
+                Some(want),
+                "{input}"
+            );
         }
     }
 
     #[test]
     fn non_addresses_are_none() {
-        for s in ["", "null", "Not Available", "300.1.1.1", "1.2.3", "host.example:80"] {
+        for s in [
+            "",
+            "null",
+            "Not Available",
+            "300.1.1.1",
+            "1.2.3",
+            "host.example:80",
+        ] {
             assert_eq!(parse(s), None, "{s}");
         }
     }

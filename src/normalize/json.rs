@@ -96,7 +96,15 @@ pub fn kind(raw: Raw) -> Kind {
 /// field as `15` or `"15"`, `true` or `"True"`). `None` for null, objects and arrays.
 pub fn text(raw: Raw) -> Option<Cow<str>> {
     match kind(raw) {
-        Kind::String => serde_json::from_str::<CowStr>(raw.get()).ok().map(|c| c.0),
+        Kind::String => {
+            let s = raw.get();
+            // Most strings have no escapes: borrow them without running a parser.
+            let inner = &s[1..s.len() - 1];
+            if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
+                return Some(Cow::Borrowed(inner));
+            }
+            serde_json::from_str::<CowStr>(s).ok().map(|c| c.0)
+        }
         Kind::Number | Kind::Bool => Some(Cow::Borrowed(raw.get())),
         _ => None,
     }
@@ -139,18 +147,16 @@ pub fn for_each_element<'a>(
 /// `OperationProperties`) or a `[{Name, NewValue, OldValue}]` list (`ModifiedProperties`), as
 /// (name, value) pairs; the new value is used for modified properties. Entries that are plain
 /// strings (a shape some pipelines produce) come through with an empty name.
-pub fn name_values(list_text: &str) -> Vec<(String, String)> {
+pub fn name_values(list_text: &str) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
     let mut out = Vec::new();
     let _ = for_each_element(list_text, |item| match kind(item) {
         Kind::Object => {
             let mut name = None;
             let mut value = None;
             let _ = for_each_field(item.get(), |k, v| match k {
-                "Name" | "name" => name = text(v).map(Cow::into_owned),
+                "Name" | "name" => name = text(v),
                 "Value" | "value" | "NewValue" | "newValue" => {
-                    value = text(v)
-                        .map(Cow::into_owned)
-                        .or_else(|| object_text(v).map(Cow::into_owned))
+                    value = text(v).or_else(|| object_text(v))
                 }
                 _ => {}
             });
@@ -160,7 +166,7 @@ pub fn name_values(list_text: &str) -> Vec<(String, String)> {
         }
         Kind::String => {
             if let Some(s) = text(item) {
-                out.push((String::new(), s.into_owned()));
+                out.push((Cow::Borrowed(""), s));
             }
         }
         _ => {}
@@ -195,6 +201,10 @@ mod tests {
         let nv = name_values(
             r#"[{"Name":"ForwardTo","Value":"x@y.example"},{"Name":"N","NewValue":"[\r\n  true\r\n]","OldValue":""},"loose"]"#,
         );
+        let nv: Vec<(String, String)> = nv
+            .into_iter()
+            .map(|(n, v)| (n.into_owned(), v.into_owned()))
+            .collect();
         assert_eq!(
             nv,
             vec![

@@ -8,7 +8,9 @@ use std::borrow::Cow;
 use crate::model::{Event, Outcome, Source};
 use crate::normalize::columns::{cell, Header};
 use crate::normalize::json;
-use crate::normalize::{ip, opt_id, push_attr, push_attr_id, text, Decode, FieldValue, Record, RowCtx, RowError};
+use crate::normalize::{
+    ip, opt_id, push_attr, push_attr_id, text, Decode, FieldValue, Record, RowCtx, RowError,
+};
 
 /// One message-trace row's facts.
 #[derive(Default, Debug)]
@@ -52,14 +54,22 @@ impl<'a> MessageFields<'a> {
 
     /// Builds one event for `recipient` (rows listing several recipients call this per recipient).
     pub fn into_event(&self, cx: &mut RowCtx, recipient: Option<&str>) -> Result<Event, RowError> {
-        let (field, value) = self.time.as_ref().ok_or_else(|| RowError::missing("Received"))?;
+        let (field, value) = self
+            .time
+            .as_ref()
+            .ok_or_else(|| RowError::missing("Received"))?;
         let time = cx.time(field, value)?;
         let sender = self
             .sender
             .as_deref()
             .and_then(text::present)
             .ok_or_else(|| RowError::missing("SenderAddress"))?;
-        let mut e = Event::new(time, Source::Messagetrace, text::user(sender), text::intern("Message"));
+        let mut e = Event::new(
+            time,
+            Source::Messagetrace,
+            text::user(sender),
+            text::intern("Message"),
+        );
         e.outcome = delivery_outcome(self.event.as_deref().or(self.status.as_deref()));
         if let Some(raw) = self.from_ip.as_deref().and_then(text::present) {
             e.ip = ip::parse(raw);
@@ -69,7 +79,10 @@ impl<'a> MessageFields<'a> {
         }
         e.object = self.subject.as_deref().and_then(crate::normalize::opt);
         e.record_id = self.trace_id.as_deref().and_then(opt_id);
-        if let Some(r) = recipient.or(self.recipient.as_deref()).and_then(text::present) {
+        if let Some(r) = recipient
+            .or(self.recipient.as_deref())
+            .and_then(text::present)
+        {
             e.attrs.push((text::intern("recipient"), text::user(r)));
         }
         for (name, value) in [
@@ -96,7 +109,9 @@ fn delivery_outcome(status: Option<&str>) -> Outcome {
     let s = status.unwrap_or("").trim().to_ascii_lowercase();
     match s.as_str() {
         "delivered" | "expanded" | "resolved" | "deliver" | "send" | "redirect" => Outcome::Success,
-        "failed" | "fail" | "filteredasspam" | "filtered as spam" | "quarantined" | "dropped" => Outcome::Failure,
+        "failed" | "fail" | "filteredasspam" | "filtered as spam" | "quarantined" | "dropped" => {
+            Outcome::Failure
+        }
         _ => Outcome::Unknown,
     }
 }
@@ -148,7 +163,12 @@ impl MessageTraceCsv {
 }
 
 impl Decode for MessageTraceCsv {
-    fn decode(&self, record: Record<'_>, cx: &mut RowCtx, out: &mut Vec<Event>) -> Result<(), RowError> {
+    fn decode(
+        &self,
+        record: Record<'_>,
+        cx: &mut RowCtx,
+        out: &mut Vec<Event>,
+    ) -> Result<(), RowError> {
         let Record::Csv(row) = record else {
             return Err(RowError::new("expected a CSV row"));
         };
@@ -168,7 +188,12 @@ impl Decode for MessageTraceCsv {
 pub struct MessageTraceJson;
 
 impl Decode for MessageTraceJson {
-    fn decode(&self, record: Record<'_>, cx: &mut RowCtx, out: &mut Vec<Event>) -> Result<(), RowError> {
+    fn decode(
+        &self,
+        record: Record<'_>,
+        cx: &mut RowCtx,
+        out: &mut Vec<Event>,
+    ) -> Result<(), RowError> {
         let Record::Json(text) = record else {
             return Err(RowError::new("expected a JSON record"));
         };

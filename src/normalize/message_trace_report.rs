@@ -30,10 +30,19 @@ pub struct MessageTraceReport {
 
 impl MessageTraceReport {
     pub fn new(h: &Header, detail: bool) -> MessageTraceReport {
-        let time_name = if detail { "date_time_utc" } else { "origin_timestamp_utc" };
+        let time_name = if detail {
+            "date_time_utc"
+        } else {
+            "origin_timestamp_utc"
+        };
         MessageTraceReport {
             detail,
-            time: h.find(&["origin_timestamp_utc", "origin_timestamp", "date_time_utc", "date_time"]),
+            time: h.find(&[
+                "origin_timestamp_utc",
+                "origin_timestamp",
+                "date_time_utc",
+                "date_time",
+            ]),
             time_name,
             sender: h.find(&["sender_address"]),
             recipients: h.find(&["recipient_address"]),
@@ -51,11 +60,20 @@ impl MessageTraceReport {
 }
 
 impl Decode for MessageTraceReport {
-    fn decode(&self, record: Record<'_>, cx: &mut RowCtx, out: &mut Vec<Event>) -> Result<(), RowError> {
+    fn decode(
+        &self,
+        record: Record<'_>,
+        cx: &mut RowCtx,
+        out: &mut Vec<Event>,
+    ) -> Result<(), RowError> {
         let Record::Csv(row) = record else {
             return Err(RowError::new("expected a CSV row"));
         };
-        let c = |i: Option<usize>| Some(cell(row, i)).filter(|v| !v.trim().is_empty()).map(Cow::Borrowed);
+        let c = |i: Option<usize>| {
+            Some(cell(row, i))
+                .filter(|v| !v.trim().is_empty())
+                .map(Cow::Borrowed)
+        };
         let time = c(self.time).ok_or_else(|| RowError::missing(self.time_name))?;
         let f = MessageFields {
             time: Some((self.time_name, time)),
@@ -75,7 +93,10 @@ impl Decode for MessageTraceReport {
         if let Some(list) = c(self.recipient_status).filter(|_| !self.detail) {
             for entry in list.split(';').map(str::trim).filter(|e| !e.is_empty()) {
                 let (address, events) = entry.split_once("##").unwrap_or((entry, ""));
-                recipients.push((address.trim().to_string(), Some(summary_status(events).to_string())));
+                recipients.push((
+                    address.trim().to_string(),
+                    Some(summary_status(events).to_string()),
+                ));
             }
         } else if let Some(list) = c(self.recipients) {
             for address in list.split(';').map(str::trim).filter(|a| !a.is_empty()) {
@@ -84,7 +105,11 @@ impl Decode for MessageTraceReport {
         }
         if recipients.is_empty() {
             return Err(RowError::field(
-                if self.detail { "recipient_address" } else { "recipient_status" },
+                if self.detail {
+                    "recipient_address"
+                } else {
+                    "recipient_status"
+                },
                 "no recipient listed",
             ));
         }
@@ -104,7 +129,12 @@ impl Decode for MessageTraceReport {
 
 /// The delivery status a summary's event list ends in (`Receive, Deliver` -> Delivered).
 fn summary_status(events: &str) -> &'static str {
-    let last = events.rsplit(',').next().unwrap_or("").trim().to_ascii_lowercase();
+    let last = events
+        .rsplit(',')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match last.as_str() {
         "deliver" | "send" => "Delivered",
         "fail" | "drop" => "Failed",

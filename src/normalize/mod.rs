@@ -27,7 +27,7 @@ use time::{DateOrder, OrderEvidence, Parsed};
 /// One framed record: a CSV row, or the text of one JSON object.
 #[derive(Clone, Copy)]
 pub enum Record<'a> {
-    Csv(&'a csv::StringRecord),
+    Csv(&'a columns::Row<'a>),
     Json(&'a str),
 }
 
@@ -84,7 +84,10 @@ impl RowError {
 
     /// A required field is absent or empty.
     pub fn missing(field: &str) -> RowError {
-        RowError::field(field, format!("{field} is empty; every row of this export needs it"))
+        RowError::field(
+            field,
+            format!("{field} is empty; every row of this export needs it"),
+        )
     }
 
     /// JSON that does not parse, with serde_json's position inside the text.
@@ -102,7 +105,12 @@ impl RowError {
 pub trait Decode: Send + Sync {
     /// Appends the record's events to `out` (usually one; a message-trace summary row yields
     /// one per recipient), or says why the record cannot be used.
-    fn decode(&self, record: Record<'_>, cx: &mut RowCtx, out: &mut Vec<Event>) -> Result<(), RowError>;
+    fn decode(
+        &self,
+        record: Record<'_>,
+        cx: &mut RowCtx,
+        out: &mut Vec<Event>,
+    ) -> Result<(), RowError>;
 }
 
 /// Conditions worth telling the investigator about a file, counted per row.
@@ -202,6 +210,18 @@ pub fn push_attr(event: &mut Event, name: &str, value: &str) {
     }
 }
 
+/// Adds `prefix` + `name` = value (for `param.`, `prop.`, `modified.` attributes).
+pub fn push_prefixed_attr(event: &mut Event, prefix: &str, name: &str, value: &str, unique: bool) {
+    if let Some(v) = text::present(value) {
+        let v = if unique {
+            text::unique(v)
+        } else {
+            text::intern(v)
+        };
+        event.attrs.push((text::intern_joined(prefix, name), v));
+    }
+}
+
 /// Like [`push_attr`] for values unique per row (message ids), which are not interned.
 pub fn push_attr_id(event: &mut Event, name: &str, value: &str) {
     if let Some(v) = text::present(value) {
@@ -232,11 +252,13 @@ pub fn signin_outcome(error_code: Option<&str>, status: Option<&str>) -> (Outcom
         return (outcome, Some(text::intern(code)));
     }
     let outcome = match status.map(|s| s.trim().to_lowercase()).as_deref() {
-        Some("success" | "succeeded" | "true" | "opération réussie" | "correcto" | "erfolgreich") => {
-            Outcome::Success
-        }
+        Some(
+            "success" | "succeeded" | "true" | "opération réussie" | "correcto" | "erfolgreich",
+        ) => Outcome::Success,
         Some("failure" | "failed" | "false" | "échec" | "error" | "fehler") => Outcome::Failure,
-        Some("interrupted" | "interrompu" | "interrumpido" | "unterbrochen") => Outcome::Interrupted,
+        Some("interrupted" | "interrompu" | "interrumpido" | "unterbrochen") => {
+            Outcome::Interrupted
+        }
         _ => Outcome::Unknown,
     };
     (outcome, None)
@@ -251,7 +273,11 @@ pub fn split_location(s: &str) -> (Option<Text>, Option<Text>, Option<Text>) {
         [country] => (None, None, opt(country)),
         _ => {
             let n = parts.len();
-            (opt(&parts[..n - 2].join(", ")), opt(parts[n - 2]), opt(parts[n - 1]))
+            (
+                opt(&parts[..n - 2].join(", ")),
+                opt(parts[n - 2]),
+                opt(parts[n - 1]),
+            )
         }
     }
 }
@@ -265,15 +291,27 @@ mod tests {
         assert_eq!(signin_outcome(Some("0"), None).0, Outcome::Success);
         assert_eq!(signin_outcome(Some("50126"), None).0, Outcome::Failure);
         assert_eq!(signin_outcome(Some("50074"), None).0, Outcome::Interrupted);
-        assert_eq!(signin_outcome(None, Some("Interrupted")).0, Outcome::Interrupted);
-        assert_eq!(signin_outcome(Some(""), Some("Success")).0, Outcome::Success);
-        assert_eq!(signin_outcome(None, Some("Opération réussie")).0, Outcome::Success);
+        assert_eq!(
+            signin_outcome(None, Some("Interrupted")).0,
+            Outcome::Interrupted
+        );
+        assert_eq!(
+            signin_outcome(Some(""), Some("Success")).0,
+            Outcome::Success
+        );
+        assert_eq!(
+            signin_outcome(None, Some("Opération réussie")).0,
+            Outcome::Success
+        );
     }
 
     #[test]
     fn portal_location_cell_splits_into_parts() {
         let (c, r, k) = split_location("Melbourne, Victoria, AU");
-        assert_eq!((c.as_deref(), r.as_deref(), k.as_deref()), (Some("Melbourne"), Some("Victoria"), Some("AU")));
+        assert_eq!(
+            (c.as_deref(), r.as_deref(), k.as_deref()),
+            (Some("Melbourne"), Some("Victoria"), Some("AU"))
+        );
         let (c, r, k) = split_location(", , NG");
         assert_eq!((c, r, k.as_deref()), (None, None, Some("NG")));
     }
@@ -283,7 +321,10 @@ mod tests {
         let mut cx = RowCtx::new(DateOrder::Auto);
         let t = cx.time("Received", "04/03/2024 09:10:33").unwrap();
         assert_eq!(time::format(&t), "2024-04-03T09:10:33Z");
-        assert_eq!(cx.row_alternative.map(|t| time::format(&t)).as_deref(), Some("2024-03-04T09:10:33Z"));
+        assert_eq!(
+            cx.row_alternative.map(|t| time::format(&t)).as_deref(),
+            Some("2024-03-04T09:10:33Z")
+        );
         let err = cx.time("Received", "yesterday").unwrap_err();
         assert_eq!(err.field.as_deref(), Some("Received"));
     }

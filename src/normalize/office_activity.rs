@@ -11,14 +11,54 @@ use crate::normalize::{Decode, FieldValue, Record, RowCtx, RowError};
 
 /// The OfficeActivity columns breachline reads, as `AuditFields::set` names them.
 const COLUMNS: &[&str] = &[
-    "TimeGenerated", "CreationTime", "OfficeId", "Operation", "RecordType", "ResultStatus", "OfficeWorkload",
-    "UserId", "UserType", "ClientIP", "Client_IPAddress", "ActorIpAddress", "OfficeObjectId", "UserAgent",
-    "ClientInfoString", "SessionId", "AppAccessContext", "CorrelationId", "InterSystemsId", "IntraSystemId",
-    "ApplicationId", "ApplicationDisplayName", "AppId", "ClientAppId", "ErrorNumber", "LogonError",
-    "MailboxOwnerUPN", "Logon_Type", "OperationCount", "SendAsUserSmtp", "SendOnBehalfOfUserSmtp", "Site_Url",
-    "SourceFileName", "SourceRelativeUrl", "TargetUserOrGroupName", "TargetUserOrGroupType", "ExternalAccess",
-    "ExtendedProperties", "DeviceProperties", "Parameters", "OperationProperties", "ModifiedProperties",
-    "Target", "Item", "Folders", "Folder", "DestFolder", "AffectedItems",
+    "TimeGenerated",
+    "CreationTime",
+    "OfficeId",
+    "Operation",
+    "RecordType",
+    "ResultStatus",
+    "OfficeWorkload",
+    "UserId",
+    "UserType",
+    "ClientIP",
+    "Client_IPAddress",
+    "ActorIpAddress",
+    "OfficeObjectId",
+    "UserAgent",
+    "ClientInfoString",
+    "SessionId",
+    "AppAccessContext",
+    "CorrelationId",
+    "InterSystemsId",
+    "IntraSystemId",
+    "ApplicationId",
+    "ApplicationDisplayName",
+    "AppId",
+    "ClientAppId",
+    "ErrorNumber",
+    "LogonError",
+    "MailboxOwnerUPN",
+    "Logon_Type",
+    "OperationCount",
+    "SendAsUserSmtp",
+    "SendOnBehalfOfUserSmtp",
+    "Site_Url",
+    "SourceFileName",
+    "SourceRelativeUrl",
+    "TargetUserOrGroupName",
+    "TargetUserOrGroupType",
+    "ExternalAccess",
+    "ExtendedProperties",
+    "DeviceProperties",
+    "Parameters",
+    "OperationProperties",
+    "ModifiedProperties",
+    "Target",
+    "Item",
+    "Folders",
+    "Folder",
+    "DestFolder",
+    "AffectedItems",
 ];
 
 pub struct OfficeActivityCsv {
@@ -33,7 +73,10 @@ impl OfficeActivityCsv {
             .enumerate()
             .filter_map(|(i, name)| {
                 let base = name.trim_end_matches(" [utc]");
-                COLUMNS.iter().find(|k| k.eq_ignore_ascii_case(base)).map(|k| (i, *k))
+                COLUMNS
+                    .iter()
+                    .find(|k| k.eq_ignore_ascii_case(base))
+                    .map(|k| (i, *k))
             })
             .collect();
         OfficeActivityCsv { columns }
@@ -41,7 +84,12 @@ impl OfficeActivityCsv {
 }
 
 impl Decode for OfficeActivityCsv {
-    fn decode(&self, record: Record<'_>, cx: &mut RowCtx, out: &mut Vec<Event>) -> Result<(), RowError> {
+    fn decode(
+        &self,
+        record: Record<'_>,
+        cx: &mut RowCtx,
+        out: &mut Vec<Event>,
+    ) -> Result<(), RowError> {
         let Record::Csv(row) = record else {
             return Err(RowError::new("expected a CSV row"));
         };

@@ -6,7 +6,9 @@ use std::borrow::Cow;
 
 use crate::model::{Event, Source};
 use crate::normalize::json;
-use crate::normalize::{ip, opt, opt_id, push_attr, signin_outcome, text, FieldValue, RowCtx, RowError};
+use crate::normalize::{
+    ip, opt, opt_id, push_attr, signin_outcome, text, FieldValue, RowCtx, RowError,
+};
 
 /// Sign-in facts as found in one record; `None` where the record lacks them.
 #[derive(Default, Debug)]
@@ -64,8 +66,12 @@ impl<'a> SigninFields<'a> {
     pub fn set(&mut self, key: &str, v: FieldValue<'a>) -> bool {
         let t = || v.text();
         match key {
-            "createdDateTime" | "CreatedDateTime" => self.time = t().map(|s| ("createdDateTime", s)),
-            "TimeGenerated" | "time" if self.time.is_none() => self.time = t().map(|s| ("TimeGenerated", s)),
+            "createdDateTime" | "CreatedDateTime" => {
+                self.time = t().map(|s| ("createdDateTime", s))
+            }
+            "TimeGenerated" | "time" if self.time.is_none() => {
+                self.time = t().map(|s| ("TimeGenerated", s))
+            }
             "userPrincipalName" | "UserPrincipalName" => self.upn = t(),
             "signInIdentifier" | "SignInIdentifier" => self.sign_in_identifier = t(),
             "servicePrincipalName" | "ServicePrincipalName" => self.service_principal = t(),
@@ -110,7 +116,9 @@ impl<'a> SigninFields<'a> {
                     self.set_device_json(&obj)
                 }
             }
-            "authenticationRequirement" | "AuthenticationRequirement" => self.auth_requirement = t(),
+            "authenticationRequirement" | "AuthenticationRequirement" => {
+                self.auth_requirement = t()
+            }
             "authenticationDetails" | "AuthenticationDetails" => {
                 if let Some(list) = v.object_text() {
                     self.set_auth_details_json(&list)
@@ -132,7 +140,9 @@ impl<'a> SigninFields<'a> {
             }
             "conditionalAccessStatus" | "ConditionalAccessStatus" => self.conditional_access = t(),
             "isInteractive" | "IsInteractive" => self.interactive = t(),
-            "signInEventTypes" | "SignInEventTypes" => self.event_types = v.object_text().or_else(t),
+            "signInEventTypes" | "SignInEventTypes" => {
+                self.event_types = v.object_text().or_else(t)
+            }
             "category" | "Category" | "Type" => {
                 if self.category.is_none() || key == "category" {
                     self.category = t()
@@ -243,7 +253,8 @@ impl<'a> SigninFields<'a> {
                 )
             })?;
         let mut e = Event::new(time, source, text::user(user), text::intern("Sign-in"));
-        let (outcome, code) = signin_outcome(self.error_code.as_deref(), self.status_word.as_deref());
+        let (outcome, code) =
+            signin_outcome(self.error_code.as_deref(), self.status_word.as_deref());
         e.outcome = outcome;
         e.error_code = code;
         let s = |v: &Option<Cow<str>>| v.as_deref().and_then(opt);
@@ -257,12 +268,16 @@ impl<'a> SigninFields<'a> {
         e.city = s(&self.city);
         e.region = s(&self.region);
         e.country = s(&self.country);
-        e.asn = self.asn.as_deref().and_then(|a| a.trim().trim_start_matches("AS").parse().ok());
+        e.asn = self
+            .asn
+            .as_deref()
+            .and_then(|a| a.trim().trim_start_matches("AS").parse().ok());
         e.user_agent = s(&self.user_agent);
         e.application = s(&self.app).or_else(|| s(&self.app_id));
         e.client_app = s(&self.client_app);
         e.device_id = id(&self.device_id);
-        e.session_id = id(&self.session_id);
+        // Sessions repeat across a user's sign-ins: shared text, not a copy per event.
+        e.session_id = s(&self.session_id);
         e.correlation_id = id(&self.correlation_id);
         e.request_id = id(&self.request_id);
         e.record_id = e.request_id.clone();
@@ -313,11 +328,45 @@ fn owned(c: Cow<str>) -> Cow<'static, str> {
 /// Log Analytics column names (PascalCase, as `set` matches them) for CSV exports, whose
 /// headers add ` [UTC]` to datetime columns and `_dynamic` / `_string` to typed columns.
 pub const LOG_ANALYTICS_COLUMNS: &[&str] = &[
-    "CreatedDateTime", "TimeGenerated", "UserPrincipalName", "SignInIdentifier", "ServicePrincipalName",
-    "UserId", "UserDisplayName", "UserType", "Id", "CorrelationId", "SessionId", "UniqueTokenIdentifier",
-    "AppDisplayName", "AppId", "ResourceDisplayName", "ResourceIdentity", "IPAddress", "AutonomousSystemNumber",
-    "LocationDetails", "Location", "Status", "ResultType", "ResultDescription", "ClientAppUsed", "UserAgent",
-    "DeviceDetail", "AuthenticationRequirement", "AuthenticationDetails", "MfaDetail", "AuthenticationProtocol",
-    "IncomingTokenType", "OriginalTransferMethod", "RiskLevelDuringSignIn", "RiskLevelAggregated", "RiskState",
-    "RiskEventTypes_V2", "ConditionalAccessStatus", "IsInteractive", "SignInEventTypes", "Category", "Type",
+    "CreatedDateTime",
+    "TimeGenerated",
+    "UserPrincipalName",
+    "SignInIdentifier",
+    "ServicePrincipalName",
+    "UserId",
+    "UserDisplayName",
+    "UserType",
+    "Id",
+    "CorrelationId",
+    "SessionId",
+    "UniqueTokenIdentifier",
+    "AppDisplayName",
+    "AppId",
+    "ResourceDisplayName",
+    "ResourceIdentity",
+    "IPAddress",
+    "AutonomousSystemNumber",
+    "LocationDetails",
+    "Location",
+    "Status",
+    "ResultType",
+    "ResultDescription",
+    "ClientAppUsed",
+    "UserAgent",
+    "DeviceDetail",
+    "AuthenticationRequirement",
+    "AuthenticationDetails",
+    "MfaDetail",
+    "AuthenticationProtocol",
+    "IncomingTokenType",
+    "OriginalTransferMethod",
+    "RiskLevelDuringSignIn",
+    "RiskLevelAggregated",
+    "RiskState",
+    "RiskEventTypes_V2",
+    "ConditionalAccessStatus",
+    "IsInteractive",
+    "SignInEventTypes",
+    "Category",
+    "Type",
 ];

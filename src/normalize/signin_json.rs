@@ -14,7 +14,12 @@ pub struct SigninJson {
 }
 
 impl Decode for SigninJson {
-    fn decode(&self, record: Record<'_>, cx: &mut RowCtx, out: &mut Vec<Event>) -> Result<(), RowError> {
+    fn decode(
+        &self,
+        record: Record<'_>,
+        cx: &mut RowCtx,
+        out: &mut Vec<Event>,
+    ) -> Result<(), RowError> {
         let Record::Json(text) = record else {
             return Err(RowError::new("expected a JSON record"));
         };
@@ -33,7 +38,12 @@ impl Decode for SigninJson {
 pub struct SigninDiagnostic;
 
 impl Decode for SigninDiagnostic {
-    fn decode(&self, record: Record<'_>, cx: &mut RowCtx, out: &mut Vec<Event>) -> Result<(), RowError> {
+    fn decode(
+        &self,
+        record: Record<'_>,
+        cx: &mut RowCtx,
+        out: &mut Vec<Event>,
+    ) -> Result<(), RowError> {
         let Record::Json(text) = record else {
             return Err(RowError::new("expected a JSON record"));
         };

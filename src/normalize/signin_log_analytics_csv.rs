@@ -35,7 +35,12 @@ impl SigninLogAnalyticsCsv {
 }
 
 impl Decode for SigninLogAnalyticsCsv {
-    fn decode(&self, record: Record<'_>, cx: &mut RowCtx, out: &mut Vec<Event>) -> Result<(), RowError> {
+    fn decode(
+        &self,
+        record: Record<'_>,
+        cx: &mut RowCtx,
+        out: &mut Vec<Event>,
+    ) -> Result<(), RowError> {
         let Record::Csv(row) = record else {
             return Err(RowError::new("expected a CSV row"));
         };

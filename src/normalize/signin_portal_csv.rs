@@ -70,7 +70,8 @@ impl SigninPortalCsv {
             incoming_token_type: h.find_all("incoming token type"),
             auth_protocol: h.find(&["authentication protocol", "protocole d'authentification"]),
             token_id: h.find(&["unique token identifier", "identificateur de jeton unique"]),
-            transfer_method: h.find(&["original transfer method", "méthode de transfert d'origine"]),
+            transfer_method: h
+                .find(&["original transfer method", "méthode de transfert d'origine"]),
             app: h.find(&["application", "aplicación"]),
             app_id: h.find(&["application id", "id d'application"]),
             resource: h.find(&["resource", "ressource", "recurso"]),
@@ -89,7 +90,8 @@ impl SigninPortalCsv {
                 "multifactor authentication auth method",
                 "méthode d'authentification multifacteur",
             ]),
-            auth_requirement: h.find(&["authentication requirement", "exigence d'authentification"]),
+            auth_requirement: h
+                .find(&["authentication requirement", "exigence d'authentification"]),
             session_id: h.find(&["session id", "id de session"]),
             asn: h.find(&["autonomous system number", "numéro de système autonome"]),
             conditional_access: h.find(&["conditional access", "accès conditionnel"]),
@@ -99,7 +101,12 @@ impl SigninPortalCsv {
 }
 
 impl Decode for SigninPortalCsv {
-    fn decode(&self, record: Record<'_>, cx: &mut RowCtx, out: &mut Vec<Event>) -> Result<(), RowError> {
+    fn decode(
+        &self,
+        record: Record<'_>,
+        cx: &mut RowCtx,
+        out: &mut Vec<Event>,
+    ) -> Result<(), RowError> {
         let Record::Csv(row) = record else {
             return Err(RowError::new("expected a CSV row"));
         };

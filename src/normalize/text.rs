@@ -1,8 +1,9 @@
 //! Text helpers: per-thread interning of repeated values and user-id normalization.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
 use std::sync::Arc;
+
+use rustc_hash::FxHashSet;
 
 use crate::model::Text;
 
@@ -11,7 +12,8 @@ use crate::model::Text;
 const INTERN_LIMIT: usize = 200_000;
 
 thread_local! {
-    static INTERNED: RefCell<HashSet<Arc<str>>> = RefCell::new(HashSet::new());
+    static INTERNED: RefCell<FxHashSet<Arc<str>>> = RefCell::new(FxHashSet::default());
+    static JOINED: RefCell<String> = const { RefCell::new(String::new()) };
 }
 
 /// Returns shared text for a value that repeats across rows (user, operation, app, country).
@@ -27,6 +29,18 @@ pub fn intern(s: &str) -> Text {
         let t: Text = Arc::from(s);
         set.insert(t.clone());
         t
+    })
+}
+
+/// Interned `prefix` + `name` (attribute names such as `param.ForwardTo`) without allocating
+/// when the name was seen before.
+pub fn intern_joined(prefix: &str, name: &str) -> Text {
+    JOINED.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        buf.clear();
+        buf.push_str(prefix);
+        buf.push_str(name);
+        intern(&buf)
     })
 }
 
@@ -71,7 +85,10 @@ mod tests {
 
     #[test]
     fn users_compare_case_insensitively() {
-        assert_eq!(&*user(" Alice.Wong@Contoso.example "), "alice.wong@contoso.example");
+        assert_eq!(
+            &*user(" Alice.Wong@Contoso.example "),
+            "alice.wong@contoso.example"
+        );
         assert!(Arc::ptr_eq(&user("A@B.example"), &user("a@b.example")));
     }
 

@@ -173,7 +173,11 @@ fn parse_culture(s: &str, order: DateOrder) -> Option<(Parsed, OrderEvidence)> {
         _ => None,
     };
     if let Some(month_first) = forced {
-        let t = if month_first { build(a, b)? } else { build(b, a)? };
+        let t = if month_first {
+            build(a, b)?
+        } else {
+            build(b, a)?
+        };
         return Some((Parsed::Exact(t), OrderEvidence::None));
     }
     match (a > 12, b > 12) {
@@ -301,7 +305,10 @@ mod tests {
         assert_eq!(exact("9/26/2023 1:56:15 AM"), "2023-09-26T01:56:15Z");
         assert_eq!(exact("9/26/2023 12:56:15 AM"), "2023-09-26T00:56:15Z");
         assert_eq!(exact("9/26/2023 12:56:15 PM"), "2023-09-26T12:56:15Z");
-        assert_eq!(exact("4/28/2021, 2:08:45.221 PM"), "2021-04-28T14:08:45.221Z");
+        assert_eq!(
+            exact("4/28/2021, 2:08:45.221 PM"),
+            "2021-04-28T14:08:45.221Z"
+        );
         assert_eq!(exact("20.09.2023 04:05:03"), "2023-09-20T04:05:03Z");
         assert_eq!(exact("20/09/2023 04:05:03"), "2023-09-20T04:05:03Z");
     }
@@ -338,8 +345,19 @@ mod tests {
 
     #[test]
     fn rejects_non_dates() {
-        for s in ["", "not a date", "2024-13-01T00:00:00Z", "13/13/2024 1:00:00", "1/2/3", "2024-03-04T25:00:00Z", "9/26/2023 13:56:15 PM"] {
-            assert!(parse(s, DateOrder::Auto).is_none(), "{s:?} should not parse");
+        for s in [
+            "",
+            "not a date",
+            "2024-13-01T00:00:00Z",
+            "13/13/2024 1:00:00",
+            "1/2/3",
+            "2024-03-04T25:00:00Z",
+            "9/26/2023 13:56:15 PM",
+        ] {
+            assert!(
+                parse(s, DateOrder::Auto).is_none(),
+                "{s:?} should not parse"
+            );
         }
     }
 }

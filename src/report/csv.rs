@@ -9,20 +9,52 @@ use crate::timeline::UserTimeline;
 
 /// Timeline CSV header, in column order.
 pub const TIMELINE_COLUMNS: &[&str] = &[
-    "timeline_user", "time", "source", "user", "operation", "outcome", "error_code", "ip", "country",
-    "region", "city", "asn", "user_agent", "application", "client_app", "device_id", "session_id",
-    "correlation_id", "request_id", "token_id", "record_id", "object", "attrs", "origin_file",
-    "origin_line", "origin_record",
+    "timeline_user",
+    "time",
+    "source",
+    "user",
+    "operation",
+    "outcome",
+    "error_code",
+    "ip",
+    "country",
+    "region",
+    "city",
+    "asn",
+    "user_agent",
+    "application",
+    "client_app",
+    "device_id",
+    "session_id",
+    "correlation_id",
+    "request_id",
+    "token_id",
+    "record_id",
+    "object",
+    "attrs",
+    "origin_file",
+    "origin_line",
+    "origin_record",
 ];
 
 /// Writes the timelines as CSV, one row per (timeline user, event).
-pub fn write_timeline(out: &mut dyn Write, timelines: &[UserTimeline], files: &[String]) -> io::Result<()> {
+pub fn write_timeline(
+    out: &mut dyn Write,
+    timelines: &[UserTimeline],
+    files: &[String],
+) -> io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(TIMELINE_COLUMNS)?;
     for t in timelines {
         for e in &t.events {
             let row = timeline_row(&t.user, e, files);
-            w.write_record(row.iter().map(|c| defuse(c)).collect::<Vec<_>>().iter().map(|c| c.as_bytes()))?;
+            w.write_record(
+                row.iter()
+                    .map(|c| defuse(c))
+                    .collect::<Vec<_>>()
+                    .iter()
+                    .map(|c| c.as_bytes()),
+            )?;
         }
     }
     w.flush()?;
@@ -55,8 +87,15 @@ pub fn timeline_row(timeline_user: &str, e: &Event, files: &[String]) -> Vec<Str
         o(&e.token_id),
         o(&e.record_id),
         o(&e.object),
-        if e.attrs.is_empty() { String::new() } else { super::json::attrs_value(e).to_string() },
-        files.get(e.origin.file as usize).cloned().unwrap_or_default(),
+        if e.attrs.is_empty() {
+            String::new()
+        } else {
+            super::json::attrs_value(e).to_string()
+        },
+        files
+            .get(e.origin.file as usize)
+            .cloned()
+            .unwrap_or_default(),
         e.origin.line.to_string(),
         e.origin.record.to_string(),
     ]

@@ -61,7 +61,12 @@ pub fn event_value(timeline_user: &str, e: &Event, files: &[String]) -> Value {
 }
 
 /// Writes the timelines as one JSON array, streamed (`lines` writes JSON Lines instead).
-pub fn write_timeline(out: &mut dyn Write, timelines: &[UserTimeline], files: &[String], lines: bool) -> io::Result<()> {
+pub fn write_timeline(
+    out: &mut dyn Write,
+    timelines: &[UserTimeline],
+    files: &[String],
+    lines: bool,
+) -> io::Result<()> {
     let mut first = true;
     if !lines {
         out.write_all(b"[\n")?;

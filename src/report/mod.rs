@@ -23,7 +23,9 @@ pub fn stdout() -> io::BufWriter<io::Stdout> {
 /// Opens `path` for writing, or standard output for `None` / `-`.
 pub fn output(path: Option<&std::path::Path>) -> io::Result<Box<dyn Write>> {
     match path {
-        Some(p) if p.as_os_str() != "-" => Ok(Box::new(io::BufWriter::new(std::fs::File::create(p)?))),
+        Some(p) if p.as_os_str() != "-" => {
+            Ok(Box::new(io::BufWriter::new(std::fs::File::create(p)?)))
+        }
         _ => Ok(Box::new(stdout())),
     }
 }

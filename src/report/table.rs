@@ -38,7 +38,9 @@ fn date(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
 
 /// The ingest report: one row per file, then coverage per source, then what needs attention.
 pub fn inspect(ing: &Ingested) -> String {
-    let mut files = new_table(&["file", "variant", "rows", "parsed", "dup", "rejected", "first", "last", "users"]);
+    let mut files = new_table(&[
+        "file", "variant", "rows", "parsed", "dup", "rejected", "first", "last", "users",
+    ]);
     for f in &ing.files {
         let variant = match f.status {
             FileStatus::Read => f.variant.unwrap_or("").to_string(),
@@ -79,10 +81,25 @@ pub fn inspect(ing: &Ingested) -> String {
                 .gaps
                 .iter()
                 .take(3)
-                .map(|g| format!("{} to {} ({} h)", time::format(&g.from), time::format(&g.to), g.hours))
+                .map(|g| {
+                    format!(
+                        "{} to {} ({} h)",
+                        time::format(&g.from),
+                        time::format(&g.to),
+                        g.hours
+                    )
+                })
                 .collect();
             let more = s.gaps.len().saturating_sub(3);
-            format!("{}{}", shown.join("; "), if more > 0 { format!("; +{more} more") } else { String::new() })
+            format!(
+                "{}{}",
+                shown.join("; "),
+                if more > 0 {
+                    format!("; +{more} more")
+                } else {
+                    String::new()
+                }
+            )
         };
         cov.add_row(vec![
             Cell::new(s.source),
@@ -113,8 +130,18 @@ pub fn inspect(ing: &Ingested) -> String {
             ing.rejects.len()
         ));
         for r in ing.rejects.iter().take(10) {
-            let field = r.field.as_deref().map(|f| format!(" [{f}]")).unwrap_or_default();
-            notes.push(format!("  {}:{} (record {}){field}: {}", r.path, r.line, r.record, truncate(&r.reason, 160)));
+            let field = r
+                .field
+                .as_deref()
+                .map(|f| format!(" [{f}]"))
+                .unwrap_or_default();
+            notes.push(format!(
+                "  {}:{} (record {}){field}: {}",
+                r.path,
+                r.line,
+                r.record,
+                truncate(&r.reason, 160)
+            ));
         }
     }
     if !notes.is_empty() {
@@ -130,7 +157,17 @@ pub fn inspect(ing: &Ingested) -> String {
 pub fn timeline(timelines: &[UserTimeline], files: &[String]) -> String {
     let mut out = String::new();
     for t in timelines {
-        let mut table = new_table(&["time (UTC)", "source", "operation", "outcome", "ip", "location", "app / client", "object", "origin"]);
+        let mut table = new_table(&[
+            "time (UTC)",
+            "source",
+            "operation",
+            "outcome",
+            "ip",
+            "location",
+            "app / client",
+            "object",
+            "origin",
+        ]);
         for e in &t.events {
             let location = [e.city.as_deref(), e.country.as_deref()]
                 .into_iter()
@@ -148,7 +185,10 @@ pub fn timeline(timelines: &[UserTimeline], files: &[String]) -> String {
             } else if let Some(r) = e.attr("recipient") {
                 operation = format!("{operation} to {r}");
             }
-            let file = files.get(e.origin.file as usize).map(String::as_str).unwrap_or("");
+            let file = files
+                .get(e.origin.file as usize)
+                .map(String::as_str)
+                .unwrap_or("");
             let short = file.rsplit(['/', '\\']).next().unwrap_or(file);
             table.add_row(vec![
                 Cell::new(time::format(&e.time)),

@@ -45,14 +45,17 @@ pub fn build<'a>(events: &'a [Event], filter: &Filter) -> Vec<UserTimeline<'a>> 
         .par_iter()
         .enumerate()
         .filter(|(_, e)| filter.keeps_event(e))
-        .fold(HashMap::new, |mut acc: HashMap<&'a str, Vec<usize>>, (i, e)| {
-            for user in e.timeline_users() {
-                if filter.keeps_user(user) {
-                    acc.entry(user).or_default().push(i);
+        .fold(
+            HashMap::new,
+            |mut acc: HashMap<&'a str, Vec<usize>>, (i, e)| {
+                for user in e.timeline_users() {
+                    if filter.keeps_user(user) {
+                        acc.entry(user).or_default().push(i);
+                    }
                 }
-            }
-            acc
-        })
+                acc
+            },
+        )
         .reduce(HashMap::new, |mut a, b| {
             for (user, mut idx) in b {
                 a.entry(user).or_default().append(&mut idx);

@@ -18,7 +18,8 @@ pub fn fixture(rel: &str) -> PathBuf {
 
 /// Ingests paths with default options.
 pub fn ingest_paths(paths: &[PathBuf]) -> Ingested {
-    ingest::ingest(paths, &IngestOptions::default()).expect("ingest should not fail on readable paths")
+    ingest::ingest(paths, &IngestOptions::default())
+        .expect("ingest should not fail on readable paths")
 }
 
 pub fn ingest_one(path: &Path) -> Ingested {
