@@ -193,7 +193,12 @@ fn overlapping_exports_are_counted_once() {
 fn multi_line_json_cells_are_parsed() {
     let ing = ingest_one(&fixture("variants/signin/SigninLogs_loganalytics.csv"));
     let first = in_file_order(&ing)[0];
-    assert_eq!(first.attr("auth_method"), Some("Mobile app notification"));
+    let methods: Vec<&str> = first.attr_all("auth_method").collect();
+    assert_eq!(
+        methods,
+        ["Password", "Mobile app notification"],
+        "from the pretty-printed AuthenticationDetails cell"
+    );
     let graph = ingest_one(&fixture("variants/audit/graph_ual.csv"));
     assert_eq!(
         graph.events.len(),

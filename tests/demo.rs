@@ -14,14 +14,20 @@ fn key() -> toml::Value {
 }
 
 fn s<'a>(v: &'a toml::Value, k: &str) -> &'a str {
-    v.get(k).and_then(|x| x.as_str()).unwrap_or_else(|| panic!("answer key lacks {k}"))
+    v.get(k)
+        .and_then(|x| x.as_str())
+        .unwrap_or_else(|| panic!("answer key lacks {k}"))
 }
 
 #[test]
 fn every_demo_file_is_read_with_the_documented_row_counts() {
     let key = key();
     let ing = ingest_one(&fixture("demo"));
-    assert!(ing.rejects.is_empty(), "{:?}", &ing.rejects[..ing.rejects.len().min(5)]);
+    assert!(
+        ing.rejects.is_empty(),
+        "{:?}",
+        &ing.rejects[..ing.rejects.len().min(5)]
+    );
     let files = key["files"].as_array().unwrap();
     assert_eq!(ing.files.len(), files.len());
     for kf in files {
@@ -32,11 +38,23 @@ fn every_demo_file_is_read_with_the_documented_row_counts() {
             .find(|f| f.path.replace('\\', "/").ends_with(path))
             .unwrap_or_else(|| panic!("{path} not read"));
         assert_eq!(f.error, None, "{path}");
-        assert_eq!(f.rows as i64, kf["rows"].as_integer().unwrap(), "{path} rows");
-        assert_eq!(f.duplicates as i64, kf["duplicates"].as_integer().unwrap(), "{path} duplicates");
+        assert_eq!(
+            f.rows as i64,
+            kf["rows"].as_integer().unwrap(),
+            "{path} rows"
+        );
+        assert_eq!(
+            f.duplicates as i64,
+            kf["duplicates"].as_integer().unwrap(),
+            "{path} duplicates"
+        );
         assert_eq!(f.rows, f.parsed + f.duplicates + f.rejected, "{path}");
         if let (Some(first), Some(t)) = (kf.get("first").and_then(|v| v.as_str()), f.first) {
-            assert_eq!(breachline::normalize::time::format(&t), first, "{path} first");
+            assert_eq!(
+                breachline::normalize::time::format(&t),
+                first,
+                "{path} first"
+            );
         }
     }
 }
@@ -52,7 +70,10 @@ fn the_victim_timeline_tells_the_story_in_order() {
     let ing = ingest_one(&fixture("demo"));
     for victim in key["compromised"].as_array().unwrap() {
         let user = s(victim, "user");
-        let filter = Filter { users: vec![user.to_string()], ..Filter::default() };
+        let filter = Filter {
+            users: vec![user.to_string()],
+            ..Filter::default()
+        };
         let timelines = timeline::build(&ing.events, &filter);
         assert_eq!(timelines.len(), 1, "{user} has a timeline");
         let events: &[&Event] = &timelines[0].events;
@@ -76,7 +97,10 @@ fn the_victim_timeline_tells_the_story_in_order() {
         // The window is the first and last attacker event.
         let times: Vec<&str> = story.iter().map(|st| s(st, "time")).collect();
         assert!(same_instant(times[0], s(victim, "window_start")));
-        assert!(same_instant(times[times.len() - 1], s(victim, "window_end")));
+        assert!(same_instant(
+            times[times.len() - 1],
+            s(victim, "window_end")
+        ));
     }
 }
 
@@ -88,9 +112,11 @@ fn the_phishing_mail_and_the_attacker_sends_are_in_the_message_trace() {
         let user = s(victim, "user");
         let phish = s(victim, "phish_received");
         assert!(
-            ing.events.iter().any(|e| e.source == breachline::model::Source::Messagetrace
-                && e.attr("recipient") == Some(user)
-                && same_instant(&field(e, "time"), phish)),
+            ing.events
+                .iter()
+                .any(|e| e.source == breachline::model::Source::Messagetrace
+                    && e.attr("recipient") == Some(user)
+                    && same_instant(&field(e, "time"), phish)),
             "phishing mail to {user} at {phish}"
         );
     }
@@ -101,13 +127,21 @@ fn the_phishing_mail_and_the_attacker_sends_are_in_the_message_trace() {
         let count = ing
             .events
             .iter()
-            .filter(|e| e.source == breachline::model::Source::Messagetrace && &*e.user == sender && e.attr("recipient") == Some(to))
+            .filter(|e| {
+                e.source == breachline::model::Source::Messagetrace
+                    && &*e.user == sender
+                    && e.attr("recipient") == Some(to)
+            })
             .filter(|e| {
                 let t = field(e, "time");
                 t.as_str() >= s(r, "first") && t.as_str() <= s(r, "last")
             })
             .count();
-        assert_eq!(count as i64, r["count"].as_integer().unwrap(), "{sender} -> {to}");
+        assert_eq!(
+            count as i64,
+            r["count"].as_integer().unwrap(),
+            "{sender} -> {to}"
+        );
     }
 }
 
@@ -115,8 +149,18 @@ fn the_phishing_mail_and_the_attacker_sends_are_in_the_message_trace() {
 fn the_readme_command_runs_on_the_demo() {
     let key = key();
     let user = s(&key["compromised"].as_array().unwrap()[0], "user").to_string();
-    let out = breachline(&["timeline", fixture("demo").to_str().unwrap(), "--user", &user]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = breachline(&[
+        "timeline",
+        fixture("demo").to_str().unwrap(),
+        "--user",
+        &user,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = stdout(&out);
     assert!(text.contains(&user));
     assert!(text.contains("New-InboxRule"));

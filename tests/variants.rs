@@ -193,10 +193,33 @@ fn unified_audit_log_variants_agree() {
             "mes_UAL-Combined.json",
             "mes_UAL-Combined.jsonl",
             "graph_ual.csv",
+        ],
+        AUDIT_FIELDS,
+        7,
+    );
+    // OfficeActivity has no ApplicationId, DeviceProperties or AppAccessContext columns, so the
+    // app, device, token and the STS logon's session are not in it.
+    let not_in_office_activity = [
+        "application",
+        "device_id",
+        "token_id",
+        "session_id",
+        "correlation_id",
+        "device.SessionId",
+    ];
+    let office_fields: Vec<&str> = AUDIT_FIELDS
+        .iter()
+        .copied()
+        .filter(|f| !not_in_office_activity.contains(f))
+        .collect();
+    assert_same(
+        "variants/audit",
+        "auditdata_only.jsonl",
+        &[
             "OfficeActivity_loganalytics.csv",
             "OfficeActivity_loganalytics.jsonl",
         ],
-        AUDIT_FIELDS,
+        &office_fields,
         7,
     );
 }

@@ -289,7 +289,8 @@ fn frame_csv(
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(true) => {
-                let line = record.position().map_or(0, |p| p.line()) + skipped;
+                // The csv crate counts lines from 0 before the record; people count from 1.
+                let line = record.position().map_or(0, |p| p.line()) + 1 + skipped;
                 end.rows += 1;
                 rows.push(&record, line);
                 if rows.len() == BATCH_RECORDS {
@@ -310,7 +311,7 @@ fn frame_csv(
             Ok(false) => break,
             Err(e) => {
                 end.rows += 1;
-                let line = e.position().map_or(0, |p| p.line()) + skipped;
+                let line = e.position().map_or(0, |p| p.line()) + 1 + skipped;
                 end.rejects.push((
                     end.rows,
                     line,

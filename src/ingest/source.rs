@@ -175,14 +175,13 @@ pub fn open_text(
         return Err(TextError::Binary);
     }
     let encoding = sniff(&head);
+    if encoding == TextEncoding::Utf8Bom {
+        head.drain(..3);
+    }
     let bytes = Cursor::new(head).chain(raw);
     let reader: Box<dyn BufRead + Send> = match encoding {
         TextEncoding::Utf8 => Box::new(BufReader::with_capacity(1 << 20, bytes)),
-        TextEncoding::Utf8Bom => {
-            let mut r = BufReader::with_capacity(1 << 20, bytes);
-            r.consume(3);
-            Box::new(r)
-        }
+        TextEncoding::Utf8Bom => Box::new(BufReader::with_capacity(1 << 20, bytes)),
         other => {
             let enc = match other {
                 TextEncoding::Utf16LeBom | TextEncoding::Utf16LeNoBom => encoding_rs::UTF_16LE,

@@ -165,9 +165,12 @@ fn parse_culture(s: &str, order: DateOrder) -> Option<(Parsed, OrderEvidence)> {
         let d = NaiveDate::from_ymd_opt(y, month, day)?;
         Some(Utc.from_utc_datetime(&d.and_hms_nano_opt(h, mi, sec, nanos)?))
     };
-    // Dotted dates are day-first in every culture that writes them (de-DE, ru-RU, ...).
+    // Dotted dates are day-first in every culture that writes them (de-DE, ru-RU, ...); a comma
+    // after the year is the Log Analytics export form `M/d/yyyy, h:mm:ss.fff tt`, always month-first.
+    let log_analytics = s[date_part.len()..].starts_with(',');
     let forced = match (sep, order) {
         ('.', _) => Some(false),
+        (_, _) if log_analytics => Some(true),
         (_, DateOrder::Mdy) => Some(true),
         (_, DateOrder::Dmy) => Some(false),
         _ => None,
