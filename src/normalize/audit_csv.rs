@@ -46,9 +46,7 @@ impl Decode for AuditCsv {
         cx: &mut RowCtx,
         out: &mut Vec<Event>,
     ) -> Result<(), RowError> {
-        let Record::Csv(row) = record else {
-            return Err(RowError::new("expected a CSV row"));
-        };
+        let row = record.csv()?;
         let data = cell(row, Some(self.audit_data)).trim();
         if data.is_empty() {
             return Err(RowError::field(

@@ -19,9 +19,7 @@ impl Decode for AuditJson {
         cx: &mut RowCtx,
         out: &mut Vec<Event>,
     ) -> Result<(), RowError> {
-        let Record::Json(text) = record else {
-            return Err(RowError::new("expected a JSON record"));
-        };
+        let text = record.json()?;
         // One pass: the record is either AuditData itself, or a wrapper holding it.
         let mut fields = AuditFields::default();
         let mut inner: Option<Cow<str>> = None;

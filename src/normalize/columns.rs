@@ -81,6 +81,60 @@ impl Header {
     }
 }
 
+/// Columns matched to the field names a decoder's `set` takes, for exports whose columns are
+/// the source's own field names (Log Analytics tables) or a list of aliases.
+#[derive(Clone, Debug, Default)]
+pub struct NamedColumns {
+    columns: Vec<(usize, &'static str)>,
+}
+
+impl NamedColumns {
+    /// Columns whose name, after `base` strips export decorations (` [UTC]`, `_dynamic`), equals a
+    /// known field name, ignoring case.
+    pub fn by_field_name(
+        h: &Header,
+        known: &[&'static str],
+        base: fn(&str) -> &str,
+    ) -> NamedColumns {
+        let columns = h
+            .names()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, name)| {
+                let b = base(name);
+                known
+                    .iter()
+                    .find(|k| k.eq_ignore_ascii_case(b))
+                    .map(|k| (i, *k))
+            })
+            .collect();
+        NamedColumns { columns }
+    }
+
+    /// The first column for each field among (normalized alias, field name) pairs.
+    pub fn by_alias(h: &Header, aliases: &[(&str, &'static str)]) -> NamedColumns {
+        let mut columns: Vec<(usize, &'static str)> = Vec::new();
+        for (alias, field) in aliases {
+            if columns.iter().any(|(_, f)| f == field) {
+                continue;
+            }
+            if let Some(i) = h.find(&[alias]) {
+                columns.push((i, field));
+            }
+        }
+        NamedColumns { columns }
+    }
+
+    /// Calls `f(field, cell)` for every matched column whose cell is not empty.
+    pub fn for_each<'a>(&self, row: &Row<'a>, mut f: impl FnMut(&'static str, &'a str)) {
+        for &(i, field) in &self.columns {
+            if let Some(v) = row.get(i).filter(|v| !v.trim().is_empty()) {
+                f(field, v);
+            }
+        }
+    }
+}
+
 /// Header name as matched: BOM and quotes stripped, trimmed, inner runs of white space folded to
 /// one space, lower-cased.
 pub fn normalize_name(name: &str) -> String {

@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 
 use crate::model::{Event, Outcome, Source};
-use crate::normalize::columns::{cell, Header};
+use crate::normalize::columns::{Header, NamedColumns};
 use crate::normalize::json;
 use crate::normalize::{
     ip, opt_id, push_attr, push_attr_id, text, Decode, FieldValue, Record, RowCtx, RowError,
@@ -118,7 +118,7 @@ fn delivery_outcome(status: Option<&str>) -> Outcome {
 
 /// Message-trace CSV with `Received` / `SenderAddress` / `RecipientAddress` columns.
 pub struct MessageTraceCsv {
-    columns: Vec<(usize, &'static str)>,
+    columns: NamedColumns,
 }
 
 /// Header names (normalized) to field keys; V1/V2 PowerShell and EAC download spellings.
@@ -149,16 +149,9 @@ const ALIASES: &[(&str, &str)] = &[
 
 impl MessageTraceCsv {
     pub fn new(h: &Header) -> MessageTraceCsv {
-        let mut columns: Vec<(usize, &'static str)> = Vec::new();
-        for (alias, key) in ALIASES {
-            if columns.iter().any(|(_, k)| k == key) {
-                continue;
-            }
-            if let Some(i) = h.find(&[alias]) {
-                columns.push((i, key));
-            }
+        MessageTraceCsv {
+            columns: NamedColumns::by_alias(h, ALIASES),
         }
-        MessageTraceCsv { columns }
     }
 }
 
@@ -169,16 +162,11 @@ impl Decode for MessageTraceCsv {
         cx: &mut RowCtx,
         out: &mut Vec<Event>,
     ) -> Result<(), RowError> {
-        let Record::Csv(row) = record else {
-            return Err(RowError::new("expected a CSV row"));
-        };
+        let row = record.csv()?;
         let mut f = MessageFields::default();
-        for &(i, key) in &self.columns {
-            let v = cell(row, Some(i));
-            if !v.trim().is_empty() {
-                f.set(key, FieldValue::Cell(v));
-            }
-        }
+        self.columns.for_each(row, |key, v| {
+            f.set(key, FieldValue::Cell(v));
+        });
         out.push(f.into_event(cx, None)?);
         Ok(())
     }
@@ -194,9 +182,7 @@ impl Decode for MessageTraceJson {
         cx: &mut RowCtx,
         out: &mut Vec<Event>,
     ) -> Result<(), RowError> {
-        let Record::Json(text) = record else {
-            return Err(RowError::new("expected a JSON record"));
-        };
+        let text = record.json()?;
         let mut f = MessageFields::default();
         json::for_each_field(text, |k, v| {
             f.set(k, FieldValue::Json(v));

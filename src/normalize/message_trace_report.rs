@@ -66,9 +66,7 @@ impl Decode for MessageTraceReport {
         cx: &mut RowCtx,
         out: &mut Vec<Event>,
     ) -> Result<(), RowError> {
-        let Record::Csv(row) = record else {
-            return Err(RowError::new("expected a CSV row"));
-        };
+        let row = record.csv()?;
         let c = |i: Option<usize>| {
             Some(cell(row, i))
                 .filter(|v| !v.trim().is_empty())

@@ -31,6 +31,24 @@ pub enum Record<'a> {
     Json(&'a str),
 }
 
+impl<'a> Record<'a> {
+    /// The CSV row, for decoders of CSV variants.
+    pub fn csv(self) -> Result<&'a columns::Row<'a>, RowError> {
+        match self {
+            Record::Csv(row) => Ok(row),
+            Record::Json(_) => Err(RowError::new("expected a CSV row, found a JSON record")),
+        }
+    }
+
+    /// The JSON text, for decoders of JSON variants.
+    pub fn json(self) -> Result<&'a str, RowError> {
+        match self {
+            Record::Json(text) => Ok(text),
+            Record::Csv(_) => Err(RowError::new("expected a JSON record, found a CSV row")),
+        }
+    }
+}
+
 /// One field's value, from a JSON record or a CSV cell; decoders that read both shapes of the
 /// same export (Log Analytics CSV and JSON, say) take either.
 #[derive(Clone, Copy, Debug)]

@@ -6,7 +6,7 @@
 
 use crate::model::Event;
 use crate::normalize::audit_data::{AuditFields, AuditHints};
-use crate::normalize::columns::Header;
+use crate::normalize::columns::{Header, NamedColumns};
 use crate::normalize::{Decode, FieldValue, Record, RowCtx, RowError};
 
 /// The OfficeActivity columns breachline reads, as `AuditFields::set` names them.
@@ -62,24 +62,17 @@ const COLUMNS: &[&str] = &[
 ];
 
 pub struct OfficeActivityCsv {
-    columns: Vec<(usize, &'static str)>,
+    columns: NamedColumns,
 }
 
 impl OfficeActivityCsv {
     pub fn new(h: &Header) -> OfficeActivityCsv {
-        let columns = h
-            .names()
-            .iter()
-            .enumerate()
-            .filter_map(|(i, name)| {
-                let base = name.trim_end_matches(" [utc]");
-                COLUMNS
-                    .iter()
-                    .find(|k| k.eq_ignore_ascii_case(base))
-                    .map(|k| (i, *k))
-            })
-            .collect();
-        OfficeActivityCsv { columns }
+        fn base(name: &str) -> &str {
+            name.trim_end_matches(" [utc]")
+        }
+        OfficeActivityCsv {
+            columns: NamedColumns::by_field_name(h, COLUMNS, base),
+        }
     }
 }
 
@@ -90,15 +83,11 @@ impl Decode for OfficeActivityCsv {
         cx: &mut RowCtx,
         out: &mut Vec<Event>,
     ) -> Result<(), RowError> {
-        let Record::Csv(row) = record else {
-            return Err(RowError::new("expected a CSV row"));
-        };
+        let row = record.csv()?;
         let mut f = AuditFields::default();
-        for &(i, key) in &self.columns {
-            if let Some(v) = row.get(i).filter(|v| !v.trim().is_empty()) {
-                f.set(key, FieldValue::Cell(v));
-            }
-        }
+        self.columns.for_each(row, |key, v| {
+            f.set(key, FieldValue::Cell(v));
+        });
         out.push(f.into_event(cx, &AuditHints::default())?);
         Ok(())
     }

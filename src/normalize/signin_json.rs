@@ -20,9 +20,7 @@ impl Decode for SigninJson {
         cx: &mut RowCtx,
         out: &mut Vec<Event>,
     ) -> Result<(), RowError> {
-        let Record::Json(text) = record else {
-            return Err(RowError::new("expected a JSON record"));
-        };
+        let text = record.json()?;
         let mut f = SigninFields::default();
         json::for_each_field(text, |k, v| {
             f.set(k, FieldValue::Json(v));
@@ -44,9 +42,7 @@ impl Decode for SigninDiagnostic {
         cx: &mut RowCtx,
         out: &mut Vec<Event>,
     ) -> Result<(), RowError> {
-        let Record::Json(text) = record else {
-            return Err(RowError::new("expected a JSON record"));
-        };
+        let text = record.json()?;
         let mut properties = None;
         let mut outer = SigninFields::default();
         json::for_each_field(text, |k, v| match k {

@@ -107,9 +107,7 @@ impl Decode for SigninPortalCsv {
         cx: &mut RowCtx,
         out: &mut Vec<Event>,
     ) -> Result<(), RowError> {
-        let Record::Csv(row) = record else {
-            return Err(RowError::new("expected a CSV row"));
-        };
+        let row = record.csv()?;
         if row.len() < self.width {
             return Err(RowError::new(format!(
                 "row has {} cells, the header has {}",
