@@ -268,3 +268,38 @@ fn day_first_files_are_recognised_from_their_own_dates() {
     let ing = breachline::ingest::ingest(&[p], &opts).unwrap();
     assert_eq!(times(&ing), ["2024-03-04T09:25:10Z"]);
 }
+
+#[test]
+fn a_file_with_exactly_an_export_cap_of_rows_is_flagged_as_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let dates: Vec<String> = (0..5000).map(|i| format!("3/{}/2024 {}:{:02}:00 PM", 1 + i % 28, 1 + i % 11, i % 60)).collect();
+    let refs: Vec<&str> = dates.iter().map(String::as_str).collect();
+    let capped = write(dir.path(), "MessageTraceV2.csv", trace_csv(&refs).as_bytes());
+    let ing = ingest_one(&capped);
+    assert_eq!(ing.files[0].rows, 5000);
+    assert!(ing.files[0].warnings[0].starts_with("probably truncated: exactly 5000 rows"), "{:?}", ing.files[0].warnings);
+    let fewer = write(dir.path(), "fewer.csv", trace_csv(&refs[..4999]).as_bytes());
+    assert!(ingest_one(&fewer).files[0].warnings.iter().all(|w| !w.contains("truncated")));
+}
+
+#[test]
+fn a_search_that_timed_out_is_reported() {
+    let text = std::fs::read_to_string(fixture("variants/audit/mes_UAL-Combined.csv")).unwrap();
+    // ResultIndex is the 6th column; Search-UnifiedAuditLog writes -1 after an internal timeout.
+    let mut out = Vec::new();
+    {
+        let mut r = csv::ReaderBuilder::new().has_headers(false).from_reader(text.as_bytes());
+        let mut w = csv::Writer::from_writer(&mut out);
+        for (i, rec) in r.records().enumerate() {
+            let mut rec: Vec<String> = rec.unwrap().iter().map(String::from).collect();
+            if i > 0 {
+                rec[5] = "-1".into();
+            }
+            w.write_record(&rec).unwrap();
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ing = ingest_one(&write(dir.path(), "timeout.csv", &out));
+    assert_eq!(ing.files[0].parsed, 7);
+    assert!(ing.files[0].warnings.iter().any(|w| w.starts_with("7 rows with ResultIndex -1")), "{:?}", ing.files[0].warnings);
+}
