@@ -132,3 +132,42 @@ fn every_row_of_every_fixture_is_accounted_for() {
     assert_eq!(rejected as usize, ing.rejects.len());
     assert!(rows > 0);
 }
+
+#[test]
+fn a_corrupt_archive_or_a_workbook_is_reported_and_the_rest_is_still_read() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("broken.zip"),
+        b"PK\x03\x04 this is not really a zip",
+    )
+    .unwrap();
+    let mut book =
+        zip::ZipWriter::new(std::fs::File::create(dir.path().join("signins.xlsx")).unwrap());
+    let opts = zip::write::SimpleFileOptions::default();
+    book.start_file("[Content_Types].xml", opts).unwrap();
+    book.write_all(b"<Types/>").unwrap();
+    book.start_file("xl/workbook.xml", opts).unwrap();
+    book.write_all(b"<workbook/>").unwrap();
+    book.finish().unwrap();
+    std::fs::copy(
+        fixture("variants/audit/purview_export_new.csv"),
+        dir.path().join("ual.csv"),
+    )
+    .unwrap();
+    let ing = ingest_paths(&[dir.path().to_path_buf()]);
+    assert_eq!(ing.files.len(), 3);
+    let by_name = |n: &str| ing.files.iter().find(|f| f.path.ends_with(n)).unwrap();
+    assert!(by_name("broken.zip")
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("zip archive that cannot be opened"));
+    assert!(by_name("broken.zip").sha256.is_some());
+    assert!(by_name("signins.xlsx")
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("Excel workbook"));
+    assert_eq!(by_name("ual.csv").parsed, 7);
+}

@@ -272,14 +272,27 @@ fn day_first_files_are_recognised_from_their_own_dates() {
 #[test]
 fn a_file_with_exactly_an_export_cap_of_rows_is_flagged_as_truncated() {
     let dir = tempfile::tempdir().unwrap();
-    let dates: Vec<String> = (0..5000).map(|i| format!("3/{}/2024 {}:{:02}:00 PM", 1 + i % 28, 1 + i % 11, i % 60)).collect();
+    let dates: Vec<String> = (0..5000)
+        .map(|i| format!("3/{}/2024 {}:{:02}:00 PM", 1 + i % 28, 1 + i % 11, i % 60))
+        .collect();
     let refs: Vec<&str> = dates.iter().map(String::as_str).collect();
-    let capped = write(dir.path(), "MessageTraceV2.csv", trace_csv(&refs).as_bytes());
+    let capped = write(
+        dir.path(),
+        "MessageTraceV2.csv",
+        trace_csv(&refs).as_bytes(),
+    );
     let ing = ingest_one(&capped);
     assert_eq!(ing.files[0].rows, 5000);
-    assert!(ing.files[0].warnings[0].starts_with("probably truncated: exactly 5000 rows"), "{:?}", ing.files[0].warnings);
+    assert!(
+        ing.files[0].warnings[0].starts_with("probably truncated: exactly 5000 rows"),
+        "{:?}",
+        ing.files[0].warnings
+    );
     let fewer = write(dir.path(), "fewer.csv", trace_csv(&refs[..4999]).as_bytes());
-    assert!(ingest_one(&fewer).files[0].warnings.iter().all(|w| !w.contains("truncated")));
+    assert!(ingest_one(&fewer).files[0]
+        .warnings
+        .iter()
+        .all(|w| !w.contains("truncated")));
 }
 
 #[test]
@@ -288,7 +301,9 @@ fn a_search_that_timed_out_is_reported() {
     // ResultIndex is the 6th column; Search-UnifiedAuditLog writes -1 after an internal timeout.
     let mut out = Vec::new();
     {
-        let mut r = csv::ReaderBuilder::new().has_headers(false).from_reader(text.as_bytes());
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(text.as_bytes());
         let mut w = csv::Writer::from_writer(&mut out);
         for (i, rec) in r.records().enumerate() {
             let mut rec: Vec<String> = rec.unwrap().iter().map(String::from).collect();
@@ -301,5 +316,12 @@ fn a_search_that_timed_out_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let ing = ingest_one(&write(dir.path(), "timeout.csv", &out));
     assert_eq!(ing.files[0].parsed, 7);
-    assert!(ing.files[0].warnings.iter().any(|w| w.starts_with("7 rows with ResultIndex -1")), "{:?}", ing.files[0].warnings);
+    assert!(
+        ing.files[0]
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("7 rows with ResultIndex -1")),
+        "{:?}",
+        ing.files[0].warnings
+    );
 }

@@ -171,10 +171,30 @@ fn coverage_shows_each_users_sources_and_the_weekend_gap() {
     let key = key();
     let ing = ingest_one(&fixture("demo"));
     let victim = s(&key["compromised"].as_array().unwrap()[0], "user");
-    let user = ing.coverage.users.iter().find(|u| &*u.user == victim).expect("victim coverage");
+    let user = ing
+        .coverage
+        .users
+        .iter()
+        .find(|u| &*u.user == victim)
+        .expect("victim coverage");
     let sources: Vec<&str> = user.sources.iter().map(|s| s.source.as_str()).collect();
-    assert_eq!(sources, ["signin", "noninteractive", "audit", "messagetrace"]);
-    let signin = ing.coverage.sources.iter().find(|s| s.source == breachline::model::Source::Signin).unwrap();
+    assert_eq!(
+        sources,
+        ["signin", "noninteractive", "audit", "messagetrace"]
+    );
+    let signin = ing
+        .coverage
+        .sources
+        .iter()
+        .find(|s| s.source == breachline::model::Source::Signin)
+        .unwrap();
     // Nobody signs in interactively over the weekend of 11-12 May: that is reported, not hidden.
-    assert!(signin.gaps.iter().any(|g| g.from.to_rfc3339().starts_with("2024-05-10") && g.hours >= 48), "{:?}", signin.gaps);
+    assert!(
+        signin
+            .gaps
+            .iter()
+            .any(|g| g.from.to_rfc3339().starts_with("2024-05-10") && g.hours >= 48),
+        "{:?}",
+        signin.gaps
+    );
 }

@@ -205,6 +205,8 @@ pub fn account(
             Container::Zip { .. } => archive_hashes
                 .get(&file.path.display().to_string())
                 .and_then(|h| h.as_ref().ok().cloned()),
+            // A file that cannot be decoded (a corrupt archive) is still evidence: hash its bytes.
+            Container::Unreadable { .. } => crate::ingest::source::hash_file(&file.path).ok(),
             _ => read.sha256,
         };
         let variant = read.variant;

@@ -19,6 +19,11 @@ pub enum Container {
     Zip {
         entry: String,
     },
+    /// Found but cannot be opened (permissions, a corrupt archive): reported as that file's error,
+    /// while the rest of the evidence is read.
+    Unreadable {
+        reason: String,
+    },
 }
 
 /// One evidence file to read.
@@ -68,7 +73,7 @@ pub fn discover(paths: &[PathBuf]) -> Result<(Vec<EvidenceFile>, Vec<Skipped>), 
             source,
         })?;
         if meta.is_file() {
-            add_file(root, meta.len(), &mut files, &mut skipped)?;
+            add_file(root, meta.len(), &mut files, &mut skipped);
             continue;
         }
         let walker = walkdir::WalkDir::new(root).sort_by_file_name();
@@ -103,10 +108,19 @@ pub fn discover(paths: &[PathBuf]) -> Result<(Vec<EvidenceFile>, Vec<Skipped>), 
                 }
             }
             let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-            add_file(path, size, &mut files, &mut skipped)?;
+            add_file(path, size, &mut files, &mut skipped);
         }
     }
     Ok((files, skipped))
+}
+
+fn unreadable(path: &Path, reason: String) -> EvidenceFile {
+    EvidenceFile {
+        path: path.to_path_buf(),
+        display: path.display().to_string(),
+        container: Container::Unreadable { reason },
+        size: 0,
+    }
 }
 
 fn extension(name: &str) -> Option<String> {
@@ -114,65 +128,25 @@ fn extension(name: &str) -> Option<String> {
     Some(ext.to_ascii_lowercase())
 }
 
-fn add_file(
-    path: &Path,
-    size: u64,
-    files: &mut Vec<EvidenceFile>,
-    skipped: &mut Vec<Skipped>,
-) -> Result<(), IngestError> {
-    let io_err = |source| IngestError::Io {
-        path: path.display().to_string(),
-        source,
-    };
+fn add_file(path: &Path, size: u64, files: &mut Vec<EvidenceFile>, skipped: &mut Vec<Skipped>) {
     let mut magic = [0u8; 4];
-    let n = File::open(path)
-        .and_then(|mut f| read_up_to(&mut f, &mut magic))
-        .map_err(io_err)?;
+    let n = match File::open(path).and_then(|mut f| read_up_to(&mut f, &mut magic)) {
+        Ok(n) => n,
+        Err(e) => {
+            files.push(unreadable(path, format!("cannot read: {e}")));
+            return;
+        }
+    };
     let display = path.display().to_string();
     if n >= 4 && magic == *b"PK\x03\x04" {
-        let archive = File::open(path).map_err(io_err)?;
-        let mut zip = zip::ZipArchive::new(archive).map_err(|e| IngestError::Archive {
-            path: display.clone(),
-            reason: e.to_string(),
-        })?;
-        let mut names: Vec<(String, u64)> = Vec::new();
-        for i in 0..zip.len() {
-            let entry = zip.by_index_raw(i).map_err(|e| IngestError::Archive {
-                path: display.clone(),
-                reason: e.to_string(),
-            })?;
-            if entry.is_file() {
-                names.push((entry.name().to_string(), entry.compressed_size()));
-            }
+        match zip_entries(path) {
+            Ok(entries) => add_zip_entries(path, &display, entries, files, skipped),
+            Err(reason) => files.push(unreadable(
+                path,
+                format!("a zip archive that cannot be opened: {reason}"),
+            )),
         }
-        names.sort();
-        for (entry, compressed) in names {
-            let shown = format!("{display}!/{entry}");
-            let base = entry.rsplit('/').next().unwrap_or(&entry);
-            if base.starts_with('.') || entry.starts_with("__MACOSX/") {
-                skipped.push(Skipped {
-                    path: shown,
-                    reason: "hidden file".into(),
-                });
-                continue;
-            }
-            if let Some(ext) = extension(base) {
-                if NOT_EVIDENCE.contains(&ext.as_str()) {
-                    skipped.push(Skipped {
-                        path: shown,
-                        reason: format!(".{ext} files are not evidence exports"),
-                    });
-                    continue;
-                }
-            }
-            files.push(EvidenceFile {
-                path: path.to_path_buf(),
-                display: shown,
-                container: Container::Zip { entry },
-                size: compressed,
-            });
-        }
-        return Ok(());
+        return;
     }
     let container = if n >= 2 && magic[..2] == [0x1f, 0x8b] {
         Container::Gzip
@@ -185,7 +159,65 @@ fn add_file(
         container,
         size,
     });
-    Ok(())
+}
+
+/// The file entries of a zip archive with their compressed sizes, in name order.
+fn zip_entries(path: &Path) -> Result<Vec<(String, u64)>, String> {
+    let archive = File::open(path).map_err(|e| e.to_string())?;
+    let mut zip = zip::ZipArchive::new(archive).map_err(|e| e.to_string())?;
+    let mut names = Vec::new();
+    for i in 0..zip.len() {
+        let entry = zip.by_index_raw(i).map_err(|e| e.to_string())?;
+        if entry.is_file() {
+            names.push((entry.name().to_string(), entry.compressed_size()));
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+fn add_zip_entries(
+    path: &Path,
+    display: &str,
+    entries: Vec<(String, u64)>,
+    files: &mut Vec<EvidenceFile>,
+    skipped: &mut Vec<Skipped>,
+) {
+    let is_workbook = entries.iter().any(|(n, _)| n == "[Content_Types].xml")
+        && entries.iter().any(|(n, _)| n.starts_with("xl/"));
+    if is_workbook {
+        files.push(unreadable(
+            path,
+            "an Excel workbook, not an export: open it and save each sheet as CSV (UTF-8)".into(),
+        ));
+        return;
+    }
+    for (entry, compressed) in entries {
+        let shown = format!("{display}!/{entry}");
+        let base = entry.rsplit('/').next().unwrap_or(&entry);
+        if base.starts_with('.') || entry.starts_with("__MACOSX/") {
+            skipped.push(Skipped {
+                path: shown,
+                reason: "hidden file".into(),
+            });
+            continue;
+        }
+        if let Some(ext) = extension(base) {
+            if NOT_EVIDENCE.contains(&ext.as_str()) {
+                skipped.push(Skipped {
+                    path: shown,
+                    reason: format!(".{ext} files are not evidence exports"),
+                });
+                continue;
+            }
+        }
+        files.push(EvidenceFile {
+            path: path.to_path_buf(),
+            display: shown,
+            container: Container::Zip { entry },
+            size: compressed,
+        });
+    }
 }
 
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {

@@ -30,8 +30,6 @@ pub enum IngestError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: not a readable zip archive: {reason}")]
-    Archive { path: String, reason: String },
 }
 
 /// How to ingest.

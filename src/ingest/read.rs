@@ -114,6 +114,9 @@ pub fn read_file(
 ) -> FileRead {
     let (raw, digest) = match source::open_bytes(file, progress) {
         Ok(x) => x,
+        Err(e) if matches!(file.container, Container::Unreadable { .. }) => {
+            return FileRead::failed(e.to_string())
+        }
         Err(e) => return FileRead::failed(format!("cannot read: {e}")),
     };
     let file_name = file.file_name().to_string();

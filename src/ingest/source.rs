@@ -103,6 +103,7 @@ pub fn open_bytes(
             };
             Ok((Box::new(flate2::read::MultiGzDecoder::new(r)), slot))
         }
+        Container::Unreadable { reason } => Err(io::Error::other(reason.clone())),
         Container::Zip { entry } => {
             let mut archive =
                 zip::ZipArchive::new(File::open(&file.path)?).map_err(io::Error::other)?;
