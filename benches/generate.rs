@@ -1284,29 +1284,26 @@ fn attack(g: &mut Gen, ev: &mut Evidence, victim: &Person, admin: &Person, peopl
         "Office 365 Exchange Online",
         "00000002-0000-0ff1-ce00-000000000000",
     );
+    let replay_refresh = |g: &mut Gen, ev: &mut Evidence, t: DateTime<Utc>, note: &str| {
+        let opts = SignInOpts {
+            app: desktop,
+            session: &session,
+            interactive: false,
+            error: (0, ""),
+            mfa: "",
+            user_agent: Some("python-requests/2.31.0"),
+            no_device: true,
+            mixed_case: false,
+        };
+        ev.signin(g, victim, t, &replay, opts);
+        ev.step(t, "noninteractive", "Sign-in", &replay.ip, note);
+    };
     let mut t = at(13, 22, 0, 0);
     while t <= at(14, 8, 0, 0) {
-        ev.signin(
+        replay_refresh(
             g,
-            victim,
+            ev,
             t,
-            &replay,
-            SignInOpts {
-                app: desktop,
-                session: &session,
-                interactive: false,
-                error: (0, ""),
-                mfa: "",
-                user_agent: Some("python-requests/2.31.0"),
-                no_device: true,
-                mixed_case: false,
-            },
-        );
-        ev.step(
-            t,
-            "noninteractive",
-            "Sign-in",
-            &replay.ip,
             "token refresh with the stolen session (Vultr, Frankfurt)",
         );
         t += Duration::minutes(45);
@@ -1327,27 +1324,10 @@ fn attack(g: &mut Gen, ev: &mut Evidence, victim: &Person, admin: &Person, peopl
 
     // 12. The token still works after the reset.
     for t in [at(14, 17, 10, 0), at(15, 3, 5, 0)] {
-        ev.signin(
+        replay_refresh(
             g,
-            victim,
+            ev,
             t,
-            &replay,
-            SignInOpts {
-                app: desktop,
-                session: &session,
-                interactive: false,
-                error: (0, ""),
-                mfa: "",
-                user_agent: Some("python-requests/2.31.0"),
-                no_device: true,
-                mixed_case: false,
-            },
-        );
-        ev.step(
-            t,
-            "noninteractive",
-            "Sign-in",
-            &replay.ip,
             "token refresh AFTER the password reset: the session was not revoked everywhere",
         );
     }
