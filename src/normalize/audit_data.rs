@@ -262,7 +262,7 @@ impl<'a> AuditFields<'a> {
         }
         if let Some(owner) = self.mailbox_owner.as_deref().and_then(text::present) {
             e.attrs
-                .push((text::intern("mailbox_owner"), text::user(owner)));
+                .push((text::intern_name("mailbox_owner"), text::user(owner)));
         }
         if let Some(ut) = self.user_type.as_deref() {
             push_attr(&mut e, "user_type", user_type_name(ut));

@@ -68,7 +68,7 @@ impl<'a> MessageFields<'a> {
             time,
             Source::Messagetrace,
             text::user(sender),
-            text::intern("Message"),
+            text::intern_name("Message"),
         );
         e.outcome = delivery_outcome(self.event.as_deref().or(self.status.as_deref()));
         if let Some(raw) = self.from_ip.as_deref().and_then(text::present) {
@@ -83,7 +83,8 @@ impl<'a> MessageFields<'a> {
             .or(self.recipient.as_deref())
             .and_then(text::present)
         {
-            e.attrs.push((text::intern("recipient"), text::user(r)));
+            e.attrs
+                .push((text::intern_name("recipient"), text::user(r)));
         }
         for (name, value) in [
             ("subject", &self.subject),

@@ -222,9 +222,9 @@ pub fn opt_id(s: &str) -> Option<Text> {
 }
 
 /// Adds a named attribute when the value is not empty.
-pub fn push_attr(event: &mut Event, name: &str, value: &str) {
+pub fn push_attr(event: &mut Event, name: &'static str, value: &str) {
     if let Some(v) = text::present(value) {
-        event.attrs.push((text::intern(name), text::intern(v)));
+        event.attrs.push((text::intern_name(name), text::intern(v)));
     }
 }
 
@@ -241,9 +241,9 @@ pub fn push_prefixed_attr(event: &mut Event, prefix: &str, name: &str, value: &s
 }
 
 /// Like [`push_attr`] for values unique per row (message ids), which are not interned.
-pub fn push_attr_id(event: &mut Event, name: &str, value: &str) {
+pub fn push_attr_id(event: &mut Event, name: &'static str, value: &str) {
     if let Some(v) = text::present(value) {
-        event.attrs.push((text::intern(name), text::unique(v)));
+        event.attrs.push((text::intern_name(name), text::unique(v)));
     }
 }
 

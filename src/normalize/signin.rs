@@ -252,7 +252,7 @@ impl<'a> SigninFields<'a> {
                     "no user: userPrincipalName, signInIdentifier, servicePrincipalName and userId are all empty",
                 )
             })?;
-        let mut e = Event::new(time, source, text::user(user), text::intern("Sign-in"));
+        let mut e = Event::new(time, source, text::user(user), text::intern_name("Sign-in"));
         let (outcome, code) =
             signin_outcome(self.error_code.as_deref(), self.status_word.as_deref());
         e.outcome = outcome;

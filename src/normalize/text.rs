@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::model::Text;
 
@@ -14,6 +14,7 @@ const INTERN_LIMIT: usize = 200_000;
 thread_local! {
     static INTERNED: RefCell<FxHashSet<Arc<str>>> = RefCell::new(FxHashSet::default());
     static JOINED: RefCell<String> = const { RefCell::new(String::new()) };
+    static NAMES: RefCell<FxHashMap<(usize, usize), Text>> = RefCell::new(FxHashMap::default());
 }
 
 /// Returns shared text for a value that repeats across rows (user, operation, app, country).
@@ -28,6 +29,20 @@ pub fn intern(s: &str) -> Text {
         }
         let t: Text = Arc::from(s);
         set.insert(t.clone());
+        t
+    })
+}
+
+/// Interned text for a name written in the code (attribute names): looked up by the literal's
+/// address, which costs less than hashing the text on every event.
+pub fn intern_name(name: &'static str) -> Text {
+    let key = (name.as_ptr() as usize, name.len());
+    NAMES.with(|cell| {
+        if let Some(t) = cell.borrow().get(&key) {
+            return t.clone();
+        }
+        let t = intern(name);
+        cell.borrow_mut().insert(key, t.clone());
         t
     })
 }
