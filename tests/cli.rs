@@ -27,6 +27,13 @@ fn inspect_json_accounts_for_every_row() {
         );
         assert_eq!(f["status"], "read", "{}", f["path"]);
         assert!(f["variant"].is_string());
+        let source = f["source"].as_str().unwrap();
+        let folder = f["path"].as_str().unwrap().rsplit('/').nth(1).unwrap();
+        let expected = match folder {
+            "signin" | "noninteractive" => "signin",
+            other => other,
+        };
+        assert_eq!(source, expected, "{}", f["path"]);
     }
     assert!(v["skipped"]
         .as_array()

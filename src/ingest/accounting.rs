@@ -29,6 +29,9 @@ pub enum FileStatus {
 pub struct FileReport {
     pub path: String,
     pub status: FileStatus,
+    /// The kind of evidence (`signin`, `audit`, `messagetrace`), when recognised. Sign-in files
+    /// can hold non-interactive records too; each event's own source says which.
+    pub source: Option<Source>,
     /// Stable variant id (`ual-purview-csv`...), when recognised.
     pub variant: Option<&'static str>,
     pub description: Option<&'static str>,
@@ -226,6 +229,7 @@ pub fn account(
             } else {
                 FileStatus::Read
             },
+            source: variant.map(|v| v.family()),
             variant: variant.map(|v| v.id()),
             description: variant.map(|v| v.describe()),
             encoding: read.encoding.map(|e| e.label()),
