@@ -114,67 +114,93 @@ pub fn archive_hashes(files: &[EvidenceFile]) -> HashMap<String, Result<String, 
         .collect()
 }
 
-/// Identity of a record for deduplication across overlapping exports.
-#[derive(Hash, PartialEq, Eq)]
-enum RecordKey {
-    /// Audit `Id` (= portal RecordId = PowerShell Identity).
-    Audit(Text),
-    /// Sign-in request id, per source.
-    SignIn(Source, Text),
-    /// Message id, recipient, second, and historical-report event.
-    Message(Text, Text, i64, Option<Text>),
+/// Identity of a record for deduplication across overlapping exports: the audit `Id`
+/// (= portal RecordId = PowerShell Identity); the sign-in request id, per source; or message id,
+/// recipient, second and historical-report event.
+#[derive(PartialEq, Eq, Hash)]
+enum RecordKey<'a> {
+    Audit(&'a str),
+    SignIn(Source, &'a str),
+    Message(&'a str, &'a str, i64, Option<&'a str>),
 }
 
-fn record_key(e: &Event) -> Option<RecordKey> {
+fn record_key(e: &Event) -> Option<RecordKey<'_>> {
     match e.source {
-        Source::Audit => e.record_id.clone().map(RecordKey::Audit),
+        Source::Audit => e.record_id.as_deref().map(RecordKey::Audit),
         Source::Signin | Source::Noninteractive => e
             .request_id
-            .clone()
+            .as_deref()
             .map(|id| RecordKey::SignIn(e.source, id)),
-        Source::Messagetrace => {
-            let id = e
-                .attrs
-                .iter()
-                .find(|(k, _)| &**k == "message_id")
-                .map(|(_, v)| v.clone())?;
-            let recipient = e
-                .attrs
-                .iter()
-                .find(|(k, _)| &**k == "recipient")
-                .map(|(_, v)| v.clone())?;
-            let event = e
-                .attrs
-                .iter()
-                .find(|(k, _)| &**k == "event")
-                .map(|(_, v)| v.clone());
-            Some(RecordKey::Message(id, recipient, e.time.timestamp(), event))
+        Source::Messagetrace => Some(RecordKey::Message(
+            e.attr("message_id")?,
+            e.attr("recipient")?,
+            e.time.timestamp(),
+            e.attr("event"),
+        )),
+    }
+}
+
+fn key_hash(e: &Event) -> Option<u64> {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    record_key(e).map(|k| BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(k))
+}
+
+/// Which events to keep: the first occurrence of each record key in (file, record) order.
+/// Key hashes are computed in parallel; the sequential pass looks only at 64-bit hashes and
+/// compares the real keys when two hashes meet, so a hash collision never drops a record.
+fn first_occurrences(reads: &[FileRead]) -> Vec<Vec<bool>> {
+    let hashes: Vec<Vec<Option<u64>>> = reads
+        .iter()
+        .map(|r| r.events.par_iter().map(key_hash).collect())
+        .collect();
+    let total: usize = reads.iter().map(|r| r.events.len()).sum();
+    let mut first_at: FxHashMap<u64, (u32, u32)> =
+        FxHashMap::with_capacity_and_hasher(total, Default::default());
+    // Records whose hash met a different key: rare, kept exactly.
+    let mut colliding: Vec<(u32, u32)> = Vec::new();
+    let mut keep: Vec<Vec<bool>> = reads.iter().map(|r| vec![true; r.events.len()]).collect();
+    for (f, file_hashes) in hashes.iter().enumerate() {
+        for (i, h) in file_hashes.iter().enumerate() {
+            let Some(h) = *h else { continue };
+            let here = (f as u32, i as u32);
+            let event = |(f, i): (u32, u32)| &reads[f as usize].events[i as usize];
+            match first_at.entry(h) {
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(here);
+                }
+                std::collections::hash_map::Entry::Occupied(slot) => {
+                    let key = record_key(event(here));
+                    let same_as = |at: (u32, u32)| record_key(event(at)) == key;
+                    if same_as(*slot.get()) || colliding.iter().any(|at| same_as(*at)) {
+                        keep[f][i] = false;
+                    } else {
+                        colliding.push(here);
+                    }
+                }
+            }
         }
     }
+    keep
 }
 
 /// Builds the reports, removes duplicates, sorts the events and measures coverage.
 pub fn account(
     files: Vec<EvidenceFile>,
     skipped: Vec<Skipped>,
-    reads: Vec<FileRead>,
+    mut reads: Vec<FileRead>,
     archive_hashes: &HashMap<String, Result<String, String>>,
     opts: &IngestOptions,
 ) -> Ingested {
-    let total: usize = reads.iter().map(|r| r.events.len()).sum();
-    let mut seen: FxHashSet<RecordKey> =
-        FxHashSet::with_capacity_and_hasher(total, Default::default());
+    let keep = first_occurrences(&reads);
     let mut kept_events: Vec<Vec<Event>> = Vec::with_capacity(reads.len());
     let mut rejects: Vec<Reject> = Vec::new();
     let mut reports = Vec::with_capacity(files.len());
-    for (file, mut read) in files.into_iter().zip(reads) {
-        // A file's events come in record order, so rows are counted without a set: a row is
-        // parsed if any of its events is kept, a duplicate if all of them were seen before.
+    for ((file, read), keep) in files.into_iter().zip(reads.iter_mut()).zip(keep) {
+        // A file's events come in record order: a row is parsed if any of its events is kept,
+        // a duplicate if all of them were seen before.
         let (mut parsed, mut duplicates) = (0u64, 0u64);
         let mut row: Option<(u64, bool)> = None;
-        let mut users: FxHashSet<Text> = FxHashSet::default();
-        let (mut first, mut last): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = (None, None);
-        read.events.retain(|e| {
+        for (e, k) in read.events.iter().zip(&keep) {
             if row.is_none_or(|(r, _)| r != e.origin.record) {
                 match row {
                     Some((_, true)) => parsed += 1,
@@ -183,24 +209,22 @@ pub fn account(
                 }
                 row = Some((e.origin.record, false));
             }
-            if let Some(key) = record_key(e) {
-                if !seen.insert(key) {
-                    return false;
-                }
+            if *k {
+                row = row.map(|(r, _)| (r, true));
             }
-            row = row.map(|(r, _)| (r, true));
-            if !users.contains(&e.user) {
-                users.insert(e.user.clone());
-            }
-            first = Some(first.map_or(e.time, |f| f.min(e.time)));
-            last = Some(last.map_or(e.time, |l| l.max(e.time)));
-            true
-        });
+        }
         match row {
             Some((_, true)) => parsed += 1,
             Some((_, false)) => duplicates += 1,
             None => {}
         }
+        let mut flags = keep.iter();
+        read.events
+            .retain(|_| flags.next().copied().unwrap_or(true));
+        let users: FxHashSet<&str> = read.events.par_iter().map(|e| &*e.user).collect();
+        let users = users.len() as u64;
+        let first = read.events.par_iter().map(|e| e.time).min();
+        let last = read.events.par_iter().map(|e| e.time).max();
         let kept = read.events.len() as u64;
         kept_events.push(std::mem::take(&mut read.events));
         let rejected = read.rejects.len() as u64;
@@ -210,10 +234,10 @@ pub fn account(
                 .and_then(|h| h.as_ref().ok().cloned()),
             // A file that cannot be decoded (a corrupt archive) is still evidence: hash its bytes.
             Container::Unreadable { .. } => crate::ingest::source::hash_file(&file.path).ok(),
-            _ => read.sha256,
+            _ => read.sha256.take(),
         };
         let variant = read.variant;
-        let mut warnings = read.warnings;
+        let mut warnings = std::mem::take(&mut read.warnings);
         if let Some(v) = variant {
             for (cap, why) in v.row_caps() {
                 if read.rows == *cap {
@@ -221,7 +245,7 @@ pub fn account(
                 }
             }
         }
-        rejects.extend(read.rejects);
+        rejects.append(&mut read.rejects);
         reports.push(FileReport {
             path: file.display,
             status: if read.error.is_some() {
@@ -242,9 +266,9 @@ pub fn account(
             events: kept,
             first,
             last,
-            users: users.len() as u64,
+            users,
             warnings,
-            error: read.error,
+            error: read.error.take(),
         });
     }
     let t0 = std::time::Instant::now();
@@ -310,64 +334,136 @@ fn concat_largest_first(mut lists: Vec<Vec<Event>>) -> Vec<Event> {
     all
 }
 
-/// Time covered per source and per user; `events` must be sorted by time.
+/// First, last, count and longest gap of a run of times, mergeable left to right.
+#[derive(Clone, Copy)]
+struct Span {
+    events: u64,
+    first: DateTime<Utc>,
+    last: DateTime<Utc>,
+    longest_gap: chrono::Duration,
+}
+
+impl Span {
+    fn new(t: DateTime<Utc>) -> Span {
+        Span {
+            events: 1,
+            first: t,
+            last: t,
+            longest_gap: chrono::Duration::zero(),
+        }
+    }
+
+    fn push(&mut self, t: DateTime<Utc>) {
+        self.longest_gap = self.longest_gap.max(t - self.last);
+        self.last = t;
+        self.events += 1;
+    }
+
+    /// Appends a later span.
+    fn then(&mut self, later: &Span) {
+        self.longest_gap = self
+            .longest_gap
+            .max(later.longest_gap)
+            .max(later.first - self.last);
+        self.last = later.last;
+        self.events += later.events;
+    }
+}
+
+/// Time covered per source and per user; `events` must be sorted by time. Chunks of the sorted
+/// events are measured in parallel and merged in order.
 pub fn coverage(events: &[Event], gap: chrono::Duration) -> Coverage {
-    let mut sources = Vec::new();
-    for source in Source::ALL {
-        let times: Vec<DateTime<Utc>> = events
-            .iter()
-            .filter(|e| e.source == source)
-            .map(|e| e.time)
-            .collect();
-        let (Some(first), Some(last)) = (times.first(), times.last()) else {
-            continue;
-        };
-        let gaps = times
-            .windows(2)
-            .filter(|w| w[1] - w[0] > gap)
-            .map(|w| Gap {
-                from: w[0],
-                to: w[1],
-                hours: (w[1] - w[0]).num_hours(),
-            })
-            .collect();
-        sources.push(SourceCoverage {
-            source,
-            events: times.len() as u64,
-            first: *first,
-            last: *last,
-            gaps,
-        });
+    type Chunk<'a> = (
+        FxHashMap<(&'a str, Source), Span>,
+        Vec<Option<Span>>,
+        Vec<Vec<Gap>>,
+    );
+    let chunks: Vec<Chunk> = events
+        .par_chunks(64 * 1024)
+        .map(|chunk| {
+            let mut users: FxHashMap<(&str, Source), Span> = FxHashMap::default();
+            let mut sources: Vec<Option<Span>> = vec![None; Source::ALL.len()];
+            let mut gaps: Vec<Vec<Gap>> = vec![Vec::new(); Source::ALL.len()];
+            for e in chunk {
+                users
+                    .entry((&*e.user, e.source))
+                    .and_modify(|s| s.push(e.time))
+                    .or_insert_with(|| Span::new(e.time));
+                let i = e.source as usize;
+                match &mut sources[i] {
+                    Some(s) => {
+                        if e.time - s.last > gap {
+                            gaps[i].push(Gap {
+                                from: s.last,
+                                to: e.time,
+                                hours: (e.time - s.last).num_hours(),
+                            });
+                        }
+                        s.push(e.time);
+                    }
+                    None => sources[i] = Some(Span::new(e.time)),
+                }
+            }
+            (users, sources, gaps)
+        })
+        .collect();
+    let mut per_user: FxHashMap<(&str, Source), Span> = FxHashMap::default();
+    let mut per_source: Vec<Option<Span>> = vec![None; Source::ALL.len()];
+    let mut source_gaps: Vec<Vec<Gap>> = vec![Vec::new(); Source::ALL.len()];
+    for (users, sources, gaps) in chunks {
+        for (key, span) in users {
+            per_user
+                .entry(key)
+                .and_modify(|s| s.then(&span))
+                .or_insert(span);
+        }
+        for (i, span) in sources.into_iter().enumerate() {
+            let Some(span) = span else { continue };
+            match &mut per_source[i] {
+                Some(s) => {
+                    if span.first - s.last > gap {
+                        source_gaps[i].push(Gap {
+                            from: s.last,
+                            to: span.first,
+                            hours: (span.first - s.last).num_hours(),
+                        });
+                    }
+                    s.then(&span);
+                }
+                None => per_source[i] = Some(span),
+            }
+            source_gaps[i].extend(gaps[i].iter().cloned());
+        }
     }
-    let mut per_user: FxHashMap<
-        (Text, Source),
-        (u64, DateTime<Utc>, DateTime<Utc>, chrono::Duration),
-    > = FxHashMap::default();
-    for e in events {
-        per_user
-            .entry((e.user.clone(), e.source))
-            .and_modify(|(n, _, last, longest)| {
-                *longest = (*longest).max(e.time - *last);
-                *last = e.time;
-                *n += 1;
+    let sources = Source::ALL
+        .iter()
+        .zip(per_source)
+        .zip(source_gaps)
+        .filter_map(|((source, span), gaps)| {
+            span.map(|s| SourceCoverage {
+                source: *source,
+                events: s.events,
+                first: s.first,
+                last: s.last,
+                gaps,
             })
-            .or_insert((1, e.time, e.time, chrono::Duration::zero()));
-    }
-    let mut per_user: Vec<_> = per_user.into_iter().collect();
+        })
+        .collect();
+    let mut per_user: Vec<((&str, Source), Span)> = per_user.into_iter().collect();
     per_user.sort_by(|a, b| a.0.cmp(&b.0));
     let mut users: Vec<UserCoverage> = Vec::new();
-    for ((user, source), (n, first, last, longest)) in per_user {
+    for ((user, source), s) in per_user {
         let entry = UserSourceCoverage {
             source,
-            events: n,
-            first,
-            last,
-            longest_gap_hours: longest.num_hours(),
+            events: s.events,
+            first: s.first,
+            last: s.last,
+            longest_gap_hours: s.longest_gap.num_hours(),
         };
         match users.last_mut() {
-            Some(u) if u.user == user => u.sources.push(entry),
+            Some(u) if &*u.user == user => u.sources.push(entry),
             _ => users.push(UserCoverage {
-                user,
+                user: Text::from(user),
                 sources: vec![entry],
             }),
         }
