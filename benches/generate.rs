@@ -642,28 +642,7 @@ impl Evidence {
         mut data: Value,
     ) -> String {
         let id = g.guid();
-        let workload = match record_type {
-            1..=3 | 50 => "Exchange",
-            6 => "SharePoint",
-            _ => "AzureActiveDirectory",
-        };
-        if let Value::Object(map) = &mut data {
-            let mut full = serde_json::Map::new();
-            full.insert(
-                "CreationTime".into(),
-                json!(time.format("%Y-%m-%dT%H:%M:%S").to_string()),
-            );
-            full.insert("Id".into(), json!(id));
-            full.insert("Operation".into(), json!(operation));
-            full.insert("OrganizationId".into(), json!(TENANT_ID));
-            full.insert("RecordType".into(), json!(record_type));
-            full.insert("UserType".into(), json!(0));
-            full.insert("Version".into(), json!(1));
-            full.insert("Workload".into(), json!(workload));
-            full.insert("UserId".into(), json!(user_id));
-            full.append(map);
-            data = Value::Object(full);
-        }
+        data = audit_record(time, &id, record_type, operation, user_id, data);
         self.audits.push(Audit {
             time,
             id: id.clone(),
@@ -728,6 +707,40 @@ impl Evidence {
         self.story
             .push((time, source, operation.into(), ip.into(), note.into()));
     }
+}
+
+/// An AuditData object: the common schema fields plus the record type's own fields (serde_json
+/// writes the keys in name order).
+fn audit_record(
+    time: DateTime<Utc>,
+    id: &str,
+    record_type: u32,
+    operation: &str,
+    user_id: &str,
+    specific: Value,
+) -> Value {
+    let workload = match record_type {
+        1..=3 | 50 => "Exchange",
+        6 => "SharePoint",
+        _ => "AzureActiveDirectory",
+    };
+    let mut full = serde_json::Map::new();
+    full.insert(
+        "CreationTime".into(),
+        json!(time.format("%Y-%m-%dT%H:%M:%S").to_string()),
+    );
+    full.insert("Id".into(), json!(id));
+    full.insert("Operation".into(), json!(operation));
+    full.insert("OrganizationId".into(), json!(TENANT_ID));
+    full.insert("RecordType".into(), json!(record_type));
+    full.insert("UserType".into(), json!(0));
+    full.insert("Version".into(), json!(1));
+    full.insert("Workload".into(), json!(workload));
+    full.insert("UserId".into(), json!(user_id));
+    if let Value::Object(mut own) = specific {
+        full.append(&mut own);
+    }
+    Value::Object(full)
 }
 
 struct SignInOpts<'a> {
@@ -1002,7 +1015,6 @@ fn demo_evidence(g: &mut Gen, people: &[Person]) -> Evidence {
                     },
                 );
             }
-            let _ = victim;
         }
         // Exchange's own housekeeping.
         let t = date + Duration::hours(3) + g.secs(0..3600);
@@ -1771,33 +1783,9 @@ fn write_synthetic(out: &Path, size: &SyntheticSize) -> io::Result<()> {
         };
         let (record_type, operation, data) = synthetic_audit(&mut g, &user_id, ip, session);
         let id = g.guid();
-        let mut full = serde_json::Map::new();
-        full.insert(
-            "CreationTime".into(),
-            json!(t.format("%Y-%m-%dT%H:%M:%S").to_string()),
-        );
-        full.insert("Id".into(), json!(id));
-        full.insert("Operation".into(), json!(operation));
-        full.insert("OrganizationId".into(), json!(TENANT_ID));
-        full.insert("RecordType".into(), json!(record_type));
-        full.insert("UserType".into(), json!(0));
-        full.insert("Version".into(), json!(1));
-        full.insert(
-            "Workload".into(),
-            json!(if record_type == 6 {
-                "SharePoint"
-            } else if record_type == 15 {
-                "AzureActiveDirectory"
-            } else {
-                "Exchange"
-            }),
-        );
-        full.insert("UserId".into(), json!(user_id));
-        if let Value::Object(mut d) = data {
-            full.append(&mut d);
-        }
+        let full = audit_record(t, &id, record_type, operation, &user_id, data);
         cell.clear();
-        serde_json::to_writer(&mut cell, &Value::Object(full))?;
+        serde_json::to_writer(&mut cell, &full)?;
         w.write_record([
             id.as_bytes(),
             us_date(&t).as_bytes(),

@@ -691,7 +691,6 @@ fn merge(id: FileId, path: &str, order: DateOrder, outputs: Vec<Decoded>, read: 
     read.events
         .reserve_exact(outputs.iter().map(|o| o.events.len()).sum());
     for o in outputs {
-        let offset = read.events.len();
         let mut events = o.events;
         if use_day_first {
             for (i, alt) in o.alternatives {
@@ -699,7 +698,6 @@ fn merge(id: FileId, path: &str, order: DateOrder, outputs: Vec<Decoded>, read: 
             }
         }
         read.events.append(&mut events);
-        let _ = offset;
         for (record, line, err) in o.rejects {
             read.rejects.push(Reject::new(id, path, record, line, err));
         }
