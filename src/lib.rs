@@ -2,9 +2,10 @@
 //!
 //! Data flows one way: [`ingest`] (find files, decode text, frame records, detect the variant)
 //! -> [`normalize`] (one decoder per export format, all producing [`model::Event`]) ->
-//! [`timeline`] (per-user ordering) -> [`report`] (tables, CSV, JSON). [`cli`] wires them.
+//! [`enrich`] (country, ASN and network kind of every IP) -> [`timeline`] (per-user ordering) -> [`report`] (tables, CSV, JSON). [`cli`] wires them.
 
 pub mod cli;
+pub mod enrich;
 pub mod ingest;
 pub mod model;
 pub mod normalize;

@@ -1,0 +1,418 @@
+//! Enrich: what is known about every IP in the evidence. Country, city, coordinates, ASN and
+//! owner come from MaxMind-format databases (an embedded default, or the investigator's own);
+//! the network kind (hosting, VPN, ISP, corporate egress) from a curated ASN list and the
+//! investigator's network config.
+//!
+//! Each distinct IP is looked up once, in parallel, into an [`Enrichment`] table that later
+//! stages consult by address. Values the export itself carries (Entra sign-ins have country,
+//! city and ASN) stay primary; where the database says otherwise, [`IpInfo::disagreements`]
+//! says so.
+
+pub mod centroids;
+pub mod geoip;
+pub mod networks;
+pub mod scope;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+
+use crate::model::{Event, Text};
+pub use geoip::{DatabaseInfo, GeoIp, GeoIpOptions};
+pub use networks::{NetworkConfig, ProviderCategory};
+pub use scope::{scope_of, IpScope};
+
+/// Errors that stop enrichment: a database or config file that is missing or unreadable.
+#[derive(Debug, thiserror::Error)]
+pub enum EnrichError {
+    #[error("{path}: cannot read the {role} database: {reason}")]
+    Database {
+        path: String,
+        role: &'static str,
+        reason: String,
+    },
+    #[error("{path}: {reason}")]
+    Config { path: String, reason: String },
+    #[error("{path}, line {line}: {reason}")]
+    List {
+        path: String,
+        line: u64,
+        reason: String,
+    },
+}
+
+/// What kind of network an address belongs to, the question behind "was this the user?".
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum NetworkKind {
+    /// Cloud, VPS, dedicated or CDN hosting: people do not live there.
+    #[serde(rename = "hosting")]
+    Hosting,
+    /// A commercial VPN or anonymising proxy network.
+    #[serde(rename = "vpn")]
+    Vpn,
+    /// Anything else with a known owner: home, mobile and business access networks.
+    #[serde(rename = "residential/isp")]
+    Isp,
+    /// An address or range the investigator declared as the organisation's own egress.
+    #[serde(rename = "corporate")]
+    Corporate,
+    /// Private, loopback, documentation or reserved: not on the public internet.
+    #[serde(rename = "not-public")]
+    NotPublic,
+    /// Public, but no database knows its owner.
+    #[serde(rename = "unknown")]
+    Unknown,
+}
+
+impl NetworkKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetworkKind::Hosting => "hosting",
+            NetworkKind::Vpn => "vpn",
+            NetworkKind::Isp => "residential/isp",
+            NetworkKind::Corporate => "corporate",
+            NetworkKind::NotPublic => "not-public",
+            NetworkKind::Unknown => "unknown",
+        }
+    }
+}
+
+/// How precise a coordinate is: a city database's point, or the centre of a country when only
+/// country-level data exists (distances between those are rough; findings must say so).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Precision {
+    City,
+    CountryCentroid,
+}
+
+/// A place on the globe, for distance and speed between sign-ins.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct GeoPoint {
+    pub lat: f64,
+    pub lon: f64,
+    pub precision: Precision,
+    /// The database's accuracy radius in km, where it gives one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accuracy_km: Option<u16>,
+}
+
+/// Great-circle distance in kilometres (haversine, mean Earth radius 6371 km).
+pub fn distance_km(a: &GeoPoint, b: &GeoPoint) -> f64 {
+    let (la1, la2) = (a.lat.to_radians(), b.lat.to_radians());
+    let dlat = la2 - la1;
+    let dlon = (b.lon - a.lon).to_radians();
+    let h = (dlat / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlon / 2.0).sin().powi(2);
+    2.0 * 6371.0 * h.sqrt().min(1.0).asin()
+}
+
+/// Where a value came from: the evidence export itself, or a named database.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provenance {
+    /// The export carried it (Entra sign-in location, ASN).
+    Export,
+    /// A database answered; the text names it (`embedded country`, `GeoLite2-City`...).
+    Database(Text),
+}
+
+/// Everything breachline knows about one address.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct IpInfo {
+    pub ip: IpAddr,
+    pub scope: IpScope,
+    /// ISO 3166-1 alpha-2: the exported value where the evidence has one, else the database's.
+    pub country: Option<Text>,
+    pub country_from: Option<Provenance>,
+    pub region: Option<Text>,
+    pub city: Option<Text>,
+    pub asn: Option<u32>,
+    pub asn_from: Option<Provenance>,
+    /// The AS's registered organisation.
+    pub as_org: Option<Text>,
+    pub location: Option<GeoPoint>,
+    pub network: NetworkKind,
+    /// Provider name from the hosting / VPN list, where the ASN is on it.
+    pub provider: Option<Text>,
+    /// The country is on the investigator's trusted list.
+    pub trusted_country: bool,
+    /// Where the export and the database disagree (`country: export NL, database DE`).
+    pub disagreements: Vec<String>,
+    /// Events in the evidence from this address.
+    pub events: u64,
+}
+
+impl IpInfo {
+    /// An address with nothing looked up yet: only its scope, and `NotPublic` / `Unknown`.
+    pub fn bare(ip: IpAddr) -> IpInfo {
+        let scope = scope_of(ip);
+        IpInfo {
+            ip,
+            scope,
+            country: None,
+            country_from: None,
+            region: None,
+            city: None,
+            asn: None,
+            asn_from: None,
+            as_org: None,
+            location: None,
+            network: if scope.is_public() {
+                NetworkKind::Unknown
+            } else {
+                NetworkKind::NotPublic
+            },
+            provider: None,
+            trusted_country: false,
+            disagreements: Vec::new(),
+            events: 0,
+        }
+    }
+}
+
+/// The values an export carried for one address, most common first (ties by value, so the
+/// choice is the same on every run).
+#[derive(Clone, Debug, Default)]
+pub struct Exported {
+    pub country: Option<Text>,
+    pub region: Option<Text>,
+    pub city: Option<Text>,
+    pub asn: Option<u32>,
+}
+
+/// The per-IP table later stages read.
+#[derive(Clone, Debug, Default)]
+pub struct Enrichment {
+    infos: FxHashMap<IpAddr, IpInfo>,
+    /// The databases consulted, in the order they were asked, for every report.
+    pub databases: Vec<DatabaseInfo>,
+}
+
+impl Enrichment {
+    /// A table from ready-made entries (tests, and stages that build their own).
+    pub fn from_infos(infos: Vec<IpInfo>, databases: Vec<DatabaseInfo>) -> Enrichment {
+        Enrichment {
+            infos: infos.into_iter().map(|i| (i.ip, i)).collect(),
+            databases,
+        }
+    }
+
+    pub fn get(&self, ip: IpAddr) -> Option<&IpInfo> {
+        self.infos.get(&ip)
+    }
+
+    /// What is known about the address an event came from.
+    pub fn for_event(&self, e: &Event) -> Option<&IpInfo> {
+        e.ip.and_then(|ip| self.get(ip))
+    }
+
+    pub fn len(&self) -> usize {
+        self.infos.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.infos.is_empty()
+    }
+
+    /// Every entry, by address (a total order).
+    pub fn sorted(&self) -> Vec<&IpInfo> {
+        let mut v: Vec<&IpInfo> = self.infos.values().collect();
+        v.sort_by_key(|i| i.ip);
+        v
+    }
+}
+
+/// Looks up every distinct address in `events` once, in parallel.
+pub fn enrich(events: &[Event], geo: &GeoIp, nets: &NetworkConfig) -> Enrichment {
+    let exported = exported_values(events);
+    let infos: Vec<IpInfo> = exported
+        .into_par_iter()
+        .map(|(ip, (count, ex))| {
+            let mut info = lookup(ip, &ex, geo, nets);
+            info.events = count;
+            info
+        })
+        .collect();
+    Enrichment::from_infos(infos, geo.databases())
+}
+
+/// What breachline knows about one address, given what the exports said about it.
+pub fn lookup(ip: IpAddr, exported: &Exported, geo: &GeoIp, nets: &NetworkConfig) -> IpInfo {
+    let mut info = IpInfo::bare(ip);
+    if !info.scope.is_public() {
+        return info;
+    }
+    let found = geo.lookup(ip);
+    let db = |name: &Text| Some(Provenance::Database(name.clone()));
+
+    match (&exported.country, &found.country) {
+        (Some(ex), db_value) => {
+            info.country = Some(ex.clone());
+            info.country_from = Some(Provenance::Export);
+            if let Some((dbc, name)) = db_value {
+                if !dbc.eq_ignore_ascii_case(ex) {
+                    info.disagreements
+                        .push(format!("country: export {ex}, {name} {dbc}"));
+                }
+            }
+        }
+        (None, Some((dbc, name))) => {
+            info.country = Some(dbc.clone());
+            info.country_from = db(name);
+        }
+        (None, None) => {}
+    }
+    if exported.city.is_some() {
+        info.city = exported.city.clone();
+        info.region = exported.region.clone();
+    } else {
+        info.city = found.city.clone();
+        info.region = found.region.clone();
+    }
+    match (exported.asn, &found.asn) {
+        (Some(ex), db_value) => {
+            info.asn = Some(ex);
+            info.asn_from = Some(Provenance::Export);
+            if let Some((dba, org, name)) = db_value {
+                if *dba != ex {
+                    info.disagreements
+                        .push(format!("asn: export AS{ex}, {name} AS{dba}"));
+                } else {
+                    info.as_org = org.clone();
+                }
+            }
+        }
+        (None, Some((dba, org, name))) => {
+            info.asn = Some(*dba);
+            info.as_org = org.clone();
+            info.asn_from = db(name);
+        }
+        (None, None) => {}
+    }
+    // The database's point only stands for the exported place when both name the same country.
+    let same_country = match (&info.country, &found.country) {
+        (Some(c), Some((dbc, _))) => c.eq_ignore_ascii_case(dbc),
+        _ => false,
+    };
+    info.location = found.location.filter(|_| same_country).or_else(|| {
+        info.country
+            .as_deref()
+            .and_then(centroids::centroid)
+            .map(|(lat, lon)| GeoPoint {
+                lat,
+                lon,
+                precision: Precision::CountryCentroid,
+                accuracy_km: None,
+            })
+    });
+    info.trusted_country = info
+        .country
+        .as_deref()
+        .is_some_and(|c| nets.is_trusted_country(c));
+    let (network, provider) = nets.classify(ip, info.asn);
+    info.network = network;
+    info.provider = provider;
+    info
+}
+
+/// Per distinct address: how many events, and the most common exported values.
+fn exported_values(events: &[Event]) -> Vec<(IpAddr, (u64, Exported))> {
+    #[derive(Default)]
+    struct Tally {
+        events: u64,
+        country: BTreeMap<Text, u64>,
+        place: BTreeMap<(Text, Option<Text>), u64>,
+        asn: BTreeMap<u32, u64>,
+    }
+    let tallies: FxHashMap<IpAddr, Tally> = events
+        .par_iter()
+        .filter(|e| e.ip.is_some())
+        .fold(FxHashMap::default, |mut acc: FxHashMap<IpAddr, Tally>, e| {
+            let Some(ip) = e.ip else { return acc };
+            let t = acc.entry(ip).or_default();
+            t.events += 1;
+            if let Some(c) = e.country.as_ref().filter(|c| !c.is_empty()) {
+                *t.country.entry(c.clone()).or_default() += 1;
+            }
+            if let Some(city) = e.city.as_ref().filter(|c| !c.is_empty()) {
+                *t.place.entry((city.clone(), e.region.clone())).or_default() += 1;
+            }
+            if let Some(a) = e.asn.filter(|a| *a != 0) {
+                *t.asn.entry(a).or_default() += 1;
+            }
+            acc
+        })
+        .reduce(FxHashMap::default, |mut a, b| {
+            for (ip, t) in b {
+                let into = a.entry(ip).or_default();
+                into.events += t.events;
+                for (k, n) in t.country {
+                    *into.country.entry(k).or_default() += n;
+                }
+                for (k, n) in t.place {
+                    *into.place.entry(k).or_default() += n;
+                }
+                for (k, n) in t.asn {
+                    *into.asn.entry(k).or_default() += n;
+                }
+            }
+            a
+        });
+    fn most_common<K: Clone + Ord>(m: &BTreeMap<K, u64>) -> Option<K> {
+        // max_by_key returns the last maximum; iterate in reverse so ties go to the smallest key.
+        m.iter().rev().max_by_key(|(_, n)| **n).map(|(k, _)| k.clone())
+    }
+    let mut out: Vec<(IpAddr, (u64, Exported))> = tallies
+        .into_iter()
+        .map(|(ip, t)| {
+            let place = most_common(&t.place);
+            let ex = Exported {
+                country: most_common(&t.country),
+                city: place.as_ref().map(|(c, _)| c.clone()),
+                region: place.and_then(|(_, r)| r),
+                asn: most_common(&t.asn),
+            };
+            (ip, (t.events, ex))
+        })
+        .collect();
+    out.sort_by_key(|(ip, _)| *ip);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distance_between_known_cities() {
+        let p = |lat, lon| GeoPoint {
+            lat,
+            lon,
+            precision: Precision::City,
+            accuracy_km: None,
+        };
+        // Amsterdam to New York is about 5,860 km.
+        let d = distance_km(&p(52.37, 4.90), &p(40.71, -74.01));
+        assert!((5800.0..5920.0).contains(&d), "{d}");
+        assert!(distance_km(&p(1.0, 1.0), &p(1.0, 1.0)) < 1e-9);
+    }
+
+    #[test]
+    fn most_common_exported_value_wins_ties_by_value() {
+        use crate::model::Source;
+        let mut events = Vec::new();
+        for c in ["NL", "DE", "DE", "NL"] {
+            let mut e = Event::new(chrono::Utc::now(), Source::Signin, "u".into(), "Sign-in".into());
+            e.ip = Some("188.166.14.77".parse().expect("test address"));
+            e.country = Some(c.into());
+            events.push(e);
+        }
+        let ex = exported_values(&events);
+        assert_eq!(ex.len(), 1);
+        assert_eq!(ex[0].1 .0, 4);
+        assert_eq!(ex[0].1 .1.country.as_deref(), Some("DE"));
+    }
+}
