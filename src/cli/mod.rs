@@ -1,6 +1,7 @@
 //! The command line: argument parsing and wiring of the stages. No analysis logic lives here.
 
 pub mod args;
+pub mod enrich;
 pub mod inspect;
 pub mod timeline;
 
@@ -23,7 +24,8 @@ Exit codes: 0 done; 1 error; 2 bad arguments; 3 with --strict, some evidence was
 
 Examples:
   breachline inspect evidence/
-  breachline timeline evidence/ --user alice@contoso.com --from 2024-05-13 --format csv > alice.csv";
+  breachline timeline evidence/ --user alice@contoso.com --from 2024-05-13 --format csv > alice.csv
+  breachline enrich 188.166.14.77 45.77.62.19 --geoip-city GeoLite2-City.mmdb";
 
 /// Investigate Microsoft 365 account takeovers from exported evidence, offline.
 #[derive(Parser, Debug)]
@@ -47,6 +49,8 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// The merged per-user timeline across every source.
     Timeline(timeline::TimelineArgs),
+    /// What is known about IP addresses: country, city, ASN, owner, hosting / VPN label.
+    Enrich(enrich::EnrichArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -64,6 +68,7 @@ pub fn run() -> u8 {
     let result = match &cli.command {
         Command::Inspect(a) => inspect::run(a, &cli),
         Command::Timeline(a) => timeline::run(a, &cli),
+        Command::Enrich(a) => enrich::run(a, &cli),
     };
     match result {
         Ok(code) => code,
