@@ -228,11 +228,15 @@ fn place(i: &IpInfo) -> String {
         .join(", ")
 }
 
-/// `AS14061 hosting`: the ASN and what kind of network it is.
+/// `AS14061 hosting`: the ASN and what kind of network it is, short enough for a column.
 fn network(i: &IpInfo) -> String {
+    let kind = match i.network {
+        crate::enrich::NetworkKind::Isp => "isp",
+        k => k.as_str(),
+    };
     match i.asn {
-        Some(a) => format!("AS{a} {}", i.network.as_str()),
-        None => i.network.as_str().to_string(),
+        Some(a) => format!("AS{a} {kind}"),
+        None => kind.to_string(),
     }
 }
 
