@@ -66,6 +66,10 @@ fn asn_db(dir: &Path) -> PathBuf {
     )
 }
 
+fn geo_with(city: Option<PathBuf>, asn: Option<PathBuf>) -> GeoIp {
+    GeoIp::open(&GeoIpOptions { city, asn }).expect("test database opens")
+}
+
 #[test]
 fn embedded_databases_answer_with_no_setup() {
     let geo = GeoIp::embedded();
@@ -83,11 +87,7 @@ fn embedded_databases_answer_with_no_setup() {
 #[test]
 fn own_city_database_takes_precedence_and_gives_coordinates() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let geo = GeoIp::open(&GeoIpOptions {
-        city: Some(city_db(dir.path())),
-        asn: None,
-    })
-    .expect("test database opens");
+    let geo = geo_with(Some(city_db(dir.path())), None);
     let nets = NetworkConfig::builtin();
     let i = enrich::lookup(ip("188.166.14.77"), &Exported::default(), &geo, &nets);
     assert_eq!(i.country.as_deref(), Some("DE"));
@@ -117,11 +117,7 @@ fn own_city_database_takes_precedence_and_gives_coordinates() {
 #[test]
 fn own_asn_database_takes_precedence() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let geo = GeoIp::open(&GeoIpOptions {
-        city: None,
-        asn: Some(asn_db(dir.path())),
-    })
-    .expect("test database opens");
+    let geo = geo_with(None, Some(asn_db(dir.path())));
     let i = enrich::lookup(ip("188.166.1.1"), &Exported::default(), &geo, &NetworkConfig::builtin());
     assert_eq!(i.asn, Some(64500));
     assert_eq!(i.as_org.as_deref(), Some("Test Transit"));
@@ -142,11 +138,7 @@ fn ipinfo_style_flat_records_are_read() {
             json!({"country": "Germany", "country_code": "DE", "asn": "AS24940", "as_name": "Hetzner Online GmbH"}),
         )],
     );
-    let geo = GeoIp::open(&GeoIpOptions {
-        city: Some(path),
-        asn: None,
-    })
-    .expect("test database opens");
+    let geo = geo_with(Some(path), None);
     let i = enrich::lookup(ip("5.9.10.10"), &Exported::default(), &geo, &NetworkConfig::builtin());
     assert_eq!(i.country.as_deref(), Some("DE"));
     assert_eq!(i.asn, Some(24940));
@@ -158,11 +150,7 @@ fn ipinfo_style_flat_records_are_read() {
 #[test]
 fn private_and_reserved_addresses_are_labelled_never_looked_up() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let geo = GeoIp::open(&GeoIpOptions {
-        city: Some(city_db(dir.path())),
-        asn: None,
-    })
-    .expect("test database opens");
+    let geo = geo_with(Some(city_db(dir.path())), None);
     let nets = NetworkConfig::builtin();
     for (addr, scope) in [
         ("10.1.2.3", IpScope::Private),
@@ -196,11 +184,7 @@ fn event_from(addr: &str, country: &str, asn: u32) -> Event {
 #[test]
 fn exported_values_stay_primary_and_disagreement_is_noted() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let geo = GeoIp::open(&GeoIpOptions {
-        city: Some(city_db(dir.path())),
-        asn: None,
-    })
-    .expect("test database opens");
+    let geo = geo_with(Some(city_db(dir.path())), None);
     // The export says NL / AS14061; the test city database says DE.
     let events = vec![event_from("188.166.14.77", "NL", 14061); 3];
     let table = enrich::enrich(&events, &geo, &NetworkConfig::builtin());

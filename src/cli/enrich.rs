@@ -99,29 +99,22 @@ fn table(answers: &[(String, Option<IpInfo>)]) -> String {
                 format!("{:.2}, {:.2} ({kind})", p.lat, p.lon)
             })
             .unwrap_or_default();
-        let sources = [from(&i.country_from), from(&i.asn_from)]
+        let mut sources = [from(&i.country_from), from(&i.asn_from)]
             .into_iter()
             .filter(|s| !s.is_empty())
             .collect::<Vec<_>>();
-        let mut sources_dedup = sources.clone();
-        sources_dedup.dedup();
+        sources.dedup();
         t.add_row(vec![
             Cell::new(i.ip),
             Cell::new(i.scope.as_str()),
             Cell::new(i.country.as_deref().unwrap_or("")),
-            Cell::new(
-                [i.region.as_deref(), i.city.as_deref()]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" / "),
-            ),
+            Cell::new(i.region_city()),
             Cell::new(coords),
             Cell::new(i.asn.map(|a| format!("AS{a}")).unwrap_or_default()),
             Cell::new(i.as_org.as_deref().unwrap_or("")),
             Cell::new(i.network.as_str()),
             Cell::new(i.provider.as_deref().unwrap_or("")),
-            Cell::new(sources_dedup.join(", ")),
+            Cell::new(sources.join(", ")),
         ]);
     }
     format!("{t}\n")

@@ -264,13 +264,7 @@ pub fn ips(ips: &Enrichment, limit: usize) -> String {
             } else {
                 i.scope.as_str().to_string()
             }),
-            Cell::new(
-                [i.region.as_deref(), i.city.as_deref()]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" / "),
-            ),
+            Cell::new(i.region_city()),
             Cell::new(i.asn.map(|a| format!("AS{a}")).unwrap_or_default()),
             Cell::new(truncate(i.as_org.as_deref().unwrap_or(""), 40)),
             Cell::new(i.network.as_str()),
