@@ -238,3 +238,41 @@ fn footprint_is_exactly_the_attackers_story() {
         .collect();
     assert_eq!(got, want);
 }
+
+#[test]
+fn recipients_command_writes_the_mail_merge_csv() {
+    let out = common::breachline(&[
+        "recipients",
+        "-q",
+        fixture("demo").to_str().expect("utf-8 path"),
+        "--user",
+        "Priya.Natarajan@NorthwindTraders.example",
+        "--from",
+        "2024-05-13T14:19:37Z",
+        "--to",
+        "2024-05-15T03:07:00Z",
+        "--format",
+        "csv",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = common::stdout(&out);
+    let mut rows = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = rows.headers().expect("header").iter().map(str::to_string).collect();
+    assert_eq!(header, breachline::report::case::RECIPIENT_COLUMNS);
+    let records: Vec<csv::StringRecord> = rows.records().map(|r| r.expect("row")).collect();
+    let key = answer_key();
+    assert_eq!(records.len(), key["recipients"].as_array().expect("list").len());
+    // Grouped by domain: the domain column never goes back to an earlier value.
+    let domains: Vec<&str> = records.iter().map(|r| &r[3]).collect();
+    let mut sorted = domains.clone();
+    sorted.sort();
+    assert_eq!(domains, sorted);
+    let internal = records.iter().filter(|r| &r[4] == "true").count();
+    let want_internal = key["recipients"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|r| r["internal"].as_bool() == Some(true))
+        .count();
+    assert_eq!(internal, want_internal);
+}

@@ -3,6 +3,7 @@
 pub mod args;
 pub mod enrich;
 pub mod inspect;
+pub mod recipients;
 pub mod timeline;
 
 use clap::{Parser, Subcommand};
@@ -51,6 +52,8 @@ pub enum Command {
     Timeline(timeline::TimelineArgs),
     /// What is known about IP addresses: country, city, ASN, owner, hosting / VPN label.
     Enrich(enrich::EnrichArgs),
+    /// Who must be told: every recipient of mail from an account in a window.
+    Recipients(recipients::RecipientsArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -69,6 +72,7 @@ pub fn run() -> u8 {
         Command::Inspect(a) => inspect::run(a, &cli),
         Command::Timeline(a) => timeline::run(a, &cli),
         Command::Enrich(a) => enrich::run(a, &cli),
+        Command::Recipients(a) => recipients::run(a, &cli),
     };
     match result {
         Ok(code) => code,

@@ -294,3 +294,30 @@ pub fn databases(ips: &Enrichment) -> String {
     }
     t.to_string()
 }
+
+/// A notification list: recipients grouped by domain, with counts, times and subjects.
+pub fn recipients(list: &crate::impact::NotificationList) -> String {
+    let mut t = new_table(&[
+        "domain", "recipient", "internal", "messages", "first", "last", "subjects", "status",
+    ]);
+    for r in &list.recipients {
+        t.add_row(vec![
+            Cell::new(&r.domain),
+            Cell::new(&r.recipient),
+            Cell::new(if r.internal { "yes" } else { "no" }),
+            num(r.count),
+            Cell::new(time::format(&r.first)),
+            Cell::new(time::format(&r.last)),
+            Cell::new(truncate(&r.subjects.join(" | "), 60)),
+            Cell::new(r.statuses.join(", ")),
+        ]);
+    }
+    let external = list.recipients.iter().filter(|r| !r.internal).count();
+    format!(
+        "{}: {} recipients ({} external, {} internal)\n{t}\n",
+        list.user,
+        list.recipients.len(),
+        external,
+        list.recipients.len() - external
+    )
+}
