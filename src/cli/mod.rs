@@ -1,7 +1,9 @@
 //! The command line: argument parsing and wiring of the stages. No analysis logic lives here.
 
+pub mod analyze;
 pub mod args;
 pub mod inspect;
+pub mod rules;
 pub mod timeline;
 
 use clap::{Parser, Subcommand};
@@ -47,6 +49,10 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// The merged per-user timeline across every source.
     Timeline(timeline::TimelineArgs),
+    /// Run the takeover rules over the evidence and list the findings.
+    Analyze(analyze::AnalyzeArgs),
+    /// List, show and test the rules.
+    Rules(rules::RulesArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -64,6 +70,8 @@ pub fn run() -> u8 {
     let result = match &cli.command {
         Command::Inspect(a) => inspect::run(a, &cli),
         Command::Timeline(a) => timeline::run(a, &cli),
+        Command::Analyze(a) => analyze::run(a, &cli),
+        Command::Rules(a) => rules::run(a, &cli),
     };
     match result {
         Ok(code) => code,

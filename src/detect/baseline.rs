@@ -88,7 +88,11 @@ pub fn describe_ip(info: Option<&IpInfo>) -> String {
         });
     }
     net.push(i.network.as_str().to_string());
-    format!("{} ({})", i.country.as_deref().unwrap_or("??"), net.join(", "))
+    format!(
+        "{} ({})",
+        i.country.as_deref().unwrap_or("??"),
+        net.join(", ")
+    )
 }
 
 /// Two events seen from two places: what the travel detectors report.
@@ -111,7 +115,9 @@ fn same_device_on_isp(a: &EventView<'_>, b: &EventView<'_>) -> bool {
         v.ip.is_some_and(|i| matches!(i.network, NetworkKind::Isp | NetworkKind::Corporate))
     };
     match (a.event.device_id.as_deref(), b.event.device_id.as_deref()) {
-        (Some(x), Some(y)) if !x.is_empty() && x.eq_ignore_ascii_case(y) => ordinary(a) && ordinary(b),
+        (Some(x), Some(y)) if !x.is_empty() && x.eq_ignore_ascii_case(y) => {
+            ordinary(a) && ordinary(b)
+        }
         _ => false,
     }
 }
@@ -129,14 +135,20 @@ fn hop(hits: &[&EventView<'_>], i: usize, j: usize) -> Option<Hop> {
         km,
         hours: secs / 3600.0,
         kmh: km / hours,
-        rough: pa.precision == Precision::CountryCentroid || pb.precision == Precision::CountryCentroid,
+        rough: pa.precision == Precision::CountryCentroid
+            || pb.precision == Precision::CountryCentroid,
     })
 }
 
 /// Consecutive located events (time order) whose distance is at least `min_km` and whose speed
 /// exceeds `max_kmh`. With `exempt_same_device_isp`, a hop between two ordinary access
 /// networks on the same device id is not reported.
-pub fn impossible_travel(hits: &[&EventView<'_>], max_kmh: f64, min_km: f64, exempt_same_device_isp: bool) -> Vec<Hop> {
+pub fn impossible_travel(
+    hits: &[&EventView<'_>],
+    max_kmh: f64,
+    min_km: f64,
+    exempt_same_device_isp: bool,
+) -> Vec<Hop> {
     let mut out = Vec::new();
     let mut prev: Option<usize> = None;
     for j in 0..hits.len() {
@@ -158,9 +170,21 @@ pub fn impossible_travel(hits: &[&EventView<'_>], max_kmh: f64, min_km: f64, exe
 
 /// Pairs of events from two different sessions within `within` of each other, at least
 /// `min_km` apart (same exemption as travel).
-pub fn concurrent_sessions(hits: &[&EventView<'_>], within: Duration, min_km: f64, exempt_same_device_isp: bool) -> Vec<Hop> {
+pub fn concurrent_sessions(
+    hits: &[&EventView<'_>],
+    within: Duration,
+    min_km: f64,
+    exempt_same_device_isp: bool,
+) -> Vec<Hop> {
     let located: Vec<usize> = (0..hits.len())
-        .filter(|&k| hits[k].ip.and_then(|i| i.location).is_some() && hits[k].event.session_id.as_deref().is_some_and(|s| !s.is_empty()))
+        .filter(|&k| {
+            hits[k].ip.and_then(|i| i.location).is_some()
+                && hits[k]
+                    .event
+                    .session_id
+                    .as_deref()
+                    .is_some_and(|s| !s.is_empty())
+        })
         .collect();
     let mut out = Vec::new();
     let mut lo = 0;
@@ -171,8 +195,13 @@ pub fn concurrent_sessions(hits: &[&EventView<'_>], within: Duration, min_km: f6
         // The closest earlier event of each other session is enough: one hop per session pair.
         let mut seen_sessions: Vec<&str> = Vec::new();
         for &i in located[lo..n].iter().rev() {
-            let (si, sj) = (hits[i].event.session_id.as_deref(), hits[j].event.session_id.as_deref());
-            let (Some(si), Some(sj)) = (si, sj) else { continue };
+            let (si, sj) = (
+                hits[i].event.session_id.as_deref(),
+                hits[j].event.session_id.as_deref(),
+            );
+            let (Some(si), Some(sj)) = (si, sj) else {
+                continue;
+            };
             if si.eq_ignore_ascii_case(sj) || seen_sessions.contains(&si) {
                 continue;
             }
@@ -190,6 +219,18 @@ pub fn concurrent_sessions(hits: &[&EventView<'_>], within: Duration, min_km: f6
     out
 }
 
+/// Time between two events for a person: `40 s`, `12 min`, `1.4 h`.
+pub fn elapsed(hours: f64) -> String {
+    let secs = (hours * 3600.0).round();
+    if secs < 60.0 {
+        format!("{secs} s")
+    } else if secs < 3600.0 {
+        format!("{} min", (secs / 60.0).round())
+    } else {
+        format!("{:.1} h", hours)
+    }
+}
+
 /// Details shared by the travel detectors, for the finding.
 pub fn hop_details(hits: &[&EventView<'_>], hops: &[&Hop]) -> Map<String, Json> {
     let mut d = Map::new();
@@ -197,20 +238,38 @@ pub fn hop_details(hits: &[&EventView<'_>], hops: &[&Hop]) -> Map<String, Json> 
         return d;
     };
     let (a, b) = (hits[worst.from], hits[worst.to]);
-    let country = |v: &EventView<'_>| v.ip.and_then(|i| i.country.as_deref()).unwrap_or("??").to_string();
-    d.insert("from_ip".into(), Json::from(a.event.ip.map(|i| i.to_string())));
-    d.insert("to_ip".into(), Json::from(b.event.ip.map(|i| i.to_string())));
+    let country = |v: &EventView<'_>| {
+        v.ip.and_then(|i| i.country.as_deref())
+            .unwrap_or("??")
+            .to_string()
+    };
+    d.insert(
+        "from_ip".into(),
+        Json::from(a.event.ip.map(|i| i.to_string())),
+    );
+    d.insert(
+        "to_ip".into(),
+        Json::from(b.event.ip.map(|i| i.to_string())),
+    );
     d.insert("from_country".into(), Json::from(country(a)));
     d.insert("to_country".into(), Json::from(country(b)));
     d.insert("from_place".into(), Json::from(describe_ip(a.ip)));
     d.insert("to_place".into(), Json::from(describe_ip(b.ip)));
     d.insert("distance_km".into(), Json::from(worst.km.round()));
-    d.insert("hours".into(), Json::from((worst.hours * 10.0).round() / 10.0));
+    d.insert(
+        "hours".into(),
+        Json::from((worst.hours * 100.0).round() / 100.0),
+    );
+    d.insert("elapsed".into(), Json::from(elapsed(worst.hours)));
     d.insert("speed_kmh".into(), Json::from(worst.kmh.round()));
     d.insert("hops".into(), Json::from(hops.len()));
     d.insert(
         "precision".into(),
-        Json::from(if hops.iter().any(|h| h.rough) { "country-centroid" } else { "city" }),
+        Json::from(if hops.iter().any(|h| h.rough) {
+            "country-centroid"
+        } else {
+            "city"
+        }),
     );
     d
 }

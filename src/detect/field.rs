@@ -16,7 +16,9 @@ use crate::enrich::IpInfo;
 use crate::model::{Event, Text};
 
 /// How an event belongs to the user whose events a rule is looking at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize, serde::Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// The user did it (the event's `user`).
@@ -321,11 +323,20 @@ mod tests {
 
     #[test]
     fn repeated_attributes_give_every_value() {
-        let mut e = Event::new(chrono::Utc::now(), Source::Audit, "u".into(), "MailItemsAccessed".into());
+        let mut e = Event::new(
+            chrono::Utc::now(),
+            Source::Audit,
+            "u".into(),
+            "MailItemsAccessed".into(),
+        );
         e.attrs.push(("message_id".into(), "<a>".into()));
         e.attrs.push(("message_id".into(), "<b>".into()));
         e.attrs.push(("folder".into(), "".into()));
-        let v = EventView { event: &e, ip: None, role: Role::Actor };
+        let v = EventView {
+            event: &e,
+            ip: None,
+            role: Role::Actor,
+        };
         let f = Field::parse("attr.message_id").expect("valid");
         assert_eq!(f.count(&v), 2);
         assert!(f.all(&v, |x| x.to_text().starts_with('<')));

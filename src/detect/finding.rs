@@ -57,9 +57,23 @@ fn iso<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
 impl Finding {
     /// Builds a finding from its evidence (in time order) and details; the summary is the
     /// rule's template filled from the details, then from the first event's fields.
-    pub fn new(rule: &Rule, user: &str, evidence: &[&EventView<'_>], mut details: Map<String, Json>, files: &[String]) -> Finding {
-        let first = evidence.iter().map(|v| v.event.time).min().unwrap_or_default();
-        let last = evidence.iter().map(|v| v.event.time).max().unwrap_or_default();
+    pub fn new(
+        rule: &Rule,
+        user: &str,
+        evidence: &[&EventView<'_>],
+        mut details: Map<String, Json>,
+        files: &[String],
+    ) -> Finding {
+        let first = evidence
+            .iter()
+            .map(|v| v.event.time)
+            .min()
+            .unwrap_or_default();
+        let last = evidence
+            .iter()
+            .map(|v| v.event.time)
+            .max()
+            .unwrap_or_default();
         let mut ips: Vec<std::net::IpAddr> = evidence.iter().filter_map(|v| v.event.ip).collect();
         ips.sort();
         ips.dedup();
@@ -72,7 +86,10 @@ impl Finding {
             .map(|v| {
                 let e = v.event;
                 Evidence {
-                    file: files.get(e.origin.file as usize).cloned().unwrap_or_default(),
+                    file: files
+                        .get(e.origin.file as usize)
+                        .cloned()
+                        .unwrap_or_default(),
                     line: e.origin.line,
                     record: e.origin.record,
                     record_id: e.record_id.as_deref().map(str::to_string),
@@ -115,7 +132,11 @@ impl Finding {
 
 /// Fills `{name}` placeholders: a detail of that name, else the first evidence event's field
 /// (`{ip}`, `{ip.as_org}`, `{attr.param.ForwardingSmtpAddress}`), else `?`.
-pub fn render(template: &str, details: &Map<String, Json>, first: Option<&EventView<'_>>) -> String {
+pub fn render(
+    template: &str,
+    details: &Map<String, Json>,
+    first: Option<&EventView<'_>>,
+) -> String {
     let mut out = String::with_capacity(template.len() + 32);
     let mut rest = template;
     while let Some(open) = rest.find('{') {
@@ -131,7 +152,11 @@ pub fn render(template: &str, details: &Map<String, Json>, first: Option<&EventV
             Some(Json::Number(n)) => Some(format_number(n)),
             Some(Json::Array(a)) => Some(
                 a.iter()
-                    .map(|x| x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string()))
+                    .map(|x| {
+                        x.as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| x.to_string())
+                    })
                     .collect::<Vec<_>>()
                     .join(", "),
             ),
@@ -183,7 +208,10 @@ mod tests {
         let mut d = Map::new();
         d.insert("distance_km".into(), Json::from(6100.4));
         d.insert("count".into(), Json::from(12));
-        assert_eq!(render("{count} items, {distance_km} km, {nope}", &d, None), "12 items, 6,100 km, ?");
+        assert_eq!(
+            render("{count} items, {distance_km} km, {nope}", &d, None),
+            "12 items, 6,100 km, ?"
+        );
         assert_eq!(render("unclosed {x", &d, None), "unclosed {x");
         assert_eq!(group_thousands(1234567), "1,234,567");
     }

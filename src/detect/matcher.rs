@@ -58,7 +58,7 @@ pub enum RawCond {
     All(Vec<RawCond>),
     Any(Vec<RawCond>),
     Not(Box<RawCond>),
-    Test(Field, RawOp),
+    Test(Field, Box<RawOp>),
 }
 
 /// The test on one field, as written: a bare value or list (equals / in-list) or a map of
@@ -66,7 +66,7 @@ pub enum RawCond {
 #[derive(Clone, Debug, PartialEq)]
 pub enum RawOp {
     Equals(Yaml),
-    Ops(OpMap),
+    Ops(Box<OpMap>),
 }
 
 /// Operators on one field; several in one map must all hold.
@@ -141,7 +141,7 @@ impl<'de> Deserialize<'de> for RawCond {
                         "not" => RawCond::Not(Box::new(map.next_value::<RawCond>()?)),
                         name => {
                             let field = Field::parse(name).map_err(de::Error::custom)?;
-                            RawCond::Test(field, map.next_value::<RawOp>()?)
+                            RawCond::Test(field, Box::new(map.next_value::<RawOp>()?))
                         }
                     };
                     parts.push(part);
@@ -188,7 +188,8 @@ impl<'de> Deserialize<'de> for RawOp {
                 Ok(RawOp::Equals(Yaml::Sequence(items)))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawOp, A::Error> {
-                OpMap::deserialize(de::value::MapAccessDeserializer::new(map)).map(RawOp::Ops)
+                OpMap::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|m| RawOp::Ops(Box::new(m)))
             }
         }
         d.deserialize_any(V)
@@ -278,7 +279,12 @@ pub struct CondError {
 }
 
 /// Text values of a literal: a scalar, or each item of a list; `$name` is the parameter's value.
-fn texts(y: &Yaml, params: &Params, field: &Field, op: &str) -> Result<(Vec<String>, String), CondError> {
+fn texts(
+    y: &Yaml,
+    params: &Params,
+    field: &Field,
+    op: &str,
+) -> Result<(Vec<String>, String), CondError> {
     let err = |message: String, near: String| CondError {
         field: format!("{field}.{op}"),
         message,
@@ -301,7 +307,10 @@ fn texts(y: &Yaml, params: &Params, field: &Field, op: &str) -> Result<(Vec<Stri
     let one = |v: &Yaml| {
         scalar_text(v).ok_or_else(|| {
             err(
-                format!("expected a text, number or true/false, found {}", describe(v)),
+                format!(
+                    "expected a text, number or true/false, found {}",
+                    describe(v)
+                ),
                 near.clone(),
             )
         })
@@ -340,57 +349,77 @@ impl RawCond {
     /// Resolves parameters, compiles regexes and parses networks.
     pub fn compile(&self, params: &Params) -> Result<Cond, CondError> {
         Ok(match self {
-            RawCond::All(v) => Cond::All(v.iter().map(|c| c.compile(params)).collect::<Result<_, _>>()?),
-            RawCond::Any(v) => Cond::Any(v.iter().map(|c| c.compile(params)).collect::<Result<_, _>>()?),
+            RawCond::All(v) => Cond::All(
+                v.iter()
+                    .map(|c| c.compile(params))
+                    .collect::<Result<_, _>>()?,
+            ),
+            RawCond::Any(v) => Cond::Any(
+                v.iter()
+                    .map(|c| c.compile(params))
+                    .collect::<Result<_, _>>()?,
+            ),
             RawCond::Not(c) => Cond::Not(Box::new(c.compile(params)?)),
-            RawCond::Test(field, RawOp::Equals(y)) => {
-                let (t, _) = texts(y, params, field, "eq")?;
-                Cond::Field {
-                    field: field.clone(),
-                    exists: None,
-                    tests: vec![Test::In(t.iter().map(|s| Lit::new(s)).collect())],
-                    all_values: false,
-                }
-            }
-            RawCond::Test(field, RawOp::Ops(m)) => {
-                let mut tests = Vec::new();
-                let lower = |v: Vec<String>| v.into_iter().map(|s| s.to_lowercase()).collect::<Vec<_>>();
-                for (op, y) in [("eq", &m.eq), ("in", &m.in_list)] {
-                    if let Some(y) = y {
-                        let (t, _) = texts(y, params, field, op)?;
-                        tests.push(Test::In(t.iter().map(|s| Lit::new(s)).collect()));
+            RawCond::Test(field, op) => match &**op {
+                RawOp::Equals(y) => {
+                    let (t, _) = texts(y, params, field, "eq")?;
+                    Cond::Field {
+                        field: field.clone(),
+                        exists: None,
+                        tests: vec![Test::In(t.iter().map(|s| Lit::new(s)).collect())],
+                        all_values: false,
                     }
                 }
-                if let Some(y) = &m.not_in {
-                    let (t, _) = texts(y, params, field, "not_in")?;
-                    tests.push(Test::NotIn(t.iter().map(|s| Lit::new(s)).collect()));
-                }
-                if let Some(y) = &m.contains {
-                    tests.push(Test::Contains(lower(texts(y, params, field, "contains")?.0)));
-                }
-                if let Some(y) = &m.starts_with {
-                    tests.push(Test::StartsWith(lower(texts(y, params, field, "starts_with")?.0)));
-                }
-                if let Some(y) = &m.ends_with {
-                    tests.push(Test::EndsWith(lower(texts(y, params, field, "ends_with")?.0)));
-                }
-                if let Some(y) = &m.regex {
-                    let (t, near) = texts(y, params, field, "regex")?;
-                    let pattern = if t.len() == 1 {
-                        t[0].clone()
-                    } else {
-                        t.iter().map(|p| format!("(?:{p})")).collect::<Vec<_>>().join("|")
+                RawOp::Ops(m) => {
+                    let mut tests = Vec::new();
+                    let lower = |v: Vec<String>| {
+                        v.into_iter().map(|s| s.to_lowercase()).collect::<Vec<_>>()
                     };
-                    let re = Regex::new(&format!("(?i){pattern}")).map_err(|e| CondError {
-                        field: format!("{field}.regex"),
-                        message: format!("not a valid regular expression: {e}"),
-                        near,
-                    })?;
-                    tests.push(Test::Regex(re));
-                }
-                if let Some(y) = &m.cidr {
-                    let (t, near) = texts(y, params, field, "cidr")?;
-                    let nets = t
+                    for (op, y) in [("eq", &m.eq), ("in", &m.in_list)] {
+                        if let Some(y) = y {
+                            let (t, _) = texts(y, params, field, op)?;
+                            tests.push(Test::In(t.iter().map(|s| Lit::new(s)).collect()));
+                        }
+                    }
+                    if let Some(y) = &m.not_in {
+                        let (t, _) = texts(y, params, field, "not_in")?;
+                        tests.push(Test::NotIn(t.iter().map(|s| Lit::new(s)).collect()));
+                    }
+                    if let Some(y) = &m.contains {
+                        tests.push(Test::Contains(lower(
+                            texts(y, params, field, "contains")?.0,
+                        )));
+                    }
+                    if let Some(y) = &m.starts_with {
+                        tests.push(Test::StartsWith(lower(
+                            texts(y, params, field, "starts_with")?.0,
+                        )));
+                    }
+                    if let Some(y) = &m.ends_with {
+                        tests.push(Test::EndsWith(lower(
+                            texts(y, params, field, "ends_with")?.0,
+                        )));
+                    }
+                    if let Some(y) = &m.regex {
+                        let (t, near) = texts(y, params, field, "regex")?;
+                        let pattern = if t.len() == 1 {
+                            t[0].clone()
+                        } else {
+                            t.iter()
+                                .map(|p| format!("(?:{p})"))
+                                .collect::<Vec<_>>()
+                                .join("|")
+                        };
+                        let re = Regex::new(&format!("(?i){pattern}")).map_err(|e| CondError {
+                            field: format!("{field}.regex"),
+                            message: format!("not a valid regular expression: {e}"),
+                            near,
+                        })?;
+                        tests.push(Test::Regex(re));
+                    }
+                    if let Some(y) = &m.cidr {
+                        let (t, near) = texts(y, params, field, "cidr")?;
+                        let nets = t
                         .iter()
                         .map(|s| {
                             s.trim()
@@ -403,45 +432,46 @@ impl RawCond {
                                 })
                         })
                         .collect::<Result<Vec<_>, _>>()?;
-                    tests.push(Test::Cidr(nets));
-                }
-                for (op, cmp, y) in [
-                    ("gt", Cmp::Gt, &m.gt),
-                    ("gte", Cmp::Gte, &m.gte),
-                    ("lt", Cmp::Lt, &m.lt),
-                    ("lte", Cmp::Lte, &m.lte),
-                ] {
-                    if let Some(y) = y {
-                        let (t, near) = texts(y, params, field, op)?;
-                        let n = match t.as_slice() {
-                            [one] => one.trim().parse::<f64>().ok(),
-                            _ => None,
-                        };
-                        let n = n.ok_or_else(|| CondError {
-                            field: format!("{field}.{op}"),
-                            message: format!("expected one number, found {t:?}"),
-                            near,
-                        })?;
-                        tests.push(Test::Compare(cmp, n));
+                        tests.push(Test::Cidr(nets));
+                    }
+                    for (op, cmp, y) in [
+                        ("gt", Cmp::Gt, &m.gt),
+                        ("gte", Cmp::Gte, &m.gte),
+                        ("lt", Cmp::Lt, &m.lt),
+                        ("lte", Cmp::Lte, &m.lte),
+                    ] {
+                        if let Some(y) = y {
+                            let (t, near) = texts(y, params, field, op)?;
+                            let n = match t.as_slice() {
+                                [one] => one.trim().parse::<f64>().ok(),
+                                _ => None,
+                            };
+                            let n = n.ok_or_else(|| CondError {
+                                field: format!("{field}.{op}"),
+                                message: format!("expected one number, found {t:?}"),
+                                near,
+                            })?;
+                            tests.push(Test::Compare(cmp, n));
+                        }
+                    }
+                    if let Some(b) = m.external_domain {
+                        tests.push(Test::ExternalDomain(b));
+                    }
+                    if tests.is_empty() && m.exists.is_none() {
+                        return Err(CondError {
+                            field: field.to_string(),
+                            message: "the test names no operator".into(),
+                            near: field.to_string(),
+                        });
+                    }
+                    Cond::Field {
+                        field: field.clone(),
+                        exists: m.exists,
+                        tests,
+                        all_values: m.all_values,
                     }
                 }
-                if let Some(b) = m.external_domain {
-                    tests.push(Test::ExternalDomain(b));
-                }
-                if tests.is_empty() && m.exists.is_none() {
-                    return Err(CondError {
-                        field: field.to_string(),
-                        message: "the test names no operator".into(),
-                        near: field.to_string(),
-                    });
-                }
-                Cond::Field {
-                    field: field.clone(),
-                    exists: m.exists,
-                    tests,
-                    all_values: m.all_values,
-                }
-            }
+            },
         })
     }
 
@@ -450,16 +480,19 @@ impl RawCond {
     pub fn required_operations(&self) -> Option<Vec<String>> {
         match self {
             RawCond::All(parts) => parts.iter().find_map(|p| p.required_operations()),
-            RawCond::Test(Field::Operation, RawOp::Equals(y)) => match y {
-                Yaml::String(s) if !s.starts_with('$') => Some(vec![s.to_lowercase()]),
-                Yaml::Sequence(items) => items
-                    .iter()
-                    .map(|i| match i {
-                        Yaml::String(s) if !s.starts_with('$') => Some(s.to_lowercase()),
-                        _ => None,
-                    })
-                    .collect(),
-                _ => None,
+            RawCond::Test(Field::Operation, op) => match &**op {
+                RawOp::Equals(y) => match y {
+                    Yaml::String(s) if !s.starts_with('$') => Some(vec![s.to_lowercase()]),
+                    Yaml::Sequence(items) => items
+                        .iter()
+                        .map(|i| match i {
+                            Yaml::String(s) if !s.starts_with('$') => Some(s.to_lowercase()),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => None,
+                },
+                RawOp::Ops(_) => None,
             },
             _ => None,
         }
@@ -488,7 +521,8 @@ fn contains_ci(hay: &str, needle: &str) -> bool {
 
 fn starts_ci(hay: &str, needle: &str) -> bool {
     if hay.is_ascii() {
-        hay.len() >= needle.len() && hay.as_bytes()[..needle.len()].eq_ignore_ascii_case(needle.as_bytes())
+        hay.len() >= needle.len()
+            && hay.as_bytes()[..needle.len()].eq_ignore_ascii_case(needle.as_bytes())
     } else {
         hay.to_lowercase().starts_with(needle)
     }
@@ -584,21 +618,33 @@ mod tests {
 
     fn cond(yaml: &str) -> Cond {
         let raw: RawCond = serde_yaml_ng::from_str(yaml).expect("test condition parses");
-        raw.compile(&Params::default()).expect("test condition compiles")
+        raw.compile(&Params::default())
+            .expect("test condition compiles")
     }
 
     fn event() -> Event {
-        let mut e = Event::new(chrono::Utc::now(), Source::Audit, "a@contoso.example".into(), "New-InboxRule".into());
+        let mut e = Event::new(
+            chrono::Utc::now(),
+            Source::Audit,
+            "a@contoso.example".into(),
+            "New-InboxRule".into(),
+        );
         e.ip = "188.166.14.77".parse().ok();
-        e.attrs.push(("param.MoveToFolder".into(), "RSS Subscriptions".into()));
-        e.attrs.push(("param.ForwardTo".into(), "x@evil.example".into()));
+        e.attrs
+            .push(("param.MoveToFolder".into(), "RSS Subscriptions".into()));
+        e.attrs
+            .push(("param.ForwardTo".into(), "x@evil.example".into()));
         e.attrs.push(("operation_count".into(), "12".into()));
         e
     }
 
     fn check(yaml: &str, expected: bool) {
         let e = event();
-        let v = EventView { event: &e, ip: None, role: Role::Actor };
+        let v = EventView {
+            event: &e,
+            ip: None,
+            role: Role::Actor,
+        };
         let mut ctx = MatchContext::default();
         ctx.tenant_domains.insert("contoso.example".into());
         assert_eq!(cond(yaml).matches(&v, &ctx), expected, "{yaml}");
@@ -610,7 +656,10 @@ mod tests {
         check("operation: [Set-InboxRule, New-InboxRule]", true);
         check("operation: Set-InboxRule", false);
         check("attr.param.MoveToFolder: {contains: rss}", true);
-        check("attr.param.MoveToFolder: {starts_with: RSS, ends_with: subscriptions}", true);
+        check(
+            "attr.param.MoveToFolder: {starts_with: RSS, ends_with: subscriptions}",
+            true,
+        );
         check("attr.param.MoveToFolder: {regex: '^(rss|notes)'}", true);
         check("attr.param.MoveToFolder: {regex: '^notes'}", false);
         check("ip: {cidr: [188.166.0.0/16]}", true);
@@ -621,15 +670,23 @@ mod tests {
         check("user: {external_domain: true}", false);
         check("device_id: {exists: false}", true);
         check("{not: {operation: New-InboxRule}}", false);
-        check("{any: [{operation: x}, {attr.param.MoveToFolder: {in: [rss subscriptions]}}]}", true);
-        check("{operation: New-InboxRule, attr.param.MoveToFolder: Inbox}", false);
+        check(
+            "{any: [{operation: x}, {attr.param.MoveToFolder: {in: [rss subscriptions]}}]}",
+            true,
+        );
+        check(
+            "{operation: New-InboxRule, attr.param.MoveToFolder: Inbox}",
+            false,
+        );
         check("operation: {not_in: [Set-InboxRule]}", true);
     }
 
     #[test]
     fn unknown_operator_and_field_are_errors_with_a_line() {
-        let err = serde_yaml_ng::from_str::<RawCond>("all:\n  - operation: x\n  - attr.a: {containz: y}\n")
-            .expect_err("unknown operator");
+        let err = serde_yaml_ng::from_str::<RawCond>(
+            "all:\n  - operation: x\n  - attr.a: {containz: y}\n",
+        )
+        .expect_err("unknown operator");
         assert!(err.to_string().contains("containz"), "{err}");
         assert_eq!(err.location().map(|l| l.line()), Some(3), "{err}");
         let err = serde_yaml_ng::from_str::<RawCond>("all:\n  - operation: x\n  - ip.cuntry: NL\n")
@@ -643,7 +700,9 @@ mod tests {
         let raw: RawCond = serde_yaml_ng::from_str("object: {regex: '(unclosed'}").expect("parses");
         assert!(raw.compile(&Params::default()).is_err());
         let raw: RawCond = serde_yaml_ng::from_str("object: {in: $words}").expect("parses");
-        let err = raw.compile(&Params::default()).expect_err("no such parameter");
+        let err = raw
+            .compile(&Params::default())
+            .expect_err("no such parameter");
         assert!(err.message.contains("$words"));
     }
 }

@@ -32,42 +32,150 @@ pub use rule::{Logic, Rule, RuleError, Severity};
 /// The built-in rules: every file of `rules/`, embedded. `tests/rules.rs` checks that this list
 /// and the folder agree.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("rules/aitm-officehome-no-device.yaml", include_str!("../../rules/aitm-officehome-no-device.yaml")),
-    ("rules/audit-tampering.yaml", include_str!("../../rules/audit-tampering.yaml")),
-    ("rules/concurrent-sessions.yaml", include_str!("../../rules/concurrent-sessions.yaml")),
-    ("rules/device-code-flow.yaml", include_str!("../../rules/device-code-flow.yaml")),
-    ("rules/external-sharing-link.yaml", include_str!("../../rules/external-sharing-link.yaml")),
-    ("rules/first-seen-asn.yaml", include_str!("../../rules/first-seen-asn.yaml")),
-    ("rules/first-seen-country.yaml", include_str!("../../rules/first-seen-country.yaml")),
-    ("rules/hosting-vpn-signin.yaml", include_str!("../../rules/hosting-vpn-signin.yaml")),
-    ("rules/impossible-travel.yaml", include_str!("../../rules/impossible-travel.yaml")),
-    ("rules/inbox-rule-suspicious.yaml", include_str!("../../rules/inbox-rule-suspicious.yaml")),
-    ("rules/legacy-auth.yaml", include_str!("../../rules/legacy-auth.yaml")),
-    ("rules/mailbox-forwarding-external.yaml", include_str!("../../rules/mailbox-forwarding-external.yaml")),
-    ("rules/mailbox-permission-grant.yaml", include_str!("../../rules/mailbox-permission-grant.yaml")),
-    ("rules/mass-deletion.yaml", include_str!("../../rules/mass-deletion.yaml")),
-    ("rules/mass-file-download.yaml", include_str!("../../rules/mass-file-download.yaml")),
-    ("rules/mass-mail-read.yaml", include_str!("../../rules/mass-mail-read.yaml")),
-    ("rules/mass-send.yaml", include_str!("../../rules/mass-send.yaml")),
-    ("rules/mail-sync-unusual.yaml", include_str!("../../rules/mail-sync-unusual.yaml")),
-    ("rules/mfa-fatigue.yaml", include_str!("../../rules/mfa-fatigue.yaml")),
-    ("rules/mfa-method-added-after-risky-signin.yaml", include_str!("../../rules/mfa-method-added-after-risky-signin.yaml")),
-    ("rules/mfa-method-changed.yaml", include_str!("../../rules/mfa-method-changed.yaml")),
-    ("rules/oauth-consent.yaml", include_str!("../../rules/oauth-consent.yaml")),
-    ("rules/app-credentials-added.yaml", include_str!("../../rules/app-credentials-added.yaml")),
-    ("rules/owa-via-proxy.yaml", include_str!("../../rules/owa-via-proxy.yaml")),
-    ("rules/password-reset.yaml", include_str!("../../rules/password-reset.yaml")),
-    ("rules/password-spray-success.yaml", include_str!("../../rules/password-spray-success.yaml")),
-    ("rules/risky-signin.yaml", include_str!("../../rules/risky-signin.yaml")),
-    ("rules/role-assignment.yaml", include_str!("../../rules/role-assignment.yaml")),
-    ("rules/same-subject-many-messages.yaml", include_str!("../../rules/same-subject-many-messages.yaml")),
-    ("rules/sent-items-deleted.yaml", include_str!("../../rules/sent-items-deleted.yaml")),
-    ("rules/session-multiple-networks.yaml", include_str!("../../rules/session-multiple-networks.yaml")),
-    ("rules/signin-after-containment.yaml", include_str!("../../rules/signin-after-containment.yaml")),
-    ("rules/suspicious-user-agent.yaml", include_str!("../../rules/suspicious-user-agent.yaml")),
-    ("rules/third-party-mail-client.yaml", include_str!("../../rules/third-party-mail-client.yaml")),
-    ("rules/token-refresh-elsewhere.yaml", include_str!("../../rules/token-refresh-elsewhere.yaml")),
-    ("rules/transport-rule.yaml", include_str!("../../rules/transport-rule.yaml")),
+    (
+        "rules/aitm-officehome-no-device.yaml",
+        include_str!("../../rules/aitm-officehome-no-device.yaml"),
+    ),
+    (
+        "rules/audit-tampering.yaml",
+        include_str!("../../rules/audit-tampering.yaml"),
+    ),
+    (
+        "rules/concurrent-sessions.yaml",
+        include_str!("../../rules/concurrent-sessions.yaml"),
+    ),
+    (
+        "rules/device-code-flow.yaml",
+        include_str!("../../rules/device-code-flow.yaml"),
+    ),
+    (
+        "rules/external-sharing-link.yaml",
+        include_str!("../../rules/external-sharing-link.yaml"),
+    ),
+    (
+        "rules/first-seen-asn.yaml",
+        include_str!("../../rules/first-seen-asn.yaml"),
+    ),
+    (
+        "rules/first-seen-country.yaml",
+        include_str!("../../rules/first-seen-country.yaml"),
+    ),
+    (
+        "rules/hosting-vpn-signin.yaml",
+        include_str!("../../rules/hosting-vpn-signin.yaml"),
+    ),
+    (
+        "rules/impossible-travel.yaml",
+        include_str!("../../rules/impossible-travel.yaml"),
+    ),
+    (
+        "rules/inbox-rule-suspicious.yaml",
+        include_str!("../../rules/inbox-rule-suspicious.yaml"),
+    ),
+    (
+        "rules/legacy-auth.yaml",
+        include_str!("../../rules/legacy-auth.yaml"),
+    ),
+    (
+        "rules/mailbox-forwarding-external.yaml",
+        include_str!("../../rules/mailbox-forwarding-external.yaml"),
+    ),
+    (
+        "rules/mailbox-permission-grant.yaml",
+        include_str!("../../rules/mailbox-permission-grant.yaml"),
+    ),
+    (
+        "rules/mass-deletion.yaml",
+        include_str!("../../rules/mass-deletion.yaml"),
+    ),
+    (
+        "rules/mass-file-download.yaml",
+        include_str!("../../rules/mass-file-download.yaml"),
+    ),
+    (
+        "rules/mass-mail-read.yaml",
+        include_str!("../../rules/mass-mail-read.yaml"),
+    ),
+    (
+        "rules/mass-send.yaml",
+        include_str!("../../rules/mass-send.yaml"),
+    ),
+    (
+        "rules/mail-sync-unusual.yaml",
+        include_str!("../../rules/mail-sync-unusual.yaml"),
+    ),
+    (
+        "rules/mfa-fatigue.yaml",
+        include_str!("../../rules/mfa-fatigue.yaml"),
+    ),
+    (
+        "rules/mfa-method-added-after-risky-signin.yaml",
+        include_str!("../../rules/mfa-method-added-after-risky-signin.yaml"),
+    ),
+    (
+        "rules/mfa-method-changed.yaml",
+        include_str!("../../rules/mfa-method-changed.yaml"),
+    ),
+    (
+        "rules/oauth-consent.yaml",
+        include_str!("../../rules/oauth-consent.yaml"),
+    ),
+    (
+        "rules/app-credentials-added.yaml",
+        include_str!("../../rules/app-credentials-added.yaml"),
+    ),
+    (
+        "rules/owa-via-proxy.yaml",
+        include_str!("../../rules/owa-via-proxy.yaml"),
+    ),
+    (
+        "rules/password-reset.yaml",
+        include_str!("../../rules/password-reset.yaml"),
+    ),
+    (
+        "rules/password-spray-success.yaml",
+        include_str!("../../rules/password-spray-success.yaml"),
+    ),
+    (
+        "rules/risky-signin.yaml",
+        include_str!("../../rules/risky-signin.yaml"),
+    ),
+    (
+        "rules/role-assignment.yaml",
+        include_str!("../../rules/role-assignment.yaml"),
+    ),
+    (
+        "rules/same-subject-many-messages.yaml",
+        include_str!("../../rules/same-subject-many-messages.yaml"),
+    ),
+    (
+        "rules/sent-items-deleted.yaml",
+        include_str!("../../rules/sent-items-deleted.yaml"),
+    ),
+    (
+        "rules/session-multiple-networks.yaml",
+        include_str!("../../rules/session-multiple-networks.yaml"),
+    ),
+    (
+        "rules/signin-after-containment.yaml",
+        include_str!("../../rules/signin-after-containment.yaml"),
+    ),
+    (
+        "rules/suspicious-user-agent.yaml",
+        include_str!("../../rules/suspicious-user-agent.yaml"),
+    ),
+    (
+        "rules/third-party-mail-client.yaml",
+        include_str!("../../rules/third-party-mail-client.yaml"),
+    ),
+    (
+        "rules/token-refresh-elsewhere.yaml",
+        include_str!("../../rules/token-refresh-elsewhere.yaml"),
+    ),
+    (
+        "rules/transport-rule.yaml",
+        include_str!("../../rules/transport-rule.yaml"),
+    ),
 ];
 
 /// Parameter overrides per rule id: `--param RULE.NAME=VALUE`.
@@ -76,9 +184,15 @@ pub type Overrides = BTreeMap<String, BTreeMap<String, Yaml>>;
 /// Parses `RULE.NAME=VALUE` (VALUE read as YAML: `25`, `2h`, `[a, b]`).
 pub fn parse_override(s: &str) -> Result<(String, String, Yaml), String> {
     let shape = "expected RULE.NAME=VALUE, such as mass-send.min_messages=20";
-    let (key, value) = s.split_once('=').ok_or_else(|| format!("{shape}, found {s:?}"))?;
-    let (rule, name) = key.trim().split_once('.').ok_or_else(|| format!("{shape}, found {s:?}"))?;
-    let y: Yaml = serde_yaml_ng::from_str(value).map_err(|e| format!("{s}: value is not YAML: {e}"))?;
+    let (key, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{shape}, found {s:?}"))?;
+    let (rule, name) = key
+        .trim()
+        .split_once('.')
+        .ok_or_else(|| format!("{shape}, found {s:?}"))?;
+    let y: Yaml =
+        serde_yaml_ng::from_str(value).map_err(|e| format!("{s}: value is not YAML: {e}"))?;
     Ok((rule.to_string(), name.to_string(), y))
 }
 
@@ -97,12 +211,19 @@ impl RuleSet {
 
     /// Built-ins plus folders; `disable` names rule ids to leave out (an unknown id is an error:
     /// a typo must not leave a rule running); `overrides` tune parameters.
-    pub fn load(dirs: &[PathBuf], disable: &[String], overrides: &Overrides) -> Result<RuleSet, RuleError> {
+    pub fn load(
+        dirs: &[PathBuf],
+        disable: &[String],
+        overrides: &Overrides,
+    ) -> Result<RuleSet, RuleError> {
         let empty = BTreeMap::new();
         let mut by_id: BTreeMap<String, Rule> = BTreeMap::new();
         for (name, text) in BUILTIN {
             let id = rule::rule_id_hint(text);
-            let o = id.as_deref().and_then(|i| overrides.get(i)).unwrap_or(&empty);
+            let o = id
+                .as_deref()
+                .and_then(|i| overrides.get(i))
+                .unwrap_or(&empty);
             let r = rule::parse(&format!("{name} (built in)"), text, o)?;
             by_id.insert(r.meta.id.clone(), r);
         }
@@ -175,26 +296,37 @@ fn subjects(e: &Event) -> impl Iterator<Item = (Text, Role)> + '_ {
         .attr("target")
         .filter(|t| t.contains('@') && !t.eq_ignore_ascii_case(&e.user))
         .map(|t| (Text::from(t.to_ascii_lowercase()), Role::Target));
-    std::iter::once((e.user.clone(), Role::Actor)).chain(recipient).chain(target)
+    std::iter::once((e.user.clone(), Role::Actor))
+        .chain(recipient)
+        .chain(target)
 }
 
 /// Evaluates every rule over every user's events. `files` is the ingest's file list (evidence
 /// rows cite files by path). `users`, when not empty, limits the run to those (lower-cased).
-pub fn run(events: &[Event], enrichment: &Enrichment, rules: &[Rule], files: &[String], users: &[String]) -> Vec<Finding> {
+pub fn run(
+    events: &[Event],
+    enrichment: &Enrichment,
+    rules: &[Rule],
+    files: &[String],
+    users: &[String],
+) -> Vec<Finding> {
     let ctx = MatchContext {
         tenant_domains: tenant_domains(events),
     };
     let groups: FxHashMap<Text, Vec<(u32, Role)>> = events
         .par_iter()
         .enumerate()
-        .fold(FxHashMap::default, |mut acc: FxHashMap<Text, Vec<(u32, Role)>>, (i, e)| {
-            for (user, role) in subjects(e) {
-                if users.is_empty() || users.iter().any(|u| **u == *user) {
-                    acc.entry(user).or_default().push((i as u32, role));
+        .fold(
+            FxHashMap::default,
+            |mut acc: FxHashMap<Text, Vec<(u32, Role)>>, (i, e)| {
+                for (user, role) in subjects(e) {
+                    if users.is_empty() || users.iter().any(|u| **u == *user) {
+                        acc.entry(user).or_default().push((i as u32, role));
+                    }
                 }
-            }
-            acc
-        })
+                acc
+            },
+        )
         .reduce(FxHashMap::default, |mut a, b| {
             for (u, mut v) in b {
                 a.entry(u).or_default().append(&mut v);
@@ -230,15 +362,36 @@ pub fn run(events: &[Event], enrichment: &Enrichment, rules: &[Rule], files: &[S
     findings
 }
 
+/// A count as JSON: an integer when it is one (`22`, not `22.0`).
+fn number(x: f64) -> Json {
+    if x.fract() == 0.0 && x.abs() < 9.0e15 {
+        Json::from(x as i64)
+    } else {
+        Json::from(x)
+    }
+}
+
 /// The positions of the events a condition picks out, honouring roles and the operation
 /// pre-check.
-fn hits_of(rule: &Rule, cond: &matcher::Cond, roles: &[Role], views: &[EventView<'_>], ctx: &MatchContext) -> Vec<usize> {
+fn hits_of(
+    rule: &Rule,
+    cond: &matcher::Cond,
+    roles: &[Role],
+    views: &[EventView<'_>],
+    ctx: &MatchContext,
+) -> Vec<usize> {
     let ops = rule.operations.as_deref();
     views
         .iter()
         .enumerate()
         .filter(|(_, v)| roles.contains(&v.role))
-        .filter(|(_, v)| ops.is_none_or(|ops| ops.iter().any(|o| o.len() == v.event.operation.len() && o.eq_ignore_ascii_case(&v.event.operation))))
+        .filter(|(_, v)| {
+            ops.is_none_or(|ops| {
+                ops.iter().any(|o| {
+                    o.len() == v.event.operation.len() && o.eq_ignore_ascii_case(&v.event.operation)
+                })
+            })
+        })
         .filter(|(_, v)| cond.matches(v, ctx))
         .map(|(i, _)| i)
         .collect()
@@ -251,7 +404,11 @@ fn group(views: &[EventView<'_>], hits: &[usize], by: &[Field]) -> Vec<(Vec<Stri
     for &h in hits {
         let key: Vec<String> = by
             .iter()
-            .map(|f| f.first(&views[h]).map(|s| s.to_lowercase()).unwrap_or_default())
+            .map(|f| {
+                f.first(&views[h])
+                    .map(|s| s.to_lowercase())
+                    .unwrap_or_default()
+            })
             .collect();
         let g = groups.entry(key.clone()).or_default();
         if g.is_empty() {
@@ -268,12 +425,24 @@ fn group(views: &[EventView<'_>], hits: &[usize], by: &[Field]) -> Vec<(Vec<Stri
         .collect()
 }
 
-fn evaluate(rule: &Rule, user: &str, views: &[EventView<'_>], ctx: &MatchContext, files: &[String], out: &mut Vec<Finding>) {
+fn evaluate(
+    rule: &Rule,
+    user: &str,
+    views: &[EventView<'_>],
+    ctx: &MatchContext,
+    files: &[String],
+    out: &mut Vec<Finding>,
+) {
     let refs = |pos: &[usize]| -> Vec<&EventView> { pos.iter().map(|&p| &views[p]).collect() };
-    let grouped_details = |key: &[String]| {
+    // Groups are keyed case-insensitively; the details show the first event's own spelling.
+    let grouped_details = |pos: &[usize]| {
         let mut d = Map::new();
-        for (f, k) in rule.group_by.iter().zip(key) {
-            d.insert(f.to_string(), Json::from(k.clone()));
+        for f in &rule.group_by {
+            let v = pos
+                .first()
+                .and_then(|&p| f.first(&views[p]))
+                .unwrap_or_default();
+            d.insert(f.to_string(), Json::from(v));
         }
         d
     };
@@ -290,8 +459,8 @@ fn evaluate(rule: &Rule, user: &str, views: &[EventView<'_>], ctx: &MatchContext
                     out.push(Finding::new(rule, user, &[&views[h]], d, files));
                 }
             } else {
-                for (key, pos) in group(views, &hits, &rule.group_by) {
-                    let mut d = grouped_details(&key);
+                for (_, pos) in group(views, &hits, &rule.group_by) {
+                    let mut d = grouped_details(&pos);
                     d.insert("count".into(), Json::from(pos.len()));
                     out.push(Finding::new(rule, user, &refs(&pos), d, files));
                 }
@@ -302,13 +471,13 @@ fn evaluate(rule: &Rule, user: &str, views: &[EventView<'_>], ctx: &MatchContext
             if hits.is_empty() {
                 return;
             }
-            for (key, pos) in group(views, &hits, &rule.group_by) {
+            for (_, pos) in group(views, &hits, &rule.group_by) {
                 let list = refs(&pos);
                 for b in window::bursts(&list, count, *min, *window) {
-                    let mut d = grouped_details(&key);
-                    d.insert("count".into(), Json::from(b.peak));
-                    d.insert("total".into(), Json::from(b.total));
-                    d.insert("min".into(), Json::from(*min));
+                    let mut d = grouped_details(&pos[b.start..=b.end]);
+                    d.insert("count".into(), number(b.peak));
+                    d.insert("total".into(), number(b.total));
+                    d.insert("min".into(), number(*min));
                     d.insert("window".into(), Json::from(rule::format_duration(*window)));
                     d.insert(
                         "counted".into(),
@@ -319,8 +488,14 @@ fn evaluate(rule: &Rule, user: &str, views: &[EventView<'_>], ctx: &MatchContext
                         }),
                     );
                     if let rule::Count::Distinct(f) = count {
-                        let vals: BTreeSet<String> = list[b.start..=b.end].iter().filter_map(|v| f.first(v)).collect();
-                        d.insert("values".into(), Json::from(vals.into_iter().collect::<Vec<_>>()));
+                        let vals: BTreeSet<String> = list[b.start..=b.end]
+                            .iter()
+                            .filter_map(|v| f.first(v))
+                            .collect();
+                        d.insert(
+                            "values".into(),
+                            Json::from(vals.into_iter().collect::<Vec<_>>()),
+                        );
                     }
                     out.push(Finding::new(rule, user, &list[b.start..=b.end], d, files));
                 }
@@ -338,18 +513,47 @@ fn evaluate(rule: &Rule, user: &str, views: &[EventView<'_>], ctx: &MatchContext
                 return;
             }
             let first_hits = hits_of(rule, &first.when, &first.roles, views, ctx);
-            for occ in window::sequences(views, &first_hits, &then_hits, first, *within, same, differ_any) {
-                let all: BTreeSet<usize> = occ.first.iter().chain(occ.then.iter()).copied().collect();
+            for occ in window::sequences(
+                views,
+                &first_hits,
+                &then_hits,
+                first,
+                *within,
+                same,
+                differ_any,
+            ) {
+                let all: BTreeSet<usize> =
+                    occ.first.iter().chain(occ.then.iter()).copied().collect();
                 let pos: Vec<usize> = all.into_iter().collect();
                 let mut d = Map::new();
-                let (f0, t0) = (occ.first.iter().next().copied(), occ.then.iter().next().copied());
+                let (f0, t0) = (
+                    occ.first.iter().next().copied(),
+                    occ.then.iter().next().copied(),
+                );
                 for (prefix, p) in [("first", f0), ("then", t0)] {
                     if let Some(p) = p {
                         let v = &views[p];
-                        d.insert(format!("{prefix}_ip"), Json::from(v.event.ip.map(|i| i.to_string()).unwrap_or_else(|| "?".into())));
-                        d.insert(format!("{prefix}_place"), Json::from(baseline::describe_ip(v.ip)));
-                        d.insert(format!("{prefix}_operation"), Json::from(v.event.operation.to_string()));
-                        d.insert(format!("{prefix}_time"), Json::from(crate::normalize::time::format(&v.event.time)));
+                        d.insert(
+                            format!("{prefix}_ip"),
+                            Json::from(
+                                v.event
+                                    .ip
+                                    .map(|i| i.to_string())
+                                    .unwrap_or_else(|| "?".into()),
+                            ),
+                        );
+                        d.insert(
+                            format!("{prefix}_place"),
+                            Json::from(baseline::describe_ip(v.ip)),
+                        );
+                        d.insert(
+                            format!("{prefix}_operation"),
+                            Json::from(v.event.operation.to_string()),
+                        );
+                        d.insert(
+                            format!("{prefix}_time"),
+                            Json::from(crate::normalize::time::format(&v.event.time)),
+                        );
                     }
                 }
                 d.insert("first_count".into(), Json::from(occ.first.len()));
@@ -390,13 +594,20 @@ fn evaluate(rule: &Rule, user: &str, views: &[EventView<'_>], ctx: &MatchContext
                     let hops = if *detector == rule::Detector::ImpossibleTravel {
                         baseline::impossible_travel(&list, num("max_speed_kmh"), min_km, exempt)
                     } else {
-                        baseline::concurrent_sessions(&list, rule.duration("within").unwrap_or_default(), min_km, exempt)
+                        baseline::concurrent_sessions(
+                            &list,
+                            rule.duration("within").unwrap_or_default(),
+                            min_km,
+                            exempt,
+                        )
                     };
                     // One finding per pair of addresses, however often the user went back and forth.
-                    let mut pairs: BTreeMap<(String, String), Vec<&baseline::Hop>> = BTreeMap::new();
+                    let mut pairs: BTreeMap<(String, String), Vec<&baseline::Hop>> =
+                        BTreeMap::new();
                     let mut order = Vec::new();
                     for h in &hops {
-                        let ip = |k: usize| list[k].event.ip.map(|i| i.to_string()).unwrap_or_default();
+                        let ip =
+                            |k: usize| list[k].event.ip.map(|i| i.to_string()).unwrap_or_default();
                         let (a, b) = (ip(h.from), ip(h.to));
                         let key = if a <= b { (a, b) } else { (b, a) };
                         let e = pairs.entry(key.clone()).or_default();

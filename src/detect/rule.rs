@@ -16,7 +16,17 @@ use super::matcher::{describe, scalar_text, Cond, CondError, RawCond};
 
 /// How bad a finding is. Ordered: `Informational < Low < Medium < High < Critical`.
 #[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, clap::ValueEnum,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -125,8 +135,12 @@ impl Detector {
     pub fn required_params(self) -> &'static [&'static str] {
         match self {
             Detector::FirstSeen => &["learn"],
-            Detector::ImpossibleTravel => &["max_speed_kmh", "min_distance_km", "exempt_same_device_isp"],
-            Detector::ConcurrentSessions => &["within", "min_distance_km", "exempt_same_device_isp"],
+            Detector::ImpossibleTravel => {
+                &["max_speed_kmh", "min_distance_km", "exempt_same_device_isp"]
+            }
+            Detector::ConcurrentSessions => {
+                &["within", "min_distance_km", "exempt_same_device_isp"]
+            }
         }
     }
 }
@@ -375,7 +389,9 @@ pub fn line_of(text: &str, needle: &str) -> Option<u64> {
 
 fn number(v: Option<&Yaml>, what: &str) -> Result<f64, String> {
     match v {
-        Some(Yaml::Number(n)) => n.as_f64().ok_or_else(|| format!("{what}: expected a number")),
+        Some(Yaml::Number(n)) => n
+            .as_f64()
+            .ok_or_else(|| format!("{what}: expected a number")),
         Some(Yaml::String(s)) => s
             .trim()
             .parse()
@@ -388,7 +404,10 @@ fn number(v: Option<&Yaml>, what: &str) -> Result<f64, String> {
 /// Parses `90s`, `30m`, `2h`, `7d` (or a bare number of seconds).
 pub fn parse_duration(s: &str) -> Option<Duration> {
     let s = s.trim();
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len()));
+    let (num, unit) = s.split_at(
+        s.find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(s.len()),
+    );
     let n: f64 = num.parse().ok()?;
     let secs = match unit.trim() {
         "" | "s" => n,
@@ -402,9 +421,8 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
 
 fn duration(v: Option<&Yaml>) -> Result<Duration, String> {
     let text = v.and_then(scalar_text).unwrap_or_default();
-    parse_duration(&text).ok_or_else(|| {
-        format!("expected a duration such as 90s, 30m, 2h or 7d, found {text:?}")
-    })
+    parse_duration(&text)
+        .ok_or_else(|| format!("expected a duration such as 90s, 30m, 2h or 7d, found {text:?}"))
 }
 
 /// Writes a duration back the way rule files do (`30m`, `2h`, `7d`).
@@ -431,7 +449,11 @@ fn strip_position(msg: &str) -> String {
 
 /// Reads one rule file. `overrides` are parameter values to use instead of the defaults
 /// (`--param RULE.NAME=VALUE`); naming a parameter the rule does not have is an error.
-pub fn parse(file: &str, text: &str, overrides: &BTreeMap<String, Yaml>) -> Result<Rule, RuleError> {
+pub fn parse(
+    file: &str,
+    text: &str,
+    overrides: &BTreeMap<String, Yaml>,
+) -> Result<Rule, RuleError> {
     let def: RuleDef = serde_yaml_ng::from_str(text).map_err(|e| {
         let msg = e.to_string();
         let mut line = e.location().map(|l| l.line() as u64);
@@ -466,7 +488,12 @@ pub fn parse(file: &str, text: &str, overrides: &BTreeMap<String, Yaml>) -> Resu
     compile(file, text, def, overrides)
 }
 
-fn compile(file: &str, text: &str, def: RuleDef, overrides: &BTreeMap<String, Yaml>) -> Result<Rule, RuleError> {
+fn compile(
+    file: &str,
+    text: &str,
+    def: RuleDef,
+    overrides: &BTreeMap<String, Yaml>,
+) -> Result<Rule, RuleError> {
     let invalid = |field: &str, near: &str, message: String| RuleError::Invalid {
         file: file.to_string(),
         line: line_of(text, near),
@@ -479,7 +506,14 @@ fn compile(file: &str, text: &str, def: RuleDef, overrides: &BTreeMap<String, Ya
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     if !valid_id {
-        return Err(invalid("id", "id:", format!("expected lower-case letters, digits and '-', found {:?}", def.id)));
+        return Err(invalid(
+            "id",
+            "id:",
+            format!(
+                "expected lower-case letters, digits and '-', found {:?}",
+                def.id
+            ),
+        ));
     }
     let mut values: BTreeMap<String, Yaml> = def
         .params
@@ -493,7 +527,11 @@ fn compile(file: &str, text: &str, def: RuleDef, overrides: &BTreeMap<String, Ya
                 "params:",
                 format!(
                     "no parameter `{k}` to override; this rule has: {}",
-                    if values.is_empty() { "none".to_string() } else { values.keys().cloned().collect::<Vec<_>>().join(", ") }
+                    if values.is_empty() {
+                        "none".to_string()
+                    } else {
+                        values.keys().cloned().collect::<Vec<_>>().join(", ")
+                    }
                 ),
             ));
         }
@@ -514,11 +552,13 @@ fn compile(file: &str, text: &str, def: RuleDef, overrides: &BTreeMap<String, Ya
     };
     let ref_ok = |y: &Yaml, field: &str| -> Result<(), RuleError> {
         match y {
-            Yaml::String(s) if s.starts_with('$') && params.value(&s[1..]).is_none() => Err(invalid(
-                field,
-                s,
-                format!("`{s}` names no parameter of this rule (declare it under `params:`)"),
-            )),
+            Yaml::String(s) if s.starts_with('$') && params.value(&s[1..]).is_none() => {
+                Err(invalid(
+                    field,
+                    s,
+                    format!("`{s}` names no parameter of this rule (declare it under `params:`)"),
+                ))
+            }
             _ => Ok(()),
         }
     };
@@ -528,12 +568,20 @@ fn compile(file: &str, text: &str, def: RuleDef, overrides: &BTreeMap<String, Ya
     };
     let operations = def.when.as_ref().and_then(|c| c.required_operations());
     let roles = def.roles.clone().unwrap_or_else(|| vec![Role::Actor]);
-    let shapes = [def.threshold.is_some(), def.sequence.is_some(), def.baseline.is_some()]
-        .iter()
-        .filter(|b| **b)
-        .count();
+    let shapes = [
+        def.threshold.is_some(),
+        def.sequence.is_some(),
+        def.baseline.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
     if shapes > 1 {
-        return Err(invalid("threshold", "threshold:", "a rule has at most one of threshold, sequence and baseline".into()));
+        return Err(invalid(
+            "threshold",
+            "threshold:",
+            "a rule has at most one of threshold, sequence and baseline".into(),
+        ));
     }
     let logic = if let Some(t) = &def.threshold {
         ref_ok(&t.min, "threshold.min")?;
@@ -542,7 +590,9 @@ fn compile(file: &str, text: &str, def: RuleDef, overrides: &BTreeMap<String, Ya
             "events" => Count::Events,
             "items" => Count::Items,
             other => match other.strip_prefix("distinct ") {
-                Some(f) => Count::Distinct(Field::parse(f.trim()).map_err(|m| invalid("threshold.count", "count:", m))?),
+                Some(f) => Count::Distinct(
+                    Field::parse(f.trim()).map_err(|m| invalid("threshold.count", "count:", m))?,
+                ),
                 None => {
                     return Err(invalid(
                         "threshold.count",
@@ -552,10 +602,16 @@ fn compile(file: &str, text: &str, def: RuleDef, overrides: &BTreeMap<String, Ya
                 }
             },
         };
-        let min = number(Some(&resolve(&t.min)), "min").map_err(|m| invalid("threshold.min", "min:", m))?;
-        let window = duration(Some(&resolve(&t.window))).map_err(|m| invalid("threshold.window", "window:", m))?;
+        let min = number(Some(&resolve(&t.min)), "min")
+            .map_err(|m| invalid("threshold.min", "min:", m))?;
+        let window = duration(Some(&resolve(&t.window)))
+            .map_err(|m| invalid("threshold.window", "window:", m))?;
         if def.when.is_none() {
-            return Err(invalid("match", "threshold:", "a threshold needs a `match` saying which events it counts".into()));
+            return Err(invalid(
+                "match",
+                "threshold:",
+                "a threshold needs a `match` saying which events it counts".into(),
+            ));
         }
         Logic::Threshold { count, min, window }
     } else if let Some(s) = &def.sequence {
@@ -564,7 +620,9 @@ fn compile(file: &str, text: &str, def: RuleDef, overrides: &BTreeMap<String, Ya
             let min = match &st.min {
                 Some(y) => {
                     ref_ok(y, &format!("sequence.{name}.min"))?;
-                    number(Some(&resolve(y)), "min").map_err(|m| invalid(&format!("sequence.{name}.min"), "min:", m))? as u64
+                    number(Some(&resolve(y)), "min")
+                        .map_err(|m| invalid(&format!("sequence.{name}.min"), "min:", m))?
+                        as u64
                 }
                 None => 1,
             };
@@ -577,7 +635,8 @@ fn compile(file: &str, text: &str, def: RuleDef, overrides: &BTreeMap<String, Ya
         Logic::Sequence {
             first: step(&s.first, "first")?,
             then: step(&s.then, "then")?,
-            within: duration(Some(&resolve(&s.within))).map_err(|m| invalid("sequence.within", "within:", m))?,
+            within: duration(Some(&resolve(&s.within)))
+                .map_err(|m| invalid("sequence.within", "within:", m))?,
             same: s.same.clone(),
             differ_any: s.differ_any.clone(),
         }
@@ -592,7 +651,11 @@ fn compile(file: &str, text: &str, def: RuleDef, overrides: &BTreeMap<String, Ya
             }
         }
         if b.detector == Detector::FirstSeen && b.field.is_none() {
-            return Err(invalid("baseline.field", "baseline:", "first-seen needs `field:` (the value that is new for the user)".into()));
+            return Err(invalid(
+                "baseline.field",
+                "baseline:",
+                "first-seen needs `field:` (the value that is new for the user)".into(),
+            ));
         }
         Logic::Baseline {
             detector: b.detector,
@@ -609,7 +672,8 @@ fn compile(file: &str, text: &str, def: RuleDef, overrides: &BTreeMap<String, Ya
         Logic::Event
     };
     for t in &def.tests {
-        t.expectation().map_err(|m| invalid("tests.expect", &t.name, m))?;
+        t.expectation()
+            .map_err(|m| invalid("tests.expect", &t.name, m))?;
     }
     let rule = Rule {
         meta: RuleMeta {
@@ -657,7 +721,10 @@ fn compile(file: &str, text: &str, def: RuleDef, overrides: &BTreeMap<String, Ya
 
 /// Reads every `.yaml` / `.yml` file directly in `dir` (test-case folders below it are for
 /// `rules test`), in name order.
-pub fn load_dir(dir: &Path, overrides: &BTreeMap<String, BTreeMap<String, Yaml>>) -> Result<Vec<Rule>, RuleError> {
+pub fn load_dir(
+    dir: &Path,
+    overrides: &BTreeMap<String, BTreeMap<String, Yaml>>,
+) -> Result<Vec<Rule>, RuleError> {
     let io = |e: std::io::Error| RuleError::Io {
         path: dir.display().to_string(),
         reason: e.to_string(),
@@ -666,7 +733,9 @@ pub fn load_dir(dir: &Path, overrides: &BTreeMap<String, BTreeMap<String, Yaml>>
         .map_err(io)?
         .filter_map(|e| e.ok())
         .map(|e| e.path())
-        .filter(|p| p.is_file() && matches!(p.extension().and_then(|x| x.to_str()), Some("yaml" | "yml")))
+        .filter(|p| {
+            p.is_file() && matches!(p.extension().and_then(|x| x.to_str()), Some("yaml" | "yml"))
+        })
         .collect();
     paths.sort();
     let empty = BTreeMap::new();
@@ -679,7 +748,13 @@ pub fn load_dir(dir: &Path, overrides: &BTreeMap<String, BTreeMap<String, Yaml>>
                 reason: e.to_string(),
             })?;
             let id = rule_id_hint(&text);
-            parse(&name, &text, id.as_deref().and_then(|i| overrides.get(i)).unwrap_or(&empty))
+            parse(
+                &name,
+                &text,
+                id.as_deref()
+                    .and_then(|i| overrides.get(i))
+                    .unwrap_or(&empty),
+            )
         })
         .collect()
 }
@@ -716,7 +791,10 @@ mod tests {
 
     #[test]
     fn unknown_field_in_a_condition_names_its_line() {
-        let text = MINIMAL.replace("  operation: X\n", "  all:\n    - operation: X\n    - ip.netwrk: hosting\n");
+        let text = MINIMAL.replace(
+            "  operation: X\n",
+            "  all:\n    - operation: X\n    - ip.netwrk: hosting\n",
+        );
         let err = parse("t.yaml", &text, &BTreeMap::new()).expect_err("unknown field");
         let msg = err.to_string();
         assert!(msg.contains("ip.netwrk") && msg.contains("line 9"), "{msg}");
@@ -724,7 +802,12 @@ mod tests {
 
     #[test]
     fn wrong_severity_and_bad_threshold_are_errors() {
-        let err = parse("t.yaml", &MINIMAL.replace("low", "severe"), &BTreeMap::new()).expect_err("bad severity");
+        let err = parse(
+            "t.yaml",
+            &MINIMAL.replace("low", "severe"),
+            &BTreeMap::new(),
+        )
+        .expect_err("bad severity");
         assert!(err.to_string().contains("line 3"), "{err}");
         let text = format!("{MINIMAL}threshold:\n  count: items\n  min: $n\n  window: 1h\n");
         let err = parse("t.yaml", &text, &BTreeMap::new()).expect_err("undeclared parameter");

@@ -26,7 +26,9 @@ use super::field::Field;
 use super::matcher::{describe, scalar_text};
 use super::rule::{line_of, Expect, Rule, RuleTest, Severity};
 use super::{run, Finding};
-use crate::enrich::{self, Enrichment, Exported, GeoIp, GeoPoint, IpInfo, NetworkConfig, NetworkKind, Precision};
+use crate::enrich::{
+    self, Enrichment, Exported, GeoIp, GeoPoint, IpInfo, NetworkConfig, NetworkKind, Precision,
+};
 use crate::model::{Event, Origin, Outcome, Source, Text};
 use crate::normalize::time::parse_iso;
 
@@ -47,32 +49,72 @@ impl TestResult {
 }
 
 /// Builds the events and the enrichment table a rule test describes.
-pub fn synthetic_events(rule: &Rule, test: &RuleTest, geo: &GeoIp, nets: &NetworkConfig) -> Result<(Vec<Event>, Enrichment), String> {
+pub fn synthetic_events(
+    rule: &Rule,
+    test: &RuleTest,
+    geo: &GeoIp,
+    nets: &NetworkConfig,
+) -> Result<(Vec<Event>, Enrichment), String> {
     let mut events = Vec::new();
     let mut facts: BTreeMap<IpAddr, BTreeMap<String, Yaml>> = BTreeMap::new();
     for (n, map) in test.events.iter().enumerate() {
         let at = |key: &str, msg: String| {
-            let line = line_of(&rule.source, &test.name).map(|l| format!(" (test at line {l})")).unwrap_or_default();
+            let line = line_of(&rule.source, &test.name)
+                .map(|l| format!(" (test at line {l})"))
+                .unwrap_or_default();
             format!("{}{line}, event {}, `{key}`: {msg}", rule.meta.file, n + 1)
         };
-        let text = |key: &str, y: &Yaml| scalar_text(y).ok_or_else(|| at(key, format!("expected a text or number, found {}", describe(y))));
+        let text = |key: &str, y: &Yaml| {
+            scalar_text(y).ok_or_else(|| {
+                at(
+                    key,
+                    format!("expected a text or number, found {}", describe(y)),
+                )
+            })
+        };
         let time = map
             .get("time")
-            .ok_or_else(|| at("time", "every test event needs a time (ISO 8601, UTC)".into()))
+            .ok_or_else(|| {
+                at(
+                    "time",
+                    "every test event needs a time (ISO 8601, UTC)".into(),
+                )
+            })
             .and_then(|y| text("time", y))
-            .and_then(|s| parse_iso(&s).ok_or_else(|| at("time", format!("expected an ISO 8601 time such as 2024-05-13T14:19:37Z, found {s:?}"))))?;
+            .and_then(|s| {
+                parse_iso(&s).ok_or_else(|| {
+                    at(
+                        "time",
+                        format!(
+                            "expected an ISO 8601 time such as 2024-05-13T14:19:37Z, found {s:?}"
+                        ),
+                    )
+                })
+            })?;
         let operation = match map.get("operation") {
             Some(y) => text("operation", y)?,
             None => "Sign-in".to_string(),
         };
-        let source = match map.get("source").map(|y| text("source", y)).transpose()?.as_deref() {
+        let source = match map
+            .get("source")
+            .map(|y| text("source", y))
+            .transpose()?
+            .as_deref()
+        {
             None if operation == "Sign-in" => Source::Signin,
             None if operation == "Message" => Source::Messagetrace,
             None => Source::Audit,
             Some(s) => Source::ALL
                 .into_iter()
                 .find(|x| x.as_str() == s)
-                .ok_or_else(|| at("source", format!("expected signin, noninteractive, audit or messagetrace, found {s:?}")))?,
+                .ok_or_else(|| {
+                    at(
+                        "source",
+                        format!(
+                            "expected signin, noninteractive, audit or messagetrace, found {s:?}"
+                        ),
+                    )
+                })?,
         };
         let user = match map.get("user") {
             Some(y) => text("user", y)?.to_lowercase(),
@@ -97,16 +139,29 @@ pub fn synthetic_events(rule: &Rule, test: &RuleTest, geo: &GeoIp, nets: &Networ
                         "failure" => Outcome::Failure,
                         "interrupted" => Outcome::Interrupted,
                         "unknown" => Outcome::Unknown,
-                        other => return Err(at(key, format!("expected success, failure, interrupted or unknown, found {other:?}"))),
+                        other => {
+                            return Err(at(
+                                key,
+                                format!(
+                            "expected success, failure, interrupted or unknown, found {other:?}"
+                        ),
+                            ))
+                        }
                     }
                 }
                 "ip" => {
                     let s = text(key, y)?;
-                    e.ip = Some(s.parse().map_err(|_| at(key, format!("expected an IP address, found {s:?}")))?);
+                    e.ip =
+                        Some(s.parse().map_err(|_| {
+                            at(key, format!("expected an IP address, found {s:?}"))
+                        })?);
                 }
                 "asn" => {
                     let s = text(key, y)?;
-                    e.asn = Some(s.parse().map_err(|_| at(key, format!("expected a number, found {s:?}")))?);
+                    e.asn = Some(
+                        s.parse()
+                            .map_err(|_| at(key, format!("expected a number, found {s:?}")))?,
+                    );
                 }
                 "error_code" => e.error_code = opt(y)?,
                 "country" => e.country = opt(y)?,
@@ -133,11 +188,14 @@ pub fn synthetic_events(rule: &Rule, test: &RuleTest, geo: &GeoIp, nets: &Networ
                         other => e.attrs.push((name, Text::from(text(key, other)?))),
                     }
                 }
-                "ip.country" | "ip.asn" | "ip.as_org" | "ip.network" | "ip.provider" | "ip.trusted_country" | "ip.location" => {
+                "ip.country" | "ip.asn" | "ip.as_org" | "ip.network" | "ip.provider"
+                | "ip.trusted_country" | "ip.location" => {
                     ip_facts.insert(key.clone(), y.clone());
                 }
                 other => {
-                    let hint = Field::parse(other).err().unwrap_or_else(|| format!("`{other}` cannot be set in a test event"));
+                    let hint = Field::parse(other)
+                        .err()
+                        .unwrap_or_else(|| format!("`{other}` cannot be set in a test event"));
                     return Err(at(other, format!("{hint}; ip facts: ip.country, ip.asn, ip.as_org, ip.network, ip.provider, ip.trusted_country, ip.location [lat, lon]")));
                 }
             }
@@ -163,7 +221,8 @@ pub fn synthetic_events(rule: &Rule, test: &RuleTest, geo: &GeoIp, nets: &Networ
             asn: first.and_then(|e| e.asn),
         };
         let mut info = enrich::lookup(*ip, &exported, geo, nets);
-        apply_facts(&mut info, f).map_err(|m| format!("{}: test {:?}, ip {ip}: {m}", rule.meta.file, test.name))?;
+        apply_facts(&mut info, f)
+            .map_err(|m| format!("{}: test {:?}, ip {ip}: {m}", rule.meta.file, test.name))?;
         info.events = events.iter().filter(|e| e.ip == Some(*ip)).count() as u64;
         infos.push(info);
     }
@@ -171,7 +230,9 @@ pub fn synthetic_events(rule: &Rule, test: &RuleTest, geo: &GeoIp, nets: &Networ
 }
 
 fn apply_facts(info: &mut IpInfo, facts: &BTreeMap<String, Yaml>) -> Result<(), String> {
-    let text = |y: &Yaml| scalar_text(y).ok_or_else(|| format!("expected a text or number, found {}", describe(y)));
+    let text = |y: &Yaml| {
+        scalar_text(y).ok_or_else(|| format!("expected a text or number, found {}", describe(y)))
+    };
     for (k, y) in facts {
         match k.as_str() {
             "ip.country" => {
@@ -229,7 +290,10 @@ pub fn run_rule_tests(rules: &[Rule]) -> Vec<TestResult> {
             out.push(TestResult {
                 suite: rule.meta.id.clone(),
                 name: "has tests".into(),
-                failure: Some(format!("{}: a rule needs at least one test that fires and one that does not", rule.meta.file)),
+                failure: Some(format!(
+                    "{}: a rule needs at least one test that fires and one that does not",
+                    rule.meta.file
+                )),
             });
             continue;
         }
@@ -238,7 +302,13 @@ pub fn run_rule_tests(rules: &[Rule]) -> Vec<TestResult> {
                 let expect = t.expectation()?;
                 let (events, enrichment) = synthetic_events(rule, t, &geo, &nets)?;
                 let files = vec![rule.meta.file.clone()];
-                let found = run(&events, &enrichment, std::slice::from_ref(rule), &files, &[]);
+                let found = run(
+                    &events,
+                    &enrichment,
+                    std::slice::from_ref(rule),
+                    &files,
+                    &[],
+                );
                 let n = found.len();
                 let ok = match expect {
                     Expect::Fire => n > 0,
@@ -253,8 +323,15 @@ pub fn run_rule_tests(rules: &[Rule]) -> Vec<TestResult> {
                         Expect::NoFire => "no-fire".to_string(),
                         Expect::Count(c) => format!("{c} findings"),
                     };
-                    let got: Vec<String> = found.iter().map(|f| format!("{}: {}", f.user, f.summary)).collect();
-                    Err(format!("expected {said}, got {n} findings{}{}", if got.is_empty() { "" } else { ": " }, got.join("; ")))
+                    let got: Vec<String> = found
+                        .iter()
+                        .map(|f| format!("{}: {}", f.user, f.summary))
+                        .collect();
+                    Err(format!(
+                        "expected {said}, got {n} findings{}{}",
+                        if got.is_empty() { "" } else { ": " },
+                        got.join("; ")
+                    ))
                 }
             })()
             .err();
@@ -301,8 +378,14 @@ pub struct Expectation {
 impl Expectation {
     fn matches(&self, f: &Finding) -> bool {
         self.rule.as_deref().is_none_or(|r| r == f.rule_id)
-            && self.user.as_deref().is_none_or(|u| u == "*" || u.eq_ignore_ascii_case(&f.user))
-            && !self.except_users.iter().any(|u| u.eq_ignore_ascii_case(&f.user))
+            && self
+                .user
+                .as_deref()
+                .is_none_or(|u| u == "*" || u.eq_ignore_ascii_case(&f.user))
+            && !self
+                .except_users
+                .iter()
+                .any(|u| u.eq_ignore_ascii_case(&f.user))
             && self.min_severity.is_none_or(|s| f.severity >= s)
     }
 
@@ -355,7 +438,10 @@ pub fn run_case(dir: &Path, rules: &[Rule]) -> Vec<TestResult> {
     for x in expected.must_fire.iter().chain(&expected.must_not_fire) {
         if let Some(r) = &x.rule {
             if !rules.iter().any(|rule| &rule.meta.id == r) {
-                return fail("expected.toml", format!("{}: no rule `{r}` in the rule set", path.display()));
+                return fail(
+                    "expected.toml",
+                    format!("{}: no rule `{r}` in the rule set", path.display()),
+                );
             }
         }
     }
@@ -376,19 +462,38 @@ pub fn run_case(dir: &Path, rules: &[Rule]) -> Vec<TestResult> {
         out.push(TestResult {
             suite: suite.clone(),
             name: format!("fires: {}", x.describe()),
-            failure: (!hit).then(|| format!("no finding of {}{}", x.describe(), x.note.as_deref().map(|n| format!(" ({n})")).unwrap_or_default())),
+            failure: (!hit).then(|| {
+                format!(
+                    "no finding of {}{}",
+                    x.describe(),
+                    x.note
+                        .as_deref()
+                        .map(|n| format!(" ({n})"))
+                        .unwrap_or_default()
+                )
+            }),
         });
     }
     for x in &expected.must_not_fire {
         let wrong: Vec<String> = findings
             .iter()
             .filter(|f| x.matches(f))
-            .map(|f| format!("{} {} {} {}: {}", crate::normalize::time::format(&f.first), f.rule_id, f.severity, f.user, f.summary))
+            .map(|f| {
+                format!(
+                    "{} {} {} {}: {}",
+                    crate::normalize::time::format(&f.first),
+                    f.rule_id,
+                    f.severity,
+                    f.user,
+                    f.summary
+                )
+            })
             .collect();
         out.push(TestResult {
             suite: suite.clone(),
             name: format!("does not fire: {}", x.describe()),
-            failure: (!wrong.is_empty()).then(|| format!("{} unexpected findings: {}", wrong.len(), wrong.join("; "))),
+            failure: (!wrong.is_empty())
+                .then(|| format!("{} unexpected findings: {}", wrong.len(), wrong.join("; "))),
         });
     }
     out
@@ -413,7 +518,11 @@ pub fn junit(results: &[TestResult]) -> String {
     );
     for (suite, rs) in suites {
         let f = rs.iter().filter(|r| !r.passed()).count();
-        x.push_str(&format!("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{f}\">\n", esc(suite), rs.len()));
+        x.push_str(&format!(
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{f}\">\n",
+            esc(suite),
+            rs.len()
+        ));
         for r in rs {
             match &r.failure {
                 None => x.push_str(&format!("    <testcase classname=\"{}\" name=\"{}\"/>\n", esc(suite), esc(&r.name))),

@@ -23,7 +23,11 @@ pub fn items(v: &EventView<'_>) -> f64 {
     {
         return n;
     }
-    let messages = v.event.attr_all("message_id").filter(|m| !m.is_empty()).count();
+    let messages = v
+        .event
+        .attr_all("message_id")
+        .filter(|m| !m.is_empty())
+        .count();
     messages.max(1) as f64
 }
 
@@ -57,7 +61,13 @@ pub fn bursts(hits: &[&EventView<'_>], count: &Count, min: f64, window: Duration
     let mut i = 0;
     match count {
         Count::Events | Count::Items => {
-            let weight = |v: &EventView<'_>| if *count == Count::Items { items(v) } else { 1.0 };
+            let weight = |v: &EventView<'_>| {
+                if *count == Count::Items {
+                    items(v)
+                } else {
+                    1.0
+                }
+            };
             let mut sum = 0.0;
             for j in 0..hits.len() {
                 sum += weight(hits[j]);
@@ -96,7 +106,11 @@ pub fn bursts(hits: &[&EventView<'_>], count: &Count, min: f64, window: Duration
                 }
             }
             for b in out.iter_mut() {
-                let all: BTreeSet<&str> = values[b.start..=b.end].iter().flatten().map(|s| s.as_str()).collect();
+                let all: BTreeSet<&str> = values[b.start..=b.end]
+                    .iter()
+                    .flatten()
+                    .map(|s| s.as_str())
+                    .collect();
                 b.total = all.len() as f64;
             }
         }
@@ -148,7 +162,12 @@ pub fn sequences(
             .copied()
             .take_while(|&i| i < j)
             .filter(|&i| same.iter().all(|f| values_equal(&views[i], &views[j], f)))
-            .filter(|&i| differ_any.is_empty() || differ_any.iter().any(|f| values_differ(&views[i], &views[j], f)))
+            .filter(|&i| {
+                differ_any.is_empty()
+                    || differ_any
+                        .iter()
+                        .any(|f| values_differ(&views[i], &views[j], f))
+            })
             .collect();
         if (candidates.len() as u64) < first.min {
             continue;
@@ -175,7 +194,11 @@ mod tests {
     use chrono::TimeZone;
 
     fn ev(min: i64, count: Option<&str>) -> Event {
-        let t = chrono::Utc.with_ymd_and_hms(2024, 5, 13, 0, 0, 0).single().expect("valid time") + Duration::minutes(min);
+        let t = chrono::Utc
+            .with_ymd_and_hms(2024, 5, 13, 0, 0, 0)
+            .single()
+            .expect("valid time")
+            + Duration::minutes(min);
         let mut e = Event::new(t, Source::Audit, "u".into(), "HardDelete".into());
         if let Some(c) = count {
             e.attrs.push(("operation_count".into(), c.into()));
@@ -185,8 +208,21 @@ mod tests {
 
     #[test]
     fn items_windows_slide_and_merge() {
-        let events = [ev(0, Some("5")), ev(5, Some("5")), ev(50, Some("1")), ev(200, Some("3")), ev(205, Some("8"))];
-        let views: Vec<EventView> = events.iter().map(|e| EventView { event: e, ip: None, role: Role::Actor }).collect();
+        let events = [
+            ev(0, Some("5")),
+            ev(5, Some("5")),
+            ev(50, Some("1")),
+            ev(200, Some("3")),
+            ev(205, Some("8")),
+        ];
+        let views: Vec<EventView> = events
+            .iter()
+            .map(|e| EventView {
+                event: e,
+                ip: None,
+                role: Role::Actor,
+            })
+            .collect();
         let hits: Vec<&EventView> = views.iter().collect();
         let b = bursts(&hits, &Count::Items, 10.0, Duration::minutes(10));
         assert_eq!(b.len(), 2, "{b:?}");
@@ -204,7 +240,11 @@ mod tests {
         let mut e = ev(0, None);
         e.attrs.push(("message_id".into(), "<a>".into()));
         e.attrs.push(("message_id".into(), "<b>".into()));
-        let v = EventView { event: &e, ip: None, role: Role::Actor };
+        let v = EventView {
+            event: &e,
+            ip: None,
+            role: Role::Actor,
+        };
         assert_eq!(items(&v), 2.0);
     }
 }

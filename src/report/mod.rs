@@ -2,6 +2,7 @@
 //! escaped for each medium: CSV cells that a spreadsheet would run as formulas are defused.
 
 pub mod csv;
+pub mod findings;
 pub mod json;
 pub mod table;
 
