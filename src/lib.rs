@@ -5,6 +5,7 @@
 //! [`enrich`] (country, ASN and network kind of every IP) -> [`timeline`] (per-user ordering) -> [`report`] (tables, CSV, JSON). [`cli`] wires them.
 
 pub mod cli;
+pub mod detect;
 pub mod enrich;
 pub mod impact;
 pub mod ingest;

@@ -1,9 +1,11 @@
 //! The command line: argument parsing and wiring of the stages. No analysis logic lives here.
 
+pub mod analyze;
 pub mod args;
 pub mod enrich;
 pub mod inspect;
 pub mod recipients;
+pub mod rules;
 pub mod timeline;
 
 use clap::{Parser, Subcommand};
@@ -54,6 +56,10 @@ pub enum Command {
     Enrich(enrich::EnrichArgs),
     /// Who must be told: every recipient of mail from an account in a window.
     Recipients(recipients::RecipientsArgs),
+    /// Run the takeover rules over the evidence and list the findings.
+    Analyze(analyze::AnalyzeArgs),
+    /// List, show and test the rules.
+    Rules(rules::RulesArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -73,6 +79,8 @@ pub fn run() -> u8 {
         Command::Timeline(a) => timeline::run(a, &cli),
         Command::Enrich(a) => enrich::run(a, &cli),
         Command::Recipients(a) => recipients::run(a, &cli),
+        Command::Analyze(a) => analyze::run(a, &cli),
+        Command::Rules(a) => rules::run(a, &cli),
     };
     match result {
         Ok(code) => code,

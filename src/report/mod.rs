@@ -3,6 +3,7 @@
 
 pub mod case;
 pub mod csv;
+pub mod findings;
 pub mod json;
 pub mod table;
 

@@ -1,0 +1,57 @@
+//! `breachline analyze`: run the rules over the evidence and print the findings.
+
+use std::io::Write;
+
+use clap::Args;
+
+use super::args::{stderr_summary, EvidenceArgs};
+use super::rules::RuleSelection;
+use super::Cli;
+use crate::detect::{self, Severity};
+use crate::enrich::{self, GeoIp, NetworkConfig};
+use crate::report;
+
+#[derive(Args, Debug)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
+
+    #[command(flatten)]
+    pub selection: RuleSelection,
+
+    /// Only findings for these users (any case); repeatable.
+    #[arg(long, short, value_name = "UPN")]
+    pub user: Vec<String>,
+
+    /// Only findings at or above this severity.
+    #[arg(long, value_enum, default_value_t = Severity::Informational, value_name = "SEVERITY")]
+    pub min_severity: Severity,
+
+    /// Print the findings as JSON (an array; fields in docs/rules.md) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &AnalyzeArgs, cli: &Cli) -> anyhow::Result<u8> {
+    let rules = args.selection.load()?;
+    let ing = args.evidence.ingest(cli.quiet)?;
+    let enrichment = enrich::enrich(&ing.events, &GeoIp::embedded(), &NetworkConfig::builtin());
+    let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
+    let users: Vec<String> = args.user.iter().map(|u| u.trim().to_lowercase()).collect();
+    let mut findings = detect::run(&ing.events, &enrichment, &rules.rules, &files, &users);
+    findings.retain(|f| f.severity >= args.min_severity);
+    let mut out = report::stdout();
+    let written = if args.json {
+        serde_json::to_writer_pretty(&mut out, &findings)
+            .map_err(std::io::Error::from)
+            .and_then(|_| out.write_all(b"\n"))
+    } else {
+        out.write_all(report::findings::findings(&findings).as_bytes())
+    };
+    report::ignore_broken_pipe(written.and_then(|_| out.flush()))?;
+    stderr_summary(&ing);
+    let code = args.evidence.exit_code(&ing);
+    // The process ends here: freeing millions of events one by one would only cost time.
+    std::mem::forget(ing);
+    Ok(code)
+}

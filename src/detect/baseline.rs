@@ -1,0 +1,275 @@
+//! Per-user baselines and geography, from the user's own history in the evidence: values seen
+//! for the first time ([`first_seen`]), [`impossible_travel`] between consecutive sign-ins, and
+//! [`concurrent_sessions`] from distant places.
+//!
+//! Where a location is only a country's centre, distances are rough: findings say
+//! `precision: country-centroid`, and the rules' minimum distances keep neighbouring countries
+//! from being called travel.
+
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+use serde_json::{Map, Value as Json};
+
+use super::field::{EventView, Field};
+use crate::enrich::{distance_km, IpInfo, NetworkKind, Precision};
+
+/// A value of `field` new for the user: its first event and every later one with it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewValue {
+    pub value: String,
+    /// Positions in the hit list.
+    pub events: Vec<usize>,
+    /// Events in the learning period the baseline was built from.
+    pub history: usize,
+}
+
+/// Values of `field` that the user had not shown in the first `learn` of their history (from
+/// their first hit) nor earlier. A user whose hits all fall in the learning period has no
+/// finding: there is nothing to compare with.
+pub fn first_seen(hits: &[&EventView<'_>], field: &Field, learn: Duration) -> Vec<NewValue> {
+    let Some(start) = hits.first().map(|v| v.event.time) else {
+        return Vec::new();
+    };
+    let mut known: BTreeMap<String, Option<usize>> = BTreeMap::new();
+    let mut history = 0;
+    let mut order: Vec<String> = Vec::new();
+    let mut found: BTreeMap<String, NewValue> = BTreeMap::new();
+    for (k, v) in hits.iter().enumerate() {
+        let Some(value) = field.first(v).map(|s| s.to_lowercase()) else {
+            continue;
+        };
+        if v.event.time - start <= learn {
+            history += 1;
+            known.entry(value).or_insert(None);
+            continue;
+        }
+        match known.get(&value) {
+            Some(None) => {}
+            Some(Some(_)) => {
+                if let Some(nv) = found.get_mut(&value) {
+                    nv.events.push(k);
+                }
+            }
+            None => {
+                known.insert(value.clone(), Some(k));
+                order.push(value.clone());
+                found.insert(
+                    value.clone(),
+                    NewValue {
+                        value: field.first(v).unwrap_or_default(),
+                        events: vec![k],
+                        history: 0,
+                    },
+                );
+            }
+        }
+    }
+    order
+        .into_iter()
+        .filter_map(|v| found.remove(&v))
+        .map(|mut nv| {
+            nv.history = history;
+            nv
+        })
+        .collect()
+}
+
+/// How an address reads in a summary: `NL (AS14061 DigitalOcean, hosting)`.
+pub fn describe_ip(info: Option<&IpInfo>) -> String {
+    let Some(i) = info else {
+        return "unknown network".into();
+    };
+    let mut net = Vec::new();
+    if let Some(a) = i.asn {
+        net.push(match &i.as_org {
+            Some(o) => format!("AS{a} {o}"),
+            None => format!("AS{a}"),
+        });
+    }
+    net.push(i.network.as_str().to_string());
+    format!(
+        "{} ({})",
+        i.country.as_deref().unwrap_or("??"),
+        net.join(", ")
+    )
+}
+
+/// Two events seen from two places: what the travel detectors report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hop {
+    /// Positions in the hit list, earlier first.
+    pub from: usize,
+    pub to: usize,
+    pub km: f64,
+    pub hours: f64,
+    pub kmh: f64,
+    /// Either end was only a country's centre.
+    pub rough: bool,
+}
+
+/// The user moving between places on the same device over ordinary access networks (home,
+/// hotel, mobile, office): travel, not an attacker, whatever the speed looks like.
+fn same_device_on_isp(a: &EventView<'_>, b: &EventView<'_>) -> bool {
+    let ordinary = |v: &EventView<'_>| {
+        v.ip.is_some_and(|i| matches!(i.network, NetworkKind::Isp | NetworkKind::Corporate))
+    };
+    match (a.event.device_id.as_deref(), b.event.device_id.as_deref()) {
+        (Some(x), Some(y)) if !x.is_empty() && x.eq_ignore_ascii_case(y) => {
+            ordinary(a) && ordinary(b)
+        }
+        _ => false,
+    }
+}
+
+fn hop(hits: &[&EventView<'_>], i: usize, j: usize) -> Option<Hop> {
+    let (a, b) = (hits[i], hits[j]);
+    let (pa, pb) = (a.ip?.location?, b.ip?.location?);
+    let km = distance_km(&pa, &pb);
+    let secs = (b.event.time - a.event.time).num_seconds().max(0) as f64;
+    // Under a minute apart the clock resolution dominates: count it as one minute.
+    let hours = (secs / 3600.0).max(1.0 / 60.0);
+    Some(Hop {
+        from: i,
+        to: j,
+        km,
+        hours: secs / 3600.0,
+        kmh: km / hours,
+        rough: pa.precision == Precision::CountryCentroid
+            || pb.precision == Precision::CountryCentroid,
+    })
+}
+
+/// Consecutive located events (time order) whose distance is at least `min_km` and whose speed
+/// exceeds `max_kmh`. With `exempt_same_device_isp`, a hop between two ordinary access
+/// networks on the same device id is not reported.
+pub fn impossible_travel(
+    hits: &[&EventView<'_>],
+    max_kmh: f64,
+    min_km: f64,
+    exempt_same_device_isp: bool,
+) -> Vec<Hop> {
+    let mut out = Vec::new();
+    let mut prev: Option<usize> = None;
+    for j in 0..hits.len() {
+        if hits[j].ip.and_then(|i| i.location).is_none() {
+            continue;
+        }
+        if let Some(i) = prev {
+            if let Some(h) = hop(hits, i, j) {
+                let exempt = exempt_same_device_isp && same_device_on_isp(hits[i], hits[j]);
+                if h.km >= min_km && h.kmh > max_kmh && !exempt {
+                    out.push(h);
+                }
+            }
+        }
+        prev = Some(j);
+    }
+    out
+}
+
+/// Pairs of events from two different sessions within `within` of each other, at least
+/// `min_km` apart (same exemption as travel).
+pub fn concurrent_sessions(
+    hits: &[&EventView<'_>],
+    within: Duration,
+    min_km: f64,
+    exempt_same_device_isp: bool,
+) -> Vec<Hop> {
+    let located: Vec<usize> = (0..hits.len())
+        .filter(|&k| {
+            hits[k].ip.and_then(|i| i.location).is_some()
+                && hits[k]
+                    .event
+                    .session_id
+                    .as_deref()
+                    .is_some_and(|s| !s.is_empty())
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut lo = 0;
+    for (n, &j) in located.iter().enumerate() {
+        while hits[j].event.time - hits[located[lo]].event.time > within {
+            lo += 1;
+        }
+        // The closest earlier event of each other session is enough: one hop per session pair.
+        let mut seen_sessions: Vec<&str> = Vec::new();
+        for &i in located[lo..n].iter().rev() {
+            let (si, sj) = (
+                hits[i].event.session_id.as_deref(),
+                hits[j].event.session_id.as_deref(),
+            );
+            let (Some(si), Some(sj)) = (si, sj) else {
+                continue;
+            };
+            if si.eq_ignore_ascii_case(sj) || seen_sessions.contains(&si) {
+                continue;
+            }
+            seen_sessions.push(si);
+            if exempt_same_device_isp && same_device_on_isp(hits[i], hits[j]) {
+                continue;
+            }
+            if let Some(h) = hop(hits, i, j) {
+                if h.km >= min_km {
+                    out.push(h);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Time between two events for a person: `40 s`, `12 min`, `1.4 h`.
+pub fn elapsed(hours: f64) -> String {
+    let secs = (hours * 3600.0).round();
+    if secs < 60.0 {
+        format!("{secs} s")
+    } else if secs < 3600.0 {
+        format!("{} min", (secs / 60.0).round())
+    } else {
+        format!("{:.1} h", hours)
+    }
+}
+
+/// Details shared by the travel detectors, for the finding.
+pub fn hop_details(hits: &[&EventView<'_>], hops: &[&Hop]) -> Map<String, Json> {
+    let mut d = Map::new();
+    let Some(worst) = hops.iter().copied().max_by(|a, b| a.kmh.total_cmp(&b.kmh)) else {
+        return d;
+    };
+    let (a, b) = (hits[worst.from], hits[worst.to]);
+    let country = |v: &EventView<'_>| {
+        v.ip.and_then(|i| i.country.as_deref())
+            .unwrap_or("??")
+            .to_string()
+    };
+    d.insert(
+        "from_ip".into(),
+        Json::from(a.event.ip.map(|i| i.to_string())),
+    );
+    d.insert(
+        "to_ip".into(),
+        Json::from(b.event.ip.map(|i| i.to_string())),
+    );
+    d.insert("from_country".into(), Json::from(country(a)));
+    d.insert("to_country".into(), Json::from(country(b)));
+    d.insert("from_place".into(), Json::from(describe_ip(a.ip)));
+    d.insert("to_place".into(), Json::from(describe_ip(b.ip)));
+    d.insert("distance_km".into(), Json::from(worst.km.round()));
+    d.insert(
+        "hours".into(),
+        Json::from((worst.hours * 100.0).round() / 100.0),
+    );
+    d.insert("elapsed".into(), Json::from(elapsed(worst.hours)));
+    d.insert("speed_kmh".into(), Json::from(worst.kmh.round()));
+    d.insert("hops".into(), Json::from(hops.len()));
+    d.insert(
+        "precision".into(),
+        Json::from(if hops.iter().any(|h| h.rough) {
+            "country-centroid"
+        } else {
+            "city"
+        }),
+    );
+    d
+}

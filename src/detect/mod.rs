@@ -1,0 +1,630 @@
+//! Detect: takeover indicators as rules. The engine is generic; what to look for lives in the
+//! YAML files of `rules/` (built in) and in the investigator's own rule folders.
+//!
+//! [`run`] evaluates every rule over each user's events, users in parallel, and returns the
+//! findings in a total order, so 1 or N threads give the same output. A user's events are the
+//! ones they did (`role: actor`), the messages they received (`recipient`) and what others did
+//! to their account (`target`: an admin's password reset names them in `attr.target`).
+
+pub mod baseline;
+pub mod field;
+pub mod finding;
+pub mod matcher;
+pub mod rule;
+pub mod test_runner;
+pub mod window;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde_json::{Map, Value as Json};
+use serde_yaml_ng::Value as Yaml;
+
+use crate::enrich::Enrichment;
+use crate::model::{Event, Source, Text};
+use field::{EventView, Field, Role};
+pub use finding::{Evidence, Finding};
+use matcher::MatchContext;
+pub use rule::{Logic, Rule, RuleError, Severity};
+
+/// The built-in rules: every file of `rules/`, embedded. `tests/rules.rs` checks that this list
+/// and the folder agree.
+pub const BUILTIN: &[(&str, &str)] = &[
+    (
+        "rules/aitm-officehome-no-device.yaml",
+        include_str!("../../rules/aitm-officehome-no-device.yaml"),
+    ),
+    (
+        "rules/audit-tampering.yaml",
+        include_str!("../../rules/audit-tampering.yaml"),
+    ),
+    (
+        "rules/concurrent-sessions.yaml",
+        include_str!("../../rules/concurrent-sessions.yaml"),
+    ),
+    (
+        "rules/device-code-flow.yaml",
+        include_str!("../../rules/device-code-flow.yaml"),
+    ),
+    (
+        "rules/external-sharing-link.yaml",
+        include_str!("../../rules/external-sharing-link.yaml"),
+    ),
+    (
+        "rules/first-seen-asn.yaml",
+        include_str!("../../rules/first-seen-asn.yaml"),
+    ),
+    (
+        "rules/first-seen-country.yaml",
+        include_str!("../../rules/first-seen-country.yaml"),
+    ),
+    (
+        "rules/hosting-vpn-signin.yaml",
+        include_str!("../../rules/hosting-vpn-signin.yaml"),
+    ),
+    (
+        "rules/impossible-travel.yaml",
+        include_str!("../../rules/impossible-travel.yaml"),
+    ),
+    (
+        "rules/inbox-rule-suspicious.yaml",
+        include_str!("../../rules/inbox-rule-suspicious.yaml"),
+    ),
+    (
+        "rules/legacy-auth.yaml",
+        include_str!("../../rules/legacy-auth.yaml"),
+    ),
+    (
+        "rules/mailbox-forwarding-external.yaml",
+        include_str!("../../rules/mailbox-forwarding-external.yaml"),
+    ),
+    (
+        "rules/mailbox-permission-grant.yaml",
+        include_str!("../../rules/mailbox-permission-grant.yaml"),
+    ),
+    (
+        "rules/mass-deletion.yaml",
+        include_str!("../../rules/mass-deletion.yaml"),
+    ),
+    (
+        "rules/mass-file-download.yaml",
+        include_str!("../../rules/mass-file-download.yaml"),
+    ),
+    (
+        "rules/mass-mail-read.yaml",
+        include_str!("../../rules/mass-mail-read.yaml"),
+    ),
+    (
+        "rules/mass-send.yaml",
+        include_str!("../../rules/mass-send.yaml"),
+    ),
+    (
+        "rules/mail-sync-unusual.yaml",
+        include_str!("../../rules/mail-sync-unusual.yaml"),
+    ),
+    (
+        "rules/mfa-fatigue.yaml",
+        include_str!("../../rules/mfa-fatigue.yaml"),
+    ),
+    (
+        "rules/mfa-method-added-after-risky-signin.yaml",
+        include_str!("../../rules/mfa-method-added-after-risky-signin.yaml"),
+    ),
+    (
+        "rules/mfa-method-changed.yaml",
+        include_str!("../../rules/mfa-method-changed.yaml"),
+    ),
+    (
+        "rules/oauth-consent.yaml",
+        include_str!("../../rules/oauth-consent.yaml"),
+    ),
+    (
+        "rules/app-credentials-added.yaml",
+        include_str!("../../rules/app-credentials-added.yaml"),
+    ),
+    (
+        "rules/owa-via-proxy.yaml",
+        include_str!("../../rules/owa-via-proxy.yaml"),
+    ),
+    (
+        "rules/password-reset.yaml",
+        include_str!("../../rules/password-reset.yaml"),
+    ),
+    (
+        "rules/password-spray-success.yaml",
+        include_str!("../../rules/password-spray-success.yaml"),
+    ),
+    (
+        "rules/risky-signin.yaml",
+        include_str!("../../rules/risky-signin.yaml"),
+    ),
+    (
+        "rules/role-assignment.yaml",
+        include_str!("../../rules/role-assignment.yaml"),
+    ),
+    (
+        "rules/same-subject-many-messages.yaml",
+        include_str!("../../rules/same-subject-many-messages.yaml"),
+    ),
+    (
+        "rules/sent-items-deleted.yaml",
+        include_str!("../../rules/sent-items-deleted.yaml"),
+    ),
+    (
+        "rules/session-multiple-networks.yaml",
+        include_str!("../../rules/session-multiple-networks.yaml"),
+    ),
+    (
+        "rules/signin-after-containment.yaml",
+        include_str!("../../rules/signin-after-containment.yaml"),
+    ),
+    (
+        "rules/suspicious-user-agent.yaml",
+        include_str!("../../rules/suspicious-user-agent.yaml"),
+    ),
+    (
+        "rules/third-party-mail-client.yaml",
+        include_str!("../../rules/third-party-mail-client.yaml"),
+    ),
+    (
+        "rules/token-refresh-elsewhere.yaml",
+        include_str!("../../rules/token-refresh-elsewhere.yaml"),
+    ),
+    (
+        "rules/transport-rule.yaml",
+        include_str!("../../rules/transport-rule.yaml"),
+    ),
+];
+
+/// Parameter overrides per rule id: `--param RULE.NAME=VALUE`.
+pub type Overrides = BTreeMap<String, BTreeMap<String, Yaml>>;
+
+/// Parses `RULE.NAME=VALUE` (VALUE read as YAML: `25`, `2h`, `[a, b]`).
+pub fn parse_override(s: &str) -> Result<(String, String, Yaml), String> {
+    let shape = "expected RULE.NAME=VALUE, such as mass-send.min_messages=20";
+    let (key, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{shape}, found {s:?}"))?;
+    let (rule, name) = key
+        .trim()
+        .split_once('.')
+        .ok_or_else(|| format!("{shape}, found {s:?}"))?;
+    let y: Yaml =
+        serde_yaml_ng::from_str(value).map_err(|e| format!("{s}: value is not YAML: {e}"))?;
+    Ok((rule.to_string(), name.to_string(), y))
+}
+
+/// The rules in force: built-ins, then each folder's rules (a rule with a built-in's id
+/// replaces it), minus the disabled ones. Sorted by id.
+#[derive(Clone, Debug)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+}
+
+impl RuleSet {
+    /// The built-in rules with their defaults.
+    pub fn builtin() -> Result<RuleSet, RuleError> {
+        RuleSet::load(&[], &[], &Overrides::new())
+    }
+
+    /// Built-ins plus folders; `disable` names rule ids to leave out (an unknown id is an error:
+    /// a typo must not leave a rule running); `overrides` tune parameters.
+    pub fn load(
+        dirs: &[PathBuf],
+        disable: &[String],
+        overrides: &Overrides,
+    ) -> Result<RuleSet, RuleError> {
+        let empty = BTreeMap::new();
+        let mut by_id: BTreeMap<String, Rule> = BTreeMap::new();
+        for (name, text) in BUILTIN {
+            let id = rule::rule_id_hint(text);
+            let o = id
+                .as_deref()
+                .and_then(|i| overrides.get(i))
+                .unwrap_or(&empty);
+            let r = rule::parse(&format!("{name} (built in)"), text, o)?;
+            by_id.insert(r.meta.id.clone(), r);
+        }
+        for dir in dirs {
+            for r in rule::load_dir(dir, overrides)? {
+                by_id.insert(r.meta.id.clone(), r);
+            }
+        }
+        for id in overrides.keys() {
+            if !by_id.contains_key(id) {
+                return Err(RuleError::Invalid {
+                    file: "--param".into(),
+                    line: None,
+                    field: id.clone(),
+                    message: format!("no rule `{id}` (see `breachline rules list`)"),
+                });
+            }
+        }
+        for id in disable {
+            if by_id.remove(id).is_none() {
+                return Err(RuleError::Invalid {
+                    file: "--disable".into(),
+                    line: None,
+                    field: id.clone(),
+                    message: format!("no rule `{id}` (see `breachline rules list`)"),
+                });
+            }
+        }
+        Ok(RuleSet {
+            rules: by_id.into_values().collect(),
+        })
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.meta.id == id)
+    }
+}
+
+/// The tenant's mail domains: the domains of the users who signed in or acted in the audit log
+/// (message-trace senders are anyone on the internet, so they do not count).
+pub fn tenant_domains(events: &[Event]) -> FxHashSet<String> {
+    let mut seen: FxHashSet<&str> = FxHashSet::default();
+    let mut out = FxHashSet::default();
+    for e in events.iter().filter(|e| e.source != Source::Messagetrace) {
+        if !seen.insert(&e.user) {
+            continue;
+        }
+        if e.user.contains("#ext#") {
+            continue;
+        }
+        if let Some((_, d)) = e.user.rsplit_once('@') {
+            if !d.is_empty() && !d.contains(' ') {
+                out.insert(d.to_ascii_lowercase());
+            }
+        }
+    }
+    out
+}
+
+/// The users an event belongs to, with how.
+fn subjects(e: &Event) -> impl Iterator<Item = (Text, Role)> + '_ {
+    let recipient = match e.source {
+        Source::Messagetrace => e
+            .attr("recipient")
+            .filter(|r| !r.eq_ignore_ascii_case(&e.user))
+            .map(|r| (Text::from(r.to_ascii_lowercase()), Role::Recipient)),
+        _ => None,
+    };
+    let target = e
+        .attr("target")
+        .filter(|t| t.contains('@') && !t.eq_ignore_ascii_case(&e.user))
+        .map(|t| (Text::from(t.to_ascii_lowercase()), Role::Target));
+    std::iter::once((e.user.clone(), Role::Actor))
+        .chain(recipient)
+        .chain(target)
+}
+
+/// Evaluates every rule over every user's events. `files` is the ingest's file list (evidence
+/// rows cite files by path). `users`, when not empty, limits the run to those (lower-cased).
+pub fn run(
+    events: &[Event],
+    enrichment: &Enrichment,
+    rules: &[Rule],
+    files: &[String],
+    users: &[String],
+) -> Vec<Finding> {
+    let ctx = MatchContext {
+        tenant_domains: tenant_domains(events),
+    };
+    let groups: FxHashMap<Text, Vec<(u32, Role)>> = events
+        .par_iter()
+        .enumerate()
+        .fold(
+            FxHashMap::default,
+            |mut acc: FxHashMap<Text, Vec<(u32, Role)>>, (i, e)| {
+                for (user, role) in subjects(e) {
+                    if users.is_empty() || users.iter().any(|u| **u == *user) {
+                        acc.entry(user).or_default().push((i as u32, role));
+                    }
+                }
+                acc
+            },
+        )
+        .reduce(FxHashMap::default, |mut a, b| {
+            for (u, mut v) in b {
+                a.entry(u).or_default().append(&mut v);
+            }
+            a
+        });
+    let mut groups: Vec<(Text, Vec<(u32, Role)>)> = groups.into_iter().collect();
+    groups.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut findings: Vec<Finding> = groups
+        .into_par_iter()
+        .flat_map_iter(|(user, mut idx)| {
+            idx.sort_unstable();
+            idx.dedup_by_key(|(i, _)| *i);
+            let views: Vec<EventView> = idx
+                .iter()
+                .map(|&(i, role)| {
+                    let event = &events[i as usize];
+                    EventView {
+                        event,
+                        ip: enrichment.for_event(event),
+                        role,
+                    }
+                })
+                .collect();
+            let mut out = Vec::new();
+            for r in rules {
+                evaluate(r, &user, &views, &ctx, files, &mut out);
+            }
+            out
+        })
+        .collect();
+    findings.sort_by(Finding::order);
+    findings
+}
+
+/// A count as JSON: an integer when it is one (`22`, not `22.0`).
+fn number(x: f64) -> Json {
+    if x.fract() == 0.0 && x.abs() < 9.0e15 {
+        Json::from(x as i64)
+    } else {
+        Json::from(x)
+    }
+}
+
+/// The positions of the events a condition picks out, honouring roles and the operation
+/// pre-check.
+fn hits_of(
+    rule: &Rule,
+    cond: &matcher::Cond,
+    roles: &[Role],
+    views: &[EventView<'_>],
+    ctx: &MatchContext,
+) -> Vec<usize> {
+    let ops = rule.operations.as_deref();
+    views
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| roles.contains(&v.role))
+        .filter(|(_, v)| {
+            ops.is_none_or(|ops| {
+                ops.iter().any(|o| {
+                    o.len() == v.event.operation.len() && o.eq_ignore_ascii_case(&v.event.operation)
+                })
+            })
+        })
+        .filter(|(_, v)| cond.matches(v, ctx))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Splits positions by the values of the `group_by` fields (in first-seen order of groups).
+fn group(views: &[EventView<'_>], hits: &[usize], by: &[Field]) -> Vec<(Vec<String>, Vec<usize>)> {
+    let mut order: Vec<Vec<String>> = Vec::new();
+    let mut groups: BTreeMap<Vec<String>, Vec<usize>> = BTreeMap::new();
+    for &h in hits {
+        let key: Vec<String> = by
+            .iter()
+            .map(|f| {
+                f.first(&views[h])
+                    .map(|s| s.to_lowercase())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let g = groups.entry(key.clone()).or_default();
+        if g.is_empty() {
+            order.push(key);
+        }
+        g.push(h);
+    }
+    order
+        .into_iter()
+        .map(|k| {
+            let v = groups.remove(&k).unwrap_or_default();
+            (k, v)
+        })
+        .collect()
+}
+
+fn evaluate(
+    rule: &Rule,
+    user: &str,
+    views: &[EventView<'_>],
+    ctx: &MatchContext,
+    files: &[String],
+    out: &mut Vec<Finding>,
+) {
+    let refs = |pos: &[usize]| -> Vec<&EventView> { pos.iter().map(|&p| &views[p]).collect() };
+    // Groups are keyed case-insensitively; the details show the first event's own spelling.
+    let grouped_details = |pos: &[usize]| {
+        let mut d = Map::new();
+        for f in &rule.group_by {
+            let v = pos
+                .first()
+                .and_then(|&p| f.first(&views[p]))
+                .unwrap_or_default();
+            d.insert(f.to_string(), Json::from(v));
+        }
+        d
+    };
+    match &rule.logic {
+        Logic::Event => {
+            let hits = hits_of(rule, &rule.when, &rule.roles, views, ctx);
+            if hits.is_empty() {
+                return;
+            }
+            if rule.group_by.is_empty() {
+                for h in hits {
+                    let mut d = Map::new();
+                    d.insert("count".into(), Json::from(1));
+                    out.push(Finding::new(rule, user, &[&views[h]], d, files));
+                }
+            } else {
+                for (_, pos) in group(views, &hits, &rule.group_by) {
+                    let mut d = grouped_details(&pos);
+                    d.insert("count".into(), Json::from(pos.len()));
+                    out.push(Finding::new(rule, user, &refs(&pos), d, files));
+                }
+            }
+        }
+        Logic::Threshold { count, min, window } => {
+            let hits = hits_of(rule, &rule.when, &rule.roles, views, ctx);
+            if hits.is_empty() {
+                return;
+            }
+            for (_, pos) in group(views, &hits, &rule.group_by) {
+                let list = refs(&pos);
+                for b in window::bursts(&list, count, *min, *window) {
+                    let mut d = grouped_details(&pos[b.start..=b.end]);
+                    d.insert("count".into(), number(b.peak));
+                    d.insert("total".into(), number(b.total));
+                    d.insert("min".into(), number(*min));
+                    d.insert("window".into(), Json::from(rule::format_duration(*window)));
+                    d.insert(
+                        "counted".into(),
+                        Json::from(match count {
+                            rule::Count::Events => "events".to_string(),
+                            rule::Count::Items => "items".to_string(),
+                            rule::Count::Distinct(f) => format!("distinct {f}"),
+                        }),
+                    );
+                    if let rule::Count::Distinct(f) = count {
+                        let vals: BTreeSet<String> = list[b.start..=b.end]
+                            .iter()
+                            .filter_map(|v| f.first(v))
+                            .collect();
+                        d.insert(
+                            "values".into(),
+                            Json::from(vals.into_iter().collect::<Vec<_>>()),
+                        );
+                    }
+                    out.push(Finding::new(rule, user, &list[b.start..=b.end], d, files));
+                }
+            }
+        }
+        Logic::Sequence {
+            first,
+            then,
+            within,
+            same,
+            differ_any,
+        } => {
+            let then_hits = hits_of(rule, &then.when, &then.roles, views, ctx);
+            if then_hits.is_empty() {
+                return;
+            }
+            let first_hits = hits_of(rule, &first.when, &first.roles, views, ctx);
+            for occ in window::sequences(
+                views,
+                &first_hits,
+                &then_hits,
+                first,
+                *within,
+                same,
+                differ_any,
+            ) {
+                let all: BTreeSet<usize> =
+                    occ.first.iter().chain(occ.then.iter()).copied().collect();
+                let pos: Vec<usize> = all.into_iter().collect();
+                let mut d = Map::new();
+                let (f0, t0) = (
+                    occ.first.iter().next().copied(),
+                    occ.then.iter().next().copied(),
+                );
+                for (prefix, p) in [("first", f0), ("then", t0)] {
+                    if let Some(p) = p {
+                        let v = &views[p];
+                        d.insert(
+                            format!("{prefix}_ip"),
+                            Json::from(
+                                v.event
+                                    .ip
+                                    .map(|i| i.to_string())
+                                    .unwrap_or_else(|| "?".into()),
+                            ),
+                        );
+                        d.insert(
+                            format!("{prefix}_place"),
+                            Json::from(baseline::describe_ip(v.ip)),
+                        );
+                        d.insert(
+                            format!("{prefix}_operation"),
+                            Json::from(v.event.operation.to_string()),
+                        );
+                        d.insert(
+                            format!("{prefix}_time"),
+                            Json::from(crate::normalize::time::format(&v.event.time)),
+                        );
+                    }
+                }
+                d.insert("first_count".into(), Json::from(occ.first.len()));
+                d.insert("then_count".into(), Json::from(occ.then.len()));
+                d.insert("count".into(), Json::from(occ.then.len()));
+                d.insert("within".into(), Json::from(rule::format_duration(*within)));
+                out.push(Finding::new(rule, user, &refs(&pos), d, files));
+            }
+        }
+        Logic::Baseline { detector, field } => {
+            let hits = hits_of(rule, &rule.when, &rule.roles, views, ctx);
+            if hits.is_empty() {
+                return;
+            }
+            let list = refs(&hits);
+            // compile() checked that the parameters are there with the right types.
+            let num = |n: &str| rule.number(n).unwrap_or(f64::NAN);
+            let flag = |n: &str| rule.flag(n).unwrap_or(true);
+            match detector {
+                rule::Detector::FirstSeen => {
+                    let Some(field) = field else { return };
+                    let learn = rule.duration("learn").unwrap_or_default();
+                    for nv in baseline::first_seen(&list, field, learn) {
+                        let ev: Vec<&EventView> = nv.events.iter().map(|&k| list[k]).collect();
+                        let mut d = Map::new();
+                        d.insert("field".into(), Json::from(field.to_string()));
+                        d.insert("value".into(), Json::from(nv.value.clone()));
+                        d.insert("place".into(), Json::from(baseline::describe_ip(ev[0].ip)));
+                        d.insert("history_events".into(), Json::from(nv.history));
+                        d.insert("learn".into(), Json::from(rule::format_duration(learn)));
+                        d.insert("count".into(), Json::from(ev.len()));
+                        out.push(Finding::new(rule, user, &ev, d, files));
+                    }
+                }
+                rule::Detector::ImpossibleTravel | rule::Detector::ConcurrentSessions => {
+                    let min_km = num("min_distance_km");
+                    let exempt = flag("exempt_same_device_isp");
+                    let hops = if *detector == rule::Detector::ImpossibleTravel {
+                        baseline::impossible_travel(&list, num("max_speed_kmh"), min_km, exempt)
+                    } else {
+                        baseline::concurrent_sessions(
+                            &list,
+                            rule.duration("within").unwrap_or_default(),
+                            min_km,
+                            exempt,
+                        )
+                    };
+                    // One finding per pair of addresses, however often the user went back and forth.
+                    let mut pairs: BTreeMap<(String, String), Vec<&baseline::Hop>> =
+                        BTreeMap::new();
+                    let mut order = Vec::new();
+                    for h in &hops {
+                        let ip =
+                            |k: usize| list[k].event.ip.map(|i| i.to_string()).unwrap_or_default();
+                        let (a, b) = (ip(h.from), ip(h.to));
+                        let key = if a <= b { (a, b) } else { (b, a) };
+                        let e = pairs.entry(key.clone()).or_default();
+                        if e.is_empty() {
+                            order.push(key);
+                        }
+                        e.push(h);
+                    }
+                    for key in order {
+                        let hs = &pairs[&key];
+                        let pos: BTreeSet<usize> = hs.iter().flat_map(|h| [h.from, h.to]).collect();
+                        let ev: Vec<&EventView> = pos.iter().map(|&k| list[k]).collect();
+                        let d = baseline::hop_details(&list, hs);
+                        out.push(Finding::new(rule, user, &ev, d, files));
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! Thresholds and sequences within a sliding per-user time window: "N items in M minutes",
+//! "N failures then a success", "event A followed by B within T".
+//!
+//! Windows slide over the user's events (two pointers), they are not calendar days: 30 deletes
+//! from 23:50 to 00:10 are one burst.
+
+use std::collections::BTreeSet;
+
+use chrono::Duration;
+use rustc_hash::FxHashMap;
+
+use super::field::{EventView, Field};
+use super::rule::{Count, Step};
+
+/// How many items one event stands for: an aggregated audit record's `OperationCount`, else the
+/// number of messages it names, else one.
+pub fn items(v: &EventView<'_>) -> f64 {
+    if let Some(n) = v
+        .event
+        .attr("operation_count")
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|n| *n >= 1.0)
+    {
+        return n;
+    }
+    let messages = v
+        .event
+        .attr_all("message_id")
+        .filter(|m| !m.is_empty())
+        .count();
+    messages.max(1) as f64
+}
+
+/// A run of events in which some window of the given length reached the threshold.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Burst {
+    /// Positions in the hit list, first to last.
+    pub start: usize,
+    pub end: usize,
+    /// The largest count any one window reached.
+    pub peak: f64,
+    /// Everything counted over the whole burst (items, events or distinct values).
+    pub total: f64,
+}
+
+/// Finds the bursts in `hits` (time order). Overlapping qualifying windows merge into one burst.
+pub fn bursts(hits: &[&EventView<'_>], count: &Count, min: f64, window: Duration) -> Vec<Burst> {
+    let mut out: Vec<Burst> = Vec::new();
+    let mut push = |start: usize, end: usize, value: f64| match out.last_mut() {
+        Some(b) if start <= b.end => {
+            b.end = end;
+            b.peak = b.peak.max(value);
+        }
+        _ => out.push(Burst {
+            start,
+            end,
+            peak: value,
+            total: 0.0,
+        }),
+    };
+    let mut i = 0;
+    match count {
+        Count::Events | Count::Items => {
+            let weight = |v: &EventView<'_>| {
+                if *count == Count::Items {
+                    items(v)
+                } else {
+                    1.0
+                }
+            };
+            let mut sum = 0.0;
+            for j in 0..hits.len() {
+                sum += weight(hits[j]);
+                while hits[j].event.time - hits[i].event.time > window {
+                    sum -= weight(hits[i]);
+                    i += 1;
+                }
+                if sum >= min {
+                    push(i, j, sum);
+                }
+            }
+            for b in out.iter_mut() {
+                b.total = hits[b.start..=b.end].iter().map(|v| weight(v)).sum();
+            }
+        }
+        Count::Distinct(field) => {
+            let values: Vec<Option<String>> = hits.iter().map(|v| field.first(v)).collect();
+            let mut seen: FxHashMap<&str, u32> = FxHashMap::default();
+            for j in 0..hits.len() {
+                if let Some(v) = &values[j] {
+                    *seen.entry(v.as_str()).or_default() += 1;
+                }
+                while hits[j].event.time - hits[i].event.time > window {
+                    if let Some(v) = &values[i] {
+                        if let Some(n) = seen.get_mut(v.as_str()) {
+                            *n -= 1;
+                            if *n == 0 {
+                                seen.remove(v.as_str());
+                            }
+                        }
+                    }
+                    i += 1;
+                }
+                if seen.len() as f64 >= min {
+                    push(i, j, seen.len() as f64);
+                }
+            }
+            for b in out.iter_mut() {
+                let all: BTreeSet<&str> = values[b.start..=b.end]
+                    .iter()
+                    .flatten()
+                    .map(|s| s.as_str())
+                    .collect();
+                b.total = all.len() as f64;
+            }
+        }
+    }
+    out
+}
+
+/// One occurrence of a sequence: the earlier events and the later ones that completed it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Occurrence {
+    /// Positions in the user's event list.
+    pub first: BTreeSet<usize>,
+    pub then: BTreeSet<usize>,
+}
+
+fn values_equal(a: &EventView<'_>, b: &EventView<'_>, f: &Field) -> bool {
+    match (f.first(a), f.first(b)) {
+        (Some(x), Some(y)) => x.eq_ignore_ascii_case(&y),
+        _ => false,
+    }
+}
+
+fn values_differ(a: &EventView<'_>, b: &EventView<'_>, f: &Field) -> bool {
+    match (f.first(a), f.first(b)) {
+        (Some(x), Some(y)) => !x.eq_ignore_ascii_case(&y),
+        _ => false,
+    }
+}
+
+/// Finds each `then` event preceded within `within` by at least `first.min` `first` events that
+/// agree on every `same` field and differ from it on at least one `differ_any` field (both
+/// values known). Occurrences sharing a `first` event merge.
+pub fn sequences(
+    views: &[EventView<'_>],
+    first_hits: &[usize],
+    then_hits: &[usize],
+    first: &Step,
+    within: Duration,
+    same: &[Field],
+    differ_any: &[Field],
+) -> Vec<Occurrence> {
+    let mut out: Vec<Occurrence> = Vec::new();
+    for &j in then_hits {
+        let tj = views[j].event.time;
+        // first_hits is in time order: find those in [tj - within, tj].
+        let lo = first_hits.partition_point(|&i| views[i].event.time < tj - within);
+        let candidates: BTreeSet<usize> = first_hits[lo..]
+            .iter()
+            .copied()
+            .take_while(|&i| i < j)
+            .filter(|&i| same.iter().all(|f| values_equal(&views[i], &views[j], f)))
+            .filter(|&i| {
+                differ_any.is_empty()
+                    || differ_any
+                        .iter()
+                        .any(|f| values_differ(&views[i], &views[j], f))
+            })
+            .collect();
+        if (candidates.len() as u64) < first.min {
+            continue;
+        }
+        match out.last_mut() {
+            Some(o) if !o.first.is_disjoint(&candidates) => {
+                o.first.extend(candidates);
+                o.then.insert(j);
+            }
+            _ => out.push(Occurrence {
+                first: candidates,
+                then: BTreeSet::from([j]),
+            }),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::field::Role;
+    use crate::model::{Event, Source};
+    use chrono::TimeZone;
+
+    fn ev(min: i64, count: Option<&str>) -> Event {
+        let t = chrono::Utc
+            .with_ymd_and_hms(2024, 5, 13, 0, 0, 0)
+            .single()
+            .expect("valid time")
+            + Duration::minutes(min);
+        let mut e = Event::new(t, Source::Audit, "u".into(), "HardDelete".into());
+        if let Some(c) = count {
+            e.attrs.push(("operation_count".into(), c.into()));
+        }
+        e
+    }
+
+    #[test]
+    fn items_windows_slide_and_merge() {
+        let events = [
+            ev(0, Some("5")),
+            ev(5, Some("5")),
+            ev(50, Some("1")),
+            ev(200, Some("3")),
+            ev(205, Some("8")),
+        ];
+        let views: Vec<EventView> = events
+            .iter()
+            .map(|e| EventView {
+                event: e,
+                ip: None,
+                role: Role::Actor,
+            })
+            .collect();
+        let hits: Vec<&EventView> = views.iter().collect();
+        let b = bursts(&hits, &Count::Items, 10.0, Duration::minutes(10));
+        assert_eq!(b.len(), 2, "{b:?}");
+        assert_eq!((b[0].start, b[0].end, b[0].peak), (0, 1, 10.0));
+        assert_eq!((b[1].start, b[1].end, b[1].peak), (3, 4, 11.0));
+        // Counted as records, nothing reaches 10.
+        assert!(bursts(&hits, &Count::Events, 10.0, Duration::minutes(10)).is_empty());
+        // One hour: the 50-minute event joins the first burst.
+        let b = bursts(&hits, &Count::Items, 10.0, Duration::hours(1));
+        assert_eq!((b[0].start, b[0].end, b[0].total), (0, 2, 11.0));
+    }
+
+    #[test]
+    fn message_ids_count_as_items() {
+        let mut e = ev(0, None);
+        e.attrs.push(("message_id".into(), "<a>".into()));
+        e.attrs.push(("message_id".into(), "<b>".into()));
+        let v = EventView {
+            event: &e,
+            ip: None,
+            role: Role::Actor,
+        };
+        assert_eq!(items(&v), 2.0);
+    }
+}
