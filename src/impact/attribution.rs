@@ -103,15 +103,14 @@ pub fn attribute(
     ips: &Enrichment,
     opts: &AttributionOptions,
 ) -> Footprint {
-    let seeds: BTreeMap<usize, String> = leads
+    let strong: Vec<&Lead> = leads.iter().filter(|l| l.severity >= opts.seed_severity).collect();
+    let Some(first_signal) = strong
         .iter()
-        .filter(|l| l.severity >= opts.seed_severity)
-        .flat_map(|l| l.events.iter().map(move |i| (*i, l.rule_id.clone())))
-        .fold(BTreeMap::new(), |mut m, (i, rule)| {
-            m.entry(i).or_insert(rule);
-            m
-        });
-    let Some(first_signal) = seeds.keys().filter_map(|i| events.get(*i)).map(|e| e.time).min() else {
+        .flat_map(|l| l.events.iter())
+        .filter_map(|i| events.get(*i))
+        .map(|e| e.time)
+        .min()
+    else {
         return Footprint::default();
     };
     let baseline: BTreeSet<IpAddr> = user_events
@@ -129,6 +128,36 @@ pub fn attribute(
             && ips
                 .get(ip)
                 .is_none_or(|i| i.scope.is_public() && i.network != NetworkKind::Corporate)
+    };
+    // A finding whose evidence comes from one address names that address. One that compares
+    // two places (impossible travel, concurrent sessions) holds the user's own side too: from
+    // it, only hosting, VPN and unowned addresses are taken as the attacker's.
+    let mut seeds: BTreeMap<usize, String> = BTreeMap::new();
+    for l in &strong {
+        let lead_ips: BTreeSet<IpAddr> = l.events.iter().filter_map(|i| events.get(*i)?.ip).collect();
+        let single = lead_ips.len() <= 1;
+        for &i in &l.events {
+            let Some(e) = events.get(i) else { continue };
+            let take = match e.ip {
+                None => single,
+                Some(ip) => {
+                    usable_ip(ip)
+                        && (single
+                            || ips.get(ip).is_none_or(|info| {
+                                matches!(
+                                    info.network,
+                                    NetworkKind::Hosting | NetworkKind::Vpn | NetworkKind::Unknown
+                                )
+                            }))
+                }
+            };
+            if take {
+                seeds.entry(i).or_insert_with(|| l.rule_id.clone());
+            }
+        }
+    }
+    let Some(first_signal) = seeds.keys().map(|i| events[*i].time).min() else {
+        return Footprint::default();
     };
 
     // key -> (why, confidence)

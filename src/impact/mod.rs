@@ -233,3 +233,43 @@ pub fn assess(
         users,
     }
 }
+
+/// The leads the detect stage's findings give: each finding's evidence rows, found again among
+/// the events by file and record.
+pub fn leads_from_findings(
+    events: &[Event],
+    files: &[String],
+    findings: &[crate::detect::Finding],
+) -> Vec<Lead> {
+    let file_ids: BTreeMap<&str, u32> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.as_str(), i as u32))
+        .collect();
+    let mut by_origin: BTreeMap<(u32, u64), Vec<usize>> = BTreeMap::new();
+    for (i, e) in events.iter().enumerate() {
+        by_origin.entry((e.origin.file, e.origin.record)).or_default().push(i);
+    }
+    findings
+        .iter()
+        .map(|f| {
+            let mut idx: Vec<usize> = f
+                .evidence
+                .iter()
+                .filter_map(|ev| file_ids.get(ev.file.as_str()).map(|id| (*id, ev.record)))
+                .filter_map(|k| by_origin.get(&k))
+                .flatten()
+                .copied()
+                .filter(|i| events[*i].user.eq_ignore_ascii_case(&f.user))
+                .collect();
+            idx.sort_unstable();
+            idx.dedup();
+            Lead {
+                rule_id: f.rule_id.clone(),
+                severity: f.severity as u8,
+                user: f.user.to_lowercase(),
+                events: idx,
+            }
+        })
+        .collect()
+}

@@ -143,3 +143,72 @@ pub fn write_recipients(
     }
     w.flush()
 }
+
+/// Everything one `analyze` run produced, for the case folder.
+pub struct Case<'a> {
+    pub ingested: &'a crate::ingest::Ingested,
+    pub ips: &'a crate::enrich::Enrichment,
+    pub findings: &'a [crate::detect::Finding],
+    pub impact: &'a Impact,
+    /// The command line, for the record.
+    pub command: Vec<String>,
+}
+
+/// The files `analyze --out DIR` writes, in the order they are written.
+pub const CASE_FILES: &[&str] = &[
+    "summary.json",
+    "findings.json",
+    "blast_radius.json",
+    "recipients.csv",
+    "timeline.csv",
+    "ingest.json",
+    "rejects.csv",
+];
+
+/// Writes the case folder (created if missing). Evidence is never written to, only read.
+pub fn write_folder(dir: &Path, case: &Case) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let ing = case.ingested;
+    let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
+    let mut summary = summary(case.impact, case.findings.len(), ing.coverage.users.len());
+    if let Some(map) = summary.as_object_mut() {
+        map.insert("tool".into(), json!({
+            "name": "breachline",
+            "version": env!("CARGO_PKG_VERSION"),
+            "command": case.command,
+        }));
+        map.insert("geoip".into(), serde_json::to_value(&case.ips.databases).unwrap_or(Value::Null));
+    }
+    write_json(dir, "summary.json", &summary)?;
+    write_json(dir, "findings.json", case.findings)?;
+    write_json(dir, "blast_radius.json", &blast_radius(case.impact))?;
+    {
+        let compromised: Vec<(&NotificationList, &[String])> = case
+            .impact
+            .users
+            .iter()
+            .filter(|u| u.verdict == Verdict::Compromised)
+            .map(|u| (&u.recipients, u.blast_radius.forwarding_targets.as_slice()))
+            .collect();
+        let mut out = io::BufWriter::new(std::fs::File::create(dir.join("recipients.csv"))?);
+        write_recipients(&mut out, &compromised, &case.impact.tenant_domains)?;
+    }
+    {
+        let timelines = crate::timeline::build(&ing.events, &crate::timeline::Filter::default());
+        let mut out = io::BufWriter::new(std::fs::File::create(dir.join("timeline.csv"))?);
+        super::csv::write_timeline(&mut out, &timelines, &files, case.ips)?;
+    }
+    write_json(
+        dir,
+        "ingest.json",
+        &json!({
+            "files": ing.files,
+            "skipped": ing.skipped,
+            "coverage": ing.coverage,
+            "rejected": ing.rejects.len(),
+        }),
+    )?;
+    let mut out = io::BufWriter::new(std::fs::File::create(dir.join("rejects.csv"))?);
+    super::csv::write_rejects(&mut out, &ing.rejects)?;
+    out.flush()
+}

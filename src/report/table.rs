@@ -321,3 +321,55 @@ pub fn recipients(list: &crate::impact::NotificationList) -> String {
         list.recipients.len() - external
     )
 }
+
+/// The verdicts: one row per assessed account, with window, attacker IPs and who to notify.
+pub fn impact(impact: &crate::impact::Impact) -> String {
+    use crate::impact::Verdict;
+    let mut t = new_table(&[
+        "user", "verdict", "score", "window (UTC)", "attacker IPs", "after containment", "to notify",
+    ]);
+    let mut users: Vec<&crate::impact::UserImpact> =
+        impact.users.iter().filter(|u| u.verdict != Verdict::Clean).collect();
+    users.sort_by(|a, b| b.verdict.cmp(&a.verdict).then(b.score.cmp(&a.score)).then(a.user.cmp(&b.user)));
+    for u in &users {
+        let (window, after) = match &u.window {
+            Some(w) if u.verdict == Verdict::Compromised => (
+                format!("{} to {}", time::format(&w.start), time::format(&w.end)),
+                w.after_containment.len().to_string(),
+            ),
+            _ => (String::new(), String::new()),
+        };
+        let external = u.recipients.recipients.iter().filter(|r| !r.internal).count();
+        let notify = if u.verdict == Verdict::Compromised {
+            format!(
+                "{} ({} external, {} internal)",
+                u.recipients.recipients.len(),
+                external,
+                u.recipients.recipients.len() - external
+            )
+        } else {
+            String::new()
+        };
+        t.add_row(vec![
+            Cell::new(&u.user),
+            Cell::new(u.verdict.as_str()),
+            num(u64::from(u.score)),
+            Cell::new(window),
+            Cell::new(
+                u.footprint
+                    .ips
+                    .iter()
+                    .filter(|_| u.verdict == Verdict::Compromised)
+                    .map(|k| k.key.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            Cell::new(after),
+            Cell::new(notify),
+        ]);
+    }
+    if users.is_empty() {
+        return "Verdicts: no account is compromised or suspicious.\n".to_string();
+    }
+    format!("Verdicts (accounts not listed are clean)\n{t}\n")
+}
