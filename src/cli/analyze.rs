@@ -35,9 +35,15 @@ pub struct AnalyzeArgs {
     pub json: bool,
 
     /// Write the case folder here: summary.json, findings.json, blast_radius.json,
-    /// recipients.csv, timeline.csv, ingest.json, rejects.csv (created if missing).
+    /// recipients.csv, timeline.csv, ingest.json, rejects.csv, report.html, report.md
+    /// (created if missing).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+
+    /// Exit with code 4 when a finding at or above this severity exists (for scripts and CI;
+    /// counts every finding of the run, whatever --min-severity shows).
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<Severity>,
 
     /// The tenant's own domains (repeatable): decides internal versus external recipients.
     /// Inferred from the accounts that sign in when absent.
@@ -85,7 +91,12 @@ pub fn run(args: &AnalyzeArgs, cli: &Cli) -> anyhow::Result<u8> {
         eprintln!("breachline: case folder written to {}", dir.display());
     }
     stderr_summary(&ing);
-    let code = args.evidence.exit_code(&ing);
+    let mut code = args.evidence.exit_code(&ing);
+    if let Some(level) = args.fail_on {
+        if findings.iter().any(|f| f.severity >= level) {
+            code = super::exit::FINDINGS;
+        }
+    }
     // The process ends here: freeing millions of events one by one would only cost time.
     std::mem::forget(ing);
     Ok(code)

@@ -20,10 +20,12 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// `--strict` was given and some file was not read or some row was rejected.
     pub const INCOMPLETE: u8 = 3;
+    /// `analyze --fail-on SEVERITY` was given and a finding at or above it exists (wins over 3).
+    pub const FINDINGS: u8 = 4;
 }
 
 const AFTER_HELP: &str = "\
-Exit codes: 0 done; 1 error; 2 bad arguments; 3 with --strict, some evidence was not read or some rows were rejected.
+Exit codes: 0 done; 1 error; 2 bad arguments; 3 with --strict, some evidence was not read or some rows were rejected; 4 with analyze --fail-on SEVERITY, a finding at or above SEVERITY exists.
 
 Examples:
   breachline inspect evidence/

@@ -165,6 +165,10 @@ pub const CASE_FILES: &[&str] = &[
     "rejects.csv",
 ];
 
+/// The reports for people `analyze --out DIR` writes after [`CASE_FILES`]. `report.html` shows
+/// the command line, so it differs between runs with different options.
+pub const REPORT_FILES: &[&str] = &["report.html", "report.md"];
+
 /// Writes the case folder (created if missing). Evidence is never written to, only read.
 pub fn write_folder(dir: &Path, case: &Case) -> io::Result<()> {
     std::fs::create_dir_all(dir)?;
@@ -208,7 +212,14 @@ pub fn write_folder(dir: &Path, case: &Case) -> io::Result<()> {
             "rejected": ing.rejects.len(),
         }),
     )?;
-    let mut out = io::BufWriter::new(std::fs::File::create(dir.join("rejects.csv"))?);
-    super::csv::write_rejects(&mut out, &ing.rejects)?;
-    out.flush()
+    {
+        let mut out = io::BufWriter::new(std::fs::File::create(dir.join("rejects.csv"))?);
+        super::csv::write_rejects(&mut out, &ing.rejects)?;
+        out.flush()?;
+    }
+    {
+        let mut out = io::BufWriter::new(std::fs::File::create(dir.join("report.html"))?);
+        super::html::write(&mut out, case)?;
+    }
+    std::fs::write(dir.join("report.md"), super::markdown::render(case))
 }

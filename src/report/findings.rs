@@ -1,23 +1,11 @@
 //! Tables for the detect stage: findings, and the rules in force.
 
-use comfy_table::{presets, Cell, ContentArrangement, Table};
+use comfy_table::Cell;
 
 use crate::detect::{Finding, Rule};
 use crate::normalize::time;
 
-fn new_table(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_preset(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(header.iter().copied().map(Cell::new))
-        .set_width(
-            std::env::var("COLUMNS")
-                .ok()
-                .and_then(|c| c.parse().ok())
-                .unwrap_or(160),
-        );
-    t
-}
+use super::terminal::new_table;
 
 /// One row per finding, in the order given (the detect stage's total order).
 pub fn findings(list: &[Finding]) -> String {
@@ -48,13 +36,13 @@ pub fn findings(list: &[Finding]) -> String {
             })
             .unwrap_or_default();
         t.add_row(vec![
-            time::format(&f.first),
-            time::format(&f.last),
-            f.severity.to_string(),
-            f.user.clone(),
-            f.rule_id.clone(),
-            f.summary.clone(),
-            cite,
+            Cell::new(time::format(&f.first)),
+            Cell::new(time::format(&f.last)),
+            super::terminal::severity_cell(f.severity),
+            Cell::new(&f.user),
+            Cell::new(&f.rule_id),
+            Cell::new(&f.summary),
+            Cell::new(cite),
         ]);
     }
     format!("{t}\n{} findings\n", list.len())

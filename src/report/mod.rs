@@ -4,8 +4,12 @@
 pub mod case;
 pub mod csv;
 pub mod findings;
+pub mod grid;
+pub mod html;
 pub mod json;
+pub mod markdown;
 pub mod table;
+pub mod terminal;
 
 use std::io::{self, Write};
 

@@ -1,33 +1,13 @@
 //! Terminal tables (comfy-table): the ingest report and a user's timeline.
 
-use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
+use comfy_table::{Cell, CellAlignment};
 
 use crate::enrich::{Enrichment, IpInfo};
 use crate::ingest::{FileStatus, Ingested};
 use crate::normalize::{time, truncate};
 use crate::timeline::UserTimeline;
 
-fn new_table(header: &[&str]) -> Table {
-    let mut t = Table::new();
-    t.load_preset(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(header.iter().map(|h| Cell::new(h)));
-    if let Some((w, _)) = terminal_width() {
-        t.set_width(w);
-    } else {
-        t.set_width(160);
-    }
-    t
-}
-
-fn terminal_width() -> Option<(u16, u16)> {
-    use std::io::IsTerminal;
-    if !std::io::stdout().is_terminal() {
-        return None;
-    }
-    let cols = std::env::var("COLUMNS").ok()?.parse().ok()?;
-    Some((cols, 0))
-}
+use super::terminal::new_table;
 
 fn num(n: u64) -> Cell {
     Cell::new(n).set_alignment(CellAlignment::Right)
@@ -352,7 +332,7 @@ pub fn impact(impact: &crate::impact::Impact) -> String {
         };
         t.add_row(vec![
             Cell::new(&u.user),
-            Cell::new(u.verdict.as_str()),
+            super::terminal::verdict_cell(u.verdict),
             num(u64::from(u.score)),
             Cell::new(window),
             Cell::new(
