@@ -108,14 +108,20 @@ fn demo_report_is_self_contained_and_charts_the_attacker() {
         .iter()
         .position(|c| *c == "time (UTC)")
         .expect("time column");
-    let attacker_times: Vec<i64> = grid["rows"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .filter(|r| r[who].as_u64().and_then(|i| strings[i as usize].as_str()) != Some(""))
-        .filter_map(|r| r[at].as_i64())
-        .map(|ms| (t0 + ms) / 1000)
-        .collect();
+    let unit = data["TU"].as_i64().expect("time unit");
+    assert_eq!(
+        grid["delta"].as_u64(),
+        Some(at as u64),
+        "timeline times are differences"
+    );
+    let mut offset = 0i64;
+    let mut attacker_times = Vec::new();
+    for r in grid["rows"].as_array().expect("rows") {
+        offset += r[at].as_i64().expect("a time in every timeline row");
+        if r[who].as_u64().and_then(|i| strings[i as usize].as_str()) != Some("") {
+            attacker_times.push((t0 + offset * unit) / 1000);
+        }
+    }
     assert_eq!(attacker_times.len() as u64, story);
     let first = chrono::DateTime::parse_from_rfc3339(
         key["compromised"][0]["window_start"]

@@ -235,7 +235,7 @@ fn summary(page: &mut Page, case: &Case, compromised: &[&UserImpact]) {
     let h = &mut page.html;
     let _ = write!(
         h,
-        "<section id=\"summary\"><h1>Case summary</h1>\n<p class=\"lead\">Tenant {domains}. Evidence: {files} files, {events} events, {users} accounts, {span} (UTC).</p>\n<div class=\"cards\">\
+        "<section id=\"summary\"><h1>Case summary</h1>\n<p class=\"lead\">Tenant {domains}. Evidence: {files} files, {events} events, {users} user ids, {span} (UTC).</p>\n<div class=\"cards\">\
          <div class=\"card {c_cls}\"><b>{c}</b>compromised</div>\
          <div class=\"card {s_cls}\"><b>{suspicious}</b>suspicious</div>\
          <div class=\"card\"><b>{clean}</b>clean</div>\
@@ -453,11 +453,11 @@ fn user_section(page: &mut Page, case: &Case, u: &UserImpact, n: usize) {
             ("object", Kind::Text),
             ("file", Kind::Text),
             ("line", Kind::Number),
-            ("record id", Kind::Text),
         ],
     )
     .page(TIMELINE_PAGE)
-    .mark("attacker");
+    .mark("attacker")
+    .delta("time (UTC)");
     for i in &idx {
         let e = &events[*i];
         let who = attacker.get(i).map(|(c, _)| *c).unwrap_or("");
@@ -483,8 +483,7 @@ fn user_section(page: &mut Page, case: &Case, u: &UserImpact, n: usize) {
             .text(&app)
             .opt(object)
             .text(file_of(case, e))
-            .num(e.origin.line)
-            .opt(e.record_id.as_deref());
+            .num(e.origin.line);
     }
     page.grid_or_none(
         &format!("Timeline of {} (attacker rows highlighted)", u.user),
@@ -1016,7 +1015,8 @@ fn notification(page: &mut Page, u: &UserImpact, n: usize) {
             .text(&domain)
             .text(f)
             .text("forwarding target")
-            .text("");
+            .text("")
+            .rest_blank();
     }
     page.grid_or_none("Notification list", g, "Nobody to notify.");
     if !list.untraced_sends.is_empty() {

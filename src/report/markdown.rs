@@ -57,7 +57,7 @@ pub fn render(case: &Case) -> String {
     let last = ing.events.iter().map(|e| e.time).max();
     let _ = writeln!(
         out,
-        "Tenant: {}. Evidence: {} files, {} events, {} accounts, {} to {} (UTC).\n",
+        "Tenant: {}. Evidence: {} files, {} events, {} user ids, {} to {} (UTC).\n",
         cell(&impact.tenant_domains.join(", ")),
         ing.files.len(),
         ing.events.len(),

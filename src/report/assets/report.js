@@ -3,10 +3,10 @@
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("case-data").textContent);
-  var S = data.S, T0 = data.T0, grids = {};
+  var S = data.S, T0 = data.T0, TU = data.TU, grids = {}, ranks = null;
 
-  function iso(ms) {
-    var s = new Date(T0 + ms).toISOString();
+  function iso(v) {
+    var s = new Date(T0 + v * TU).toISOString();
     return s.slice(-5) === ".000Z" ? s.slice(0, -5) + "Z" : s;
   }
   function show(kind, v) {
@@ -26,8 +26,24 @@
     return hits;
   }
 
+  // Strings come most used first; sorting by text uses their rank in text order.
+  function rank() {
+    if (ranks === null) {
+      var order = S.map(function (_, i) { return i; });
+      order.sort(function (a, b) { return S[a] < S[b] ? -1 : S[a] > S[b] ? 1 : 0; });
+      ranks = new Int32Array(S.length);
+      order.forEach(function (s, r) { ranks[s] = r; });
+    }
+    return ranks;
+  }
+
   function Grid(el, g) {
     var self = this;
+    if (g.delta >= 0) {
+      // Times written as differences from the row before: back to offsets.
+      var acc = 0;
+      g.rows.forEach(function (r) { if (r[g.delta] !== null) { acc += r[g.delta]; r[g.delta] = acc; } });
+    }
     this.g = g; this.el = el; this.view = null; this.pageNo = 0; this.sortCol = -1; this.sortDir = 1;
     this.all = new Array(g.rows.length);
     for (var i = 0; i < g.rows.length; i++) this.all[i] = i;
@@ -86,8 +102,10 @@
   };
   Grid.prototype.applySort = function () {
     var rows = this.g.rows, c = this.sortCol, d = this.sortDir;
+    var r = this.g.kinds[c] === "s" ? rank() : null;
     this.view.sort(function (a, b) {
       var x = rows[a][c], y = rows[b][c];
+      if (r !== null) { x = x === null ? null : r[x]; y = y === null ? null : r[y]; }
       if (x === y) return a - b;
       if (x === null) return -d;
       if (y === null) return d;
