@@ -276,3 +276,26 @@ fn recipients_command_writes_the_mail_merge_csv() {
         .count();
     assert_eq!(internal, want_internal);
 }
+
+#[test]
+fn recipients_command_defaults_to_the_worked_out_window() {
+    let out = common::breachline(&[
+        "recipients",
+        "-q",
+        fixture("demo").to_str().expect("utf-8 path"),
+        "--user",
+        VICTIM,
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&common::stdout(&out)).expect("JSON");
+    let key = answer_key();
+    let c = &key["compromised"][0];
+    assert_eq!(v["from"], s(&c["window_start"]).as_str());
+    assert_eq!(v["to"], s(&c["window_end"]).as_str());
+    assert_eq!(
+        v["recipients"].as_array().expect("list").len(),
+        key["recipients"].as_array().expect("list").len()
+    );
+}

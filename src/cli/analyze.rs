@@ -51,18 +51,30 @@ pub struct AnalyzeArgs {
     pub tenant_domain: Vec<String>,
 }
 
+/// Detection then impact: the findings, and the verdicts, windows and blast radius they lead to.
+pub fn assess(
+    ing: &crate::ingest::Ingested,
+    ips: &crate::enrich::Enrichment,
+    rules: &[detect::Rule],
+    users: &[String],
+    tenant_domains: &[String],
+) -> (Vec<detect::Finding>, impact::Impact) {
+    let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
+    let findings = detect::run(&ing.events, ips, rules, &files, users);
+    let leads = impact::leads_from_findings(&ing.events, &files, &findings);
+    let opts = ImpactOptions {
+        tenant_domains: tenant_domains.to_vec(),
+        ..ImpactOptions::default()
+    };
+    let assessed = impact::assess(&ing.events, &files, ips, &leads, &opts);
+    (findings, assessed)
+}
+
 pub fn run(args: &AnalyzeArgs, cli: &Cli) -> anyhow::Result<u8> {
     let rules = args.selection.load()?;
     let (ing, enrichment) = args.evidence.load(cli.quiet)?;
-    let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
     let users: Vec<String> = args.user.iter().map(|u| u.trim().to_lowercase()).collect();
-    let findings = detect::run(&ing.events, &enrichment, &rules.rules, &files, &users);
-    let leads = impact::leads_from_findings(&ing.events, &files, &findings);
-    let opts = ImpactOptions {
-        tenant_domains: args.tenant_domain.clone(),
-        ..ImpactOptions::default()
-    };
-    let assessed = impact::assess(&ing.events, &files, &enrichment, &leads, &opts);
+    let (findings, assessed) = assess(&ing, &enrichment, &rules.rules, &users, &args.tenant_domain);
     if let Some(dir) = &args.out {
         let case = report::case::Case {
             ingested: &ing,
@@ -85,6 +97,7 @@ pub fn run(args: &AnalyzeArgs, cli: &Cli) -> anyhow::Result<u8> {
         out.write_all(report::findings::findings(&owned).as_bytes())
             .and_then(|_| out.write_all(b"\n"))
             .and_then(|_| out.write_all(report::table::impact(&assessed).as_bytes()))
+            .and_then(|_| out.write_all(report::table::databases_line(&enrichment).as_bytes()))
     };
     report::ignore_broken_pipe(written.and_then(|_| out.flush()))?;
     if let Some(dir) = &args.out {

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
 
 use super::args::{parse_instant, stderr_summary, EvidenceArgs};
+use super::rules::RuleSelection;
 use super::Cli;
 use crate::impact::recipients;
 use crate::report;
@@ -32,13 +33,17 @@ pub struct RecipientsArgs {
     #[arg(long, short, value_name = "UPN")]
     pub user: String,
 
-    /// Start of the window (ISO 8601; UTC unless an offset is given). Default: the start of the evidence.
+    /// Start of the window (ISO 8601; UTC unless an offset is given). With neither --from nor
+    /// --to: the compromise window `analyze` works out for the user, else the whole evidence.
     #[arg(long, value_parser = parse_instant, value_name = "TIME")]
     pub from: Option<DateTime<Utc>>,
 
-    /// End of the window. Default: the end of the evidence.
+    /// End of the window.
     #[arg(long, value_parser = parse_instant, value_name = "TIME")]
     pub to: Option<DateTime<Utc>>,
+
+    #[command(flatten)]
+    pub selection: RuleSelection,
 
     /// The tenant's own domains (repeatable); inferred from the sign-in accounts when absent.
     #[arg(long, value_name = "DOMAIN")]
@@ -53,14 +58,40 @@ pub struct RecipientsArgs {
 }
 
 pub fn run(args: &RecipientsArgs, cli: &Cli) -> anyhow::Result<u8> {
-    let ing = args.evidence.ingest(cli.quiet)?;
+    let rules = args.selection.load()?;
+    let (ing, ips) = args.evidence.load(cli.quiet)?;
     let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
     let tenant = if args.tenant_domain.is_empty() {
         recipients::tenant_domains(&ing.events)
     } else {
         args.tenant_domain.iter().map(|d| d.trim().to_lowercase()).collect()
     };
-    let list = recipients::notification_list(&ing.events, &files, &args.user, args.from, args.to, &tenant);
+    let user = args.user.trim().to_lowercase();
+    let (from, to) = if args.from.is_none() && args.to.is_none() {
+        let (_, assessed) = super::analyze::assess(&ing, &ips, &rules.rules, std::slice::from_ref(&user), &tenant);
+        let window = assessed
+            .users
+            .iter()
+            .find(|u| u.user == user && u.verdict == crate::impact::Verdict::Compromised)
+            .and_then(|u| u.window.as_ref());
+        match window {
+            Some(w) => {
+                eprintln!(
+                    "breachline: window {} to {} (the compromise window worked out from the findings; --from / --to to choose another)",
+                    crate::normalize::time::format(&w.start),
+                    crate::normalize::time::format(&w.end)
+                );
+                (Some(w.start), Some(w.end))
+            }
+            None => {
+                eprintln!("breachline: {user} is not found compromised: listing mail over the whole evidence (--from / --to to choose a window)");
+                (None, None)
+            }
+        }
+    } else {
+        (args.from, args.to)
+    };
+    let list = recipients::notification_list(&ing.events, &files, &user, from, to, &tenant);
     let mut out = report::output(args.output.as_deref())?;
     let written = match args.format {
         RecipientFormat::Csv => report::case::write_recipients(&mut out, &[(&list, &[])], &tenant),
