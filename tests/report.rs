@@ -288,3 +288,63 @@ fn fail_on_exits_4_exactly_when_a_finding_reaches_the_severity() {
     let run = breachline(&["analyze", "-q", "/nonexistent/evidence", "--fail-on", "low"]);
     assert_eq!(run.status.code(), Some(1));
 }
+
+#[test]
+fn parquet_timeline_reads_back_with_the_csv_rows() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().display().to_string();
+    let demo = fixture("demo").display().to_string();
+    let run = breachline(&["analyze", "-q", &demo, "--out", &out, "--parquet"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let path = dir.path().join("timeline.parquet");
+    let (rows, cols) = breachline::report::parquet::read_columns(
+        &path,
+        &[
+            "timeline_user",
+            "time",
+            "time_unix_ms",
+            "source",
+            "ip",
+            "origin_line",
+            "asn",
+        ],
+    )
+    .expect("timeline.parquet reads back");
+    // The same rows as timeline.csv, in the same order.
+    let mut csv = csv::Reader::from_path(dir.path().join("timeline.csv")).expect("timeline.csv");
+    let header = csv.headers().expect("header").clone();
+    let at = |name: &str| header.iter().position(|h| h == name).expect("csv column");
+    let records: Vec<csv::StringRecord> = csv.records().map(|r| r.expect("csv row")).collect();
+    assert_eq!(rows, records.len());
+    assert!(rows > 1000, "the demo timeline has thousands of rows");
+    let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    for (i, r) in records.iter().enumerate().step_by(97) {
+        assert_eq!(
+            cols[0][i],
+            opt(&r[at("timeline_user")]),
+            "row {i} timeline_user"
+        );
+        assert_eq!(cols[1][i], opt(&r[at("time")]), "row {i} time");
+        assert_eq!(cols[3][i], opt(&r[at("source")]), "row {i} source");
+        assert_eq!(cols[4][i], opt(&r[at("ip")]), "row {i} ip");
+        assert_eq!(
+            cols[5][i],
+            opt(&r[at("origin_line")]),
+            "row {i} origin_line"
+        );
+        assert_eq!(cols[6][i], opt(&r[at("asn")]), "row {i} asn");
+        let ms: i64 = cols[2][i]
+            .as_deref()
+            .and_then(|v| v.parse().ok())
+            .expect("time_unix_ms");
+        let t = chrono::DateTime::parse_from_rfc3339(&r[at("time")]).expect("ISO time");
+        assert_eq!(ms, t.timestamp_millis(), "row {i} time_unix_ms");
+    }
+    // Without --out there is nowhere to put it: a usage error.
+    let run = breachline(&["analyze", "-q", &demo, "--parquet"]);
+    assert_eq!(run.status.code(), Some(2));
+}

@@ -40,6 +40,10 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
+    /// Also write timeline.parquet (the normalized timeline, typed columns) into the --out folder.
+    #[arg(long, requires = "out")]
+    pub parquet: bool,
+
     /// Exit with code 4 when a finding at or above this severity exists (for scripts and CI;
     /// counts every finding of the run, whatever --min-severity shows).
     #[arg(long, value_enum, value_name = "SEVERITY")]
@@ -85,6 +89,10 @@ pub fn run(args: &AnalyzeArgs, cli: &Cli) -> anyhow::Result<u8> {
         };
         report::case::write_folder(dir, &case)
             .map_err(|e| anyhow::anyhow!("cannot write the case folder {}: {e}", dir.display()))?;
+        if args.parquet {
+            report::parquet::write_case(dir, &case)
+                .map_err(|e| anyhow::anyhow!("cannot write timeline.parquet: {e}"))?;
+        }
     }
     let shown: Vec<&detect::Finding> = findings.iter().filter(|f| f.severity >= args.min_severity).collect();
     let mut out = report::stdout();
