@@ -32,6 +32,14 @@ Examples:
   breachline timeline evidence/ --user alice@contoso.com --from 2024-05-13 --format csv > alice.csv
   breachline enrich 188.166.14.77 45.77.62.19 --geoip-city GeoLite2-City.mmdb";
 
+const ANALYZE_AFTER_HELP: &str = "\
+Exit codes: 0 done; 1 error; 2 bad arguments; 3 with --strict, some evidence was not read or some rows were rejected; 4 with --fail-on SEVERITY, a finding at or above SEVERITY exists (4 wins over 3).
+
+Examples:
+  breachline analyze evidence/ --out case            # case folder with report.html and report.md
+  breachline analyze evidence/ --out case --parquet  # and timeline.parquet
+  breachline analyze evidence/ --quiet --json --fail-on high > findings.json";
+
 /// Investigate Microsoft 365 account takeovers from exported evidence, offline.
 #[derive(Parser, Debug)]
 #[command(name = "breachline", version, about, after_help = AFTER_HELP)]
@@ -59,6 +67,7 @@ pub enum Command {
     /// Who must be told: every recipient of mail from an account in a window.
     Recipients(recipients::RecipientsArgs),
     /// Run the takeover rules over the evidence and list the findings.
+    #[command(after_help = ANALYZE_AFTER_HELP)]
     Analyze(analyze::AnalyzeArgs),
     /// List, show and test the rules.
     Rules(rules::RulesArgs),
