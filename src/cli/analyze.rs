@@ -35,10 +35,25 @@ pub struct AnalyzeArgs {
 pub fn run(args: &AnalyzeArgs, cli: &Cli) -> anyhow::Result<u8> {
     let rules = args.selection.load()?;
     let ing = args.evidence.ingest(cli.quiet)?;
+    let started = std::time::Instant::now();
     let enrichment = enrich::enrich(&ing.events, &GeoIp::embedded(), &NetworkConfig::builtin());
+    let enriched = std::time::Instant::now();
     let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
     let users: Vec<String> = args.user.iter().map(|u| u.trim().to_lowercase()).collect();
     let mut findings = detect::run(&ing.events, &enrichment, &rules.rules, &files, &users);
+    if std::env::var_os("BREACHLINE_TIMING").is_some() {
+        let detect = enriched.elapsed().as_secs_f64();
+        eprintln!(
+            "breachline: enrich {:.2} s ({} addresses); detect {:.2} s: {} events, {} rules, {:.2} M events/s, {} findings",
+            (enriched - started).as_secs_f64(),
+            enrichment.len(),
+            detect,
+            ing.events.len(),
+            rules.rules.len(),
+            ing.events.len() as f64 / detect / 1e6,
+            findings.len()
+        );
+    }
     findings.retain(|f| f.severity >= args.min_severity);
     let mut out = report::stdout();
     let written = if args.json {

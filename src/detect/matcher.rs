@@ -475,33 +475,79 @@ impl RawCond {
         })
     }
 
-    /// The operations this condition requires (when its top level demands `operation` be one of
-    /// a list), lower-cased: lets the engine skip the rule for every other event.
-    pub fn required_operations(&self) -> Option<Vec<String>> {
+    /// What an event must be for this condition to hold at all: lets the engine skip most
+    /// events without evaluating the condition.
+    pub fn prefilter(&self) -> Prefilter {
+        Prefilter {
+            operations: self.required(&Field::Operation).map(|v| v.into_iter().map(|s| s.to_lowercase()).collect()),
+            sources: self.required(&Field::Source).map(|v| {
+                v.iter()
+                    .filter_map(|s| crate::model::Source::ALL.into_iter().find(|x| x.as_str().eq_ignore_ascii_case(s)))
+                    .collect()
+            }),
+        }
+    }
+
+    /// The values `field` must equal (one of) for the condition to hold, when the condition
+    /// says so plainly: a top-level equals / in-list test, or the same in every branch of `any`.
+    fn required(&self, field: &Field) -> Option<Vec<String>> {
         match self {
-            RawCond::All(parts) => parts.iter().find_map(|p| p.required_operations()),
-            RawCond::Test(Field::Operation, op) => match &**op {
-                RawOp::Equals(y) => match y {
-                    Yaml::String(s) if !s.starts_with('$') => Some(vec![s.to_lowercase()]),
+            RawCond::All(parts) => parts.iter().find_map(|p| p.required(field)),
+            RawCond::Any(parts) if !parts.is_empty() => {
+                let mut all = Vec::new();
+                for p in parts {
+                    all.extend(p.required(field)?);
+                }
+                Some(all)
+            }
+            RawCond::Test(f, op) if f == field => {
+                let y = match &**op {
+                    RawOp::Equals(y) => y,
+                    RawOp::Ops(m) => match (&m.eq, &m.in_list) {
+                        (Some(y), None) | (None, Some(y)) => y,
+                        _ => return None,
+                    },
+                };
+                match y {
+                    Yaml::String(s) if !s.starts_with('$') => Some(vec![s.clone()]),
                     Yaml::Sequence(items) => items
                         .iter()
                         .map(|i| match i {
-                            Yaml::String(s) if !s.starts_with('$') => Some(s.to_lowercase()),
+                            Yaml::String(s) if !s.starts_with('$') => Some(s.clone()),
                             _ => None,
                         })
                         .collect(),
                     _ => None,
-                },
-                RawOp::Ops(_) => None,
-            },
+                }
+            }
             _ => None,
         }
     }
 }
 
+/// A cheap test an event must pass before its condition is evaluated.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Prefilter {
+    /// Lower-cased operations, when the condition requires one of them.
+    pub operations: Option<Vec<String>>,
+    pub sources: Option<Vec<crate::model::Source>>,
+}
+
+impl Prefilter {
+    /// Whether an operation can pass (case-insensitively).
+    pub fn operation_ok(&self, op: &str) -> bool {
+        self.operations
+            .as_ref()
+            .is_none_or(|ops| ops.iter().any(|o| o.len() == op.len() && o.eq_ignore_ascii_case(op)))
+    }
+}
+
 fn eq_ci(value: &str, lower: &str) -> bool {
-    if value.is_ascii() {
-        value.len() == lower.len() && value.eq_ignore_ascii_case(lower)
+    if value.len() == lower.len() && value.eq_ignore_ascii_case(lower) {
+        true
+    } else if value.is_ascii() {
+        // Lower-casing ASCII keeps it ASCII and its length: nothing else can be equal.
+        false
     } else {
         value.to_lowercase() == lower
     }
@@ -513,7 +559,13 @@ fn contains_ci(hay: &str, needle: &str) -> bool {
     }
     if hay.is_ascii() {
         let (h, n) = (hay.as_bytes(), needle.as_bytes());
-        h.len() >= n.len() && h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+        if h.len() < n.len() {
+            return false;
+        }
+        // Candidates start where the first byte matches in either case; compare the rest there.
+        let (lo, up) = (n[0].to_ascii_lowercase(), n[0].to_ascii_uppercase());
+        let last_start = h.len() - n.len();
+        memchr::memchr2_iter(lo, up, &h[..=last_start]).any(|i| h[i + 1..i + n.len()].eq_ignore_ascii_case(&n[1..]))
     } else {
         hay.to_lowercase().contains(needle)
     }

@@ -14,6 +14,7 @@ pub mod rule;
 pub mod test_runner;
 pub mod window;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
@@ -23,7 +24,7 @@ use serde_json::{Map, Value as Json};
 use serde_yaml_ng::Value as Yaml;
 
 use crate::enrich::Enrichment;
-use crate::model::{Event, Source, Text};
+use crate::model::{Event, Source};
 use field::{EventView, Field, Role};
 pub use finding::{Evidence, Finding};
 use matcher::MatchContext;
@@ -283,20 +284,31 @@ pub fn tenant_domains(events: &[Event]) -> FxHashSet<String> {
     out
 }
 
-/// The users an event belongs to, with how.
-fn subjects(e: &Event) -> impl Iterator<Item = (Text, Role)> + '_ {
+/// The users an event belongs to, with how. Only a recipient or target not already in lower
+/// case costs an allocation.
+fn subjects(e: &Event) -> impl Iterator<Item = (Cow<'_, str>, Role)> + '_ {
+    fn lower(s: &str) -> Cow<'_, str> {
+        if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(s.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(s)
+        }
+    }
     let recipient = match e.source {
         Source::Messagetrace => e
             .attr("recipient")
             .filter(|r| !r.eq_ignore_ascii_case(&e.user))
-            .map(|r| (Text::from(r.to_ascii_lowercase()), Role::Recipient)),
+            .map(|r| (lower(r), Role::Recipient)),
         _ => None,
     };
-    let target = e
-        .attr("target")
-        .filter(|t| t.contains('@') && !t.eq_ignore_ascii_case(&e.user))
-        .map(|t| (Text::from(t.to_ascii_lowercase()), Role::Target));
-    std::iter::once((e.user.clone(), Role::Actor))
+    let target = match e.source {
+        Source::Audit => e
+            .attr("target")
+            .filter(|t| t.contains('@') && !t.eq_ignore_ascii_case(&e.user))
+            .map(|t| (lower(t), Role::Target)),
+        _ => None,
+    };
+    std::iter::once((Cow::Borrowed(&*e.user), Role::Actor))
         .chain(recipient)
         .chain(target)
 }
@@ -310,17 +322,18 @@ pub fn run(
     files: &[String],
     users: &[String],
 ) -> Vec<Finding> {
+    let started = std::time::Instant::now();
     let ctx = MatchContext {
         tenant_domains: tenant_domains(events),
     };
-    let groups: FxHashMap<Text, Vec<(u32, Role)>> = events
+    let groups: FxHashMap<Cow<str>, Vec<(u32, Role)>> = events
         .par_iter()
         .enumerate()
         .fold(
             FxHashMap::default,
-            |mut acc: FxHashMap<Text, Vec<(u32, Role)>>, (i, e)| {
+            |mut acc: FxHashMap<Cow<str>, Vec<(u32, Role)>>, (i, e)| {
                 for (user, role) in subjects(e) {
-                    if users.is_empty() || users.iter().any(|u| **u == *user) {
+                    if users.is_empty() || users.iter().any(|u| *u == *user) {
                         acc.entry(user).or_default().push((i as u32, role));
                     }
                 }
@@ -333,8 +346,11 @@ pub fn run(
             }
             a
         });
-    let mut groups: Vec<(Text, Vec<(u32, Role)>)> = groups.into_iter().collect();
+    let grouped = std::time::Instant::now();
+    let (matchers, slots) = plan(rules);
+    let mut groups: Vec<(Cow<str>, Vec<(u32, Role)>)> = groups.into_iter().collect();
     groups.sort_by(|a, b| a.0.cmp(&b.0));
+    let n_users = groups.len();
     let mut findings: Vec<Finding> = groups
         .into_par_iter()
         .flat_map_iter(|(user, mut idx)| {
@@ -351,14 +367,27 @@ pub fn run(
                     }
                 })
                 .collect();
+            let hits = hits_per_matcher(&matchers, &views, &ctx);
             let mut out = Vec::new();
-            for r in rules {
-                evaluate(r, &user, &views, &ctx, files, &mut out);
+            for (r, slot) in rules.iter().zip(&slots) {
+                let (a, b) = match *slot {
+                    Slots::One(k) => (&hits[k], &hits[k]),
+                    Slots::Two { first, then } => (&hits[first], &hits[then]),
+                };
+                evaluate(r, &user, &views, a, b, files, &mut out);
             }
             out
         })
         .collect();
     findings.sort_by(Finding::order);
+    if std::env::var_os("BREACHLINE_TIMING").is_some() {
+        eprintln!(
+            "timing: detect grouping {:.2?} ({} users), rules {:.2?}",
+            grouped - started,
+            n_users,
+            grouped.elapsed()
+        );
+    }
     findings
 }
 
@@ -371,30 +400,58 @@ fn number(x: f64) -> Json {
     }
 }
 
-/// The positions of the events a condition picks out, honouring roles and the operation
-/// pre-check.
-fn hits_of(
-    rule: &Rule,
-    cond: &matcher::Cond,
-    roles: &[Role],
-    views: &[EventView<'_>],
-    ctx: &MatchContext,
-) -> Vec<usize> {
-    let ops = rule.operations.as_deref();
-    views
-        .iter()
-        .enumerate()
-        .filter(|(_, v)| roles.contains(&v.role))
-        .filter(|(_, v)| {
-            ops.is_none_or(|ops| {
-                ops.iter().any(|o| {
-                    o.len() == v.event.operation.len() && o.eq_ignore_ascii_case(&v.event.operation)
-                })
-            })
-        })
-        .filter(|(_, v)| cond.matches(v, ctx))
-        .map(|(i, _)| i)
-        .collect()
+/// One per-event condition of a rule (its `match`, or a sequence step's), with what an event
+/// must be to be worth evaluating.
+struct Matcher<'r> {
+    pre: &'r matcher::Prefilter,
+    cond: &'r matcher::Cond,
+    roles: &'r [Role],
+}
+
+/// Where each rule's hit lists are among the matchers.
+#[derive(Clone, Copy)]
+enum Slots {
+    One(usize),
+    Two { first: usize, then: usize },
+}
+
+/// Every condition of every rule, in one list, so each event is read from memory once and
+/// tested against all of them while it is in cache.
+fn plan(rules: &[Rule]) -> (Vec<Matcher<'_>>, Vec<Slots>) {
+    let mut matchers = Vec::new();
+    let mut slots = Vec::new();
+    for r in rules {
+        match &r.logic {
+            Logic::Sequence { first, then, .. } => {
+                matchers.push(Matcher { pre: &first.prefilter, cond: &first.when, roles: &first.roles });
+                matchers.push(Matcher { pre: &then.prefilter, cond: &then.when, roles: &then.roles });
+                slots.push(Slots::Two { first: matchers.len() - 2, then: matchers.len() - 1 });
+            }
+            _ => {
+                matchers.push(Matcher { pre: &r.prefilter, cond: &r.when, roles: &r.roles });
+                slots.push(Slots::One(matchers.len() - 1));
+            }
+        }
+    }
+    (matchers, slots)
+}
+
+/// For each matcher, the positions of the user's events it picks out, in order.
+fn hits_per_matcher(matchers: &[Matcher<'_>], views: &[EventView<'_>], ctx: &MatchContext) -> Vec<Vec<usize>> {
+    let mut hits: Vec<Vec<usize>> = vec![Vec::new(); matchers.len()];
+    for (i, v) in views.iter().enumerate() {
+        let (source, op) = (v.event.source, &*v.event.operation);
+        for (m, h) in matchers.iter().zip(hits.iter_mut()) {
+            if m.roles.contains(&v.role)
+                && m.pre.sources.as_ref().is_none_or(|s| s.contains(&source))
+                && m.pre.operation_ok(op)
+                && m.cond.matches(v, ctx)
+            {
+                h.push(i);
+            }
+        }
+    }
+    hits
 }
 
 /// Splits positions by the values of the `group_by` fields (in first-seen order of groups).
@@ -429,7 +486,8 @@ fn evaluate(
     rule: &Rule,
     user: &str,
     views: &[EventView<'_>],
-    ctx: &MatchContext,
+    hits: &[usize],
+    then_hits: &[usize],
     files: &[String],
     out: &mut Vec<Finding>,
 ) {
@@ -448,18 +506,17 @@ fn evaluate(
     };
     match &rule.logic {
         Logic::Event => {
-            let hits = hits_of(rule, &rule.when, &rule.roles, views, ctx);
             if hits.is_empty() {
                 return;
             }
             if rule.group_by.is_empty() {
-                for h in hits {
+                for &h in hits {
                     let mut d = Map::new();
                     d.insert("count".into(), Json::from(1));
                     out.push(Finding::new(rule, user, &[&views[h]], d, files));
                 }
             } else {
-                for (_, pos) in group(views, &hits, &rule.group_by) {
+                for (_, pos) in group(views, hits, &rule.group_by) {
                     let mut d = grouped_details(&pos);
                     d.insert("count".into(), Json::from(pos.len()));
                     out.push(Finding::new(rule, user, &refs(&pos), d, files));
@@ -467,11 +524,10 @@ fn evaluate(
             }
         }
         Logic::Threshold { count, min, window } => {
-            let hits = hits_of(rule, &rule.when, &rule.roles, views, ctx);
             if hits.is_empty() {
                 return;
             }
-            for (_, pos) in group(views, &hits, &rule.group_by) {
+            for (_, pos) in group(views, hits, &rule.group_by) {
                 let list = refs(&pos);
                 for b in window::bursts(&list, count, *min, *window) {
                     let mut d = grouped_details(&pos[b.start..=b.end]);
@@ -503,16 +559,15 @@ fn evaluate(
         }
         Logic::Sequence {
             first,
-            then,
             within,
             same,
             differ_any,
+            ..
         } => {
-            let then_hits = hits_of(rule, &then.when, &then.roles, views, ctx);
             if then_hits.is_empty() {
                 return;
             }
-            let first_hits = hits_of(rule, &first.when, &first.roles, views, ctx);
+            let first_hits = hits;
             for occ in window::sequences(
                 views,
                 &first_hits,
@@ -564,11 +619,10 @@ fn evaluate(
             }
         }
         Logic::Baseline { detector, field } => {
-            let hits = hits_of(rule, &rule.when, &rule.roles, views, ctx);
             if hits.is_empty() {
                 return;
             }
-            let list = refs(&hits);
+            let list = refs(hits);
             // compile() checked that the parameters are there with the right types.
             let num = |n: &str| rule.number(n).unwrap_or(f64::NAN);
             let flag = |n: &str| rule.flag(n).unwrap_or(true);

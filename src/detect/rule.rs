@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_yaml_ng::Value as Yaml;
 
 use super::field::{Field, Role};
-use super::matcher::{describe, scalar_text, Cond, CondError, RawCond};
+use super::matcher::{describe, scalar_text, Cond, CondError, Prefilter, RawCond};
 
 /// How bad a finding is. Ordered: `Informational < Low < Medium < High < Critical`.
 #[derive(
@@ -262,6 +262,7 @@ struct RuleDef {
 #[derive(Clone, Debug)]
 pub struct Step {
     pub when: Cond,
+    pub prefilter: Prefilter,
     pub min: u64,
     pub roles: Vec<Role>,
 }
@@ -322,8 +323,8 @@ pub struct Rule {
     pub meta: RuleMeta,
     pub roles: Vec<Role>,
     pub when: Cond,
-    /// Lower-cased operations the rule can match at all (a fast pre-check), if it says.
-    pub operations: Option<Vec<String>>,
+    /// What an event must be for `when` to hold (a fast pre-check).
+    pub prefilter: Prefilter,
     pub group_by: Vec<Field>,
     pub logic: Logic,
     pub summary: String,
@@ -566,7 +567,7 @@ fn compile(
         Some(c) => c.compile(&params).map_err(cond_err)?,
         None => Cond::True,
     };
-    let operations = def.when.as_ref().and_then(|c| c.required_operations());
+    let prefilter = def.when.as_ref().map(|c| c.prefilter()).unwrap_or_default();
     let roles = def.roles.clone().unwrap_or_else(|| vec![Role::Actor]);
     let shapes = [
         def.threshold.is_some(),
@@ -628,6 +629,7 @@ fn compile(
             };
             Ok(Step {
                 when: st.when.compile(&params).map_err(cond_err)?,
+                prefilter: st.when.prefilter(),
                 min: min.max(1),
                 roles: st.roles.clone().unwrap_or_else(|| roles.clone()),
             })
@@ -690,7 +692,7 @@ fn compile(
         },
         roles,
         when,
-        operations,
+        prefilter,
         group_by: def.group_by,
         logic,
         summary: def.summary,
@@ -776,7 +778,7 @@ mod tests {
     fn minimal_rule_parses() {
         let r = parse("t.yaml", MINIMAL, &BTreeMap::new()).expect("valid rule");
         assert_eq!(r.id(), "t");
-        assert_eq!(r.operations, Some(vec!["x".to_string()]));
+        assert_eq!(r.prefilter.operations, Some(vec!["x".to_string()]));
         assert_eq!(r.logic.kind(), "event");
     }
 
