@@ -542,12 +542,13 @@ impl Prefilter {
     }
 }
 
+// Case-insensitive comparisons. A rule's text that is ASCII (nearly all of it) compares with
+// ASCII case folding straight on the bytes: no scan of the value first, no allocation. Other
+// text is compared after full Unicode lower-casing.
+
 fn eq_ci(value: &str, lower: &str) -> bool {
-    if value.len() == lower.len() && value.eq_ignore_ascii_case(lower) {
-        true
-    } else if value.is_ascii() {
-        // Lower-casing ASCII keeps it ASCII and its length: nothing else can be equal.
-        false
+    if lower.is_ascii() {
+        value.len() == lower.len() && value.as_bytes().eq_ignore_ascii_case(lower.as_bytes())
     } else {
         value.to_lowercase() == lower
     }
@@ -557,7 +558,7 @@ fn contains_ci(hay: &str, needle: &str) -> bool {
     if needle.is_empty() {
         return true;
     }
-    if hay.is_ascii() {
+    if needle.is_ascii() {
         let (h, n) = (hay.as_bytes(), needle.as_bytes());
         if h.len() < n.len() {
             return false;
@@ -565,23 +566,23 @@ fn contains_ci(hay: &str, needle: &str) -> bool {
         // Candidates start where the first byte matches in either case; compare the rest there.
         let (lo, up) = (n[0].to_ascii_lowercase(), n[0].to_ascii_uppercase());
         let last_start = h.len() - n.len();
-        memchr::memchr2_iter(lo, up, &h[..=last_start]).any(|i| h[i + 1..i + n.len()].eq_ignore_ascii_case(&n[1..]))
+        memchr::memchr2_iter(lo, up, &h[..=last_start])
+            .any(|i| h[i + 1..i + n.len()].eq_ignore_ascii_case(&n[1..]))
     } else {
         hay.to_lowercase().contains(needle)
     }
 }
 
 fn starts_ci(hay: &str, needle: &str) -> bool {
-    if hay.is_ascii() {
-        hay.len() >= needle.len()
-            && hay.as_bytes()[..needle.len()].eq_ignore_ascii_case(needle.as_bytes())
+    if needle.is_ascii() {
+        hay.len() >= needle.len() && hay.as_bytes()[..needle.len()].eq_ignore_ascii_case(needle.as_bytes())
     } else {
         hay.to_lowercase().starts_with(needle)
     }
 }
 
 fn ends_ci(hay: &str, needle: &str) -> bool {
-    if hay.is_ascii() {
+    if needle.is_ascii() {
         hay.len() >= needle.len()
             && hay.as_bytes()[hay.len() - needle.len()..].eq_ignore_ascii_case(needle.as_bytes())
     } else {

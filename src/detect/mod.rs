@@ -326,39 +326,75 @@ pub fn run(
     let ctx = MatchContext {
         tenant_domains: tenant_domains(events),
     };
-    let groups: FxHashMap<Cow<str>, Vec<(u32, Role)>> = events
+    let (matchers, slots) = plan(rules);
+    let words = matchers.len().div_ceil(64).max(1);
+    // Pass 1, in memory order: every event against every condition, once per user it belongs
+    // to. Only events some condition picked out are kept, with a bit per matching condition.
+    let groups: FxHashMap<Cow<str>, UserHits> = events
         .par_iter()
         .enumerate()
-        .fold(
-            FxHashMap::default,
-            |mut acc: FxHashMap<Cow<str>, Vec<(u32, Role)>>, (i, e)| {
-                for (user, role) in subjects(e) {
-                    if users.is_empty() || users.iter().any(|u| *u == *user) {
-                        acc.entry(user).or_default().push((i as u32, role));
+        .fold(FxHashMap::default, |mut acc: FxHashMap<Cow<str>, UserHits>, (i, e)| {
+            let ip = enrichment.for_event(e);
+            for (user, role) in subjects(e) {
+                if !(users.is_empty() || users.iter().any(|u| *u == *user)) {
+                    continue;
+                }
+                let v = EventView { event: e, ip, role };
+                let mut mask = [0u64; 4];
+                let mut big: Vec<u64> = Vec::new();
+                let mut any = false;
+                for (k, m) in matchers.iter().enumerate() {
+                    if m.roles.contains(&role)
+                        && m.pre.sources.as_ref().is_none_or(|s| s.contains(&e.source))
+                        && m.pre.operation_ok(&e.operation)
+                        && m.cond.matches(&v, &ctx)
+                    {
+                        any = true;
+                        if words <= 4 {
+                            mask[k / 64] |= 1 << (k % 64);
+                        } else {
+                            big.resize(words, 0);
+                            big[k / 64] |= 1 << (k % 64);
+                        }
                     }
                 }
-                acc
-            },
-        )
+                if any {
+                    let h = acc.entry(user).or_default();
+                    h.events.push((i as u32, role));
+                    if words <= 4 {
+                        h.masks.extend_from_slice(&mask[..words]);
+                    } else {
+                        h.masks.extend_from_slice(&big);
+                    }
+                }
+            }
+            acc
+        })
         .reduce(FxHashMap::default, |mut a, b| {
-            for (u, mut v) in b {
-                a.entry(u).or_default().append(&mut v);
+            for (u, mut h) in b {
+                let into = a.entry(u).or_default();
+                into.events.append(&mut h.events);
+                into.masks.append(&mut h.masks);
             }
             a
         });
     let grouped = std::time::Instant::now();
-    let (matchers, slots) = plan(rules);
-    let mut groups: Vec<(Cow<str>, Vec<(u32, Role)>)> = groups.into_iter().collect();
+    let mut groups: Vec<(Cow<str>, UserHits)> = groups.into_iter().collect();
     groups.sort_by(|a, b| a.0.cmp(&b.0));
     let n_users = groups.len();
+    // Pass 2, per user in parallel: thresholds, sequences and baselines over the hits.
     let mut findings: Vec<Finding> = groups
         .into_par_iter()
-        .flat_map_iter(|(user, mut idx)| {
-            idx.sort_unstable();
-            idx.dedup_by_key(|(i, _)| *i);
-            let views: Vec<EventView> = idx
+        .flat_map_iter(|(user, h)| {
+            // Chunks are reduced in order, so events are in index (= time) order; sort if not.
+            let mut order: Vec<usize> = (0..h.events.len()).collect();
+            if !h.events.windows(2).all(|w| w[0].0 < w[1].0) {
+                order.sort_by_key(|&k| h.events[k].0);
+            }
+            let views: Vec<EventView> = order
                 .iter()
-                .map(|&(i, role)| {
+                .map(|&k| {
+                    let (i, role) = h.events[k];
                     let event = &events[i as usize];
                     EventView {
                         event,
@@ -367,7 +403,15 @@ pub fn run(
                     }
                 })
                 .collect();
-            let hits = hits_per_matcher(&matchers, &views, &ctx);
+            let mut hits: Vec<Vec<usize>> = vec![Vec::new(); matchers.len()];
+            for (pos, &k) in order.iter().enumerate() {
+                let mask = &h.masks[k * words..(k + 1) * words];
+                for (m, list) in hits.iter_mut().enumerate() {
+                    if mask[m / 64] & (1 << (m % 64)) != 0 {
+                        list.push(pos);
+                    }
+                }
+            }
             let mut out = Vec::new();
             for (r, slot) in rules.iter().zip(&slots) {
                 let (a, b) = match *slot {
@@ -382,7 +426,7 @@ pub fn run(
     findings.sort_by(Finding::order);
     if std::env::var_os("BREACHLINE_TIMING").is_some() {
         eprintln!(
-            "timing: detect grouping {:.2?} ({} users), rules {:.2?}",
+            "timing: detect conditions {:.2?} ({} users), windows and baselines {:.2?}",
             grouped - started,
             n_users,
             grouped.elapsed()
@@ -436,22 +480,12 @@ fn plan(rules: &[Rule]) -> (Vec<Matcher<'_>>, Vec<Slots>) {
     (matchers, slots)
 }
 
-/// For each matcher, the positions of the user's events it picks out, in order.
-fn hits_per_matcher(matchers: &[Matcher<'_>], views: &[EventView<'_>], ctx: &MatchContext) -> Vec<Vec<usize>> {
-    let mut hits: Vec<Vec<usize>> = vec![Vec::new(); matchers.len()];
-    for (i, v) in views.iter().enumerate() {
-        let (source, op) = (v.event.source, &*v.event.operation);
-        for (m, h) in matchers.iter().zip(hits.iter_mut()) {
-            if m.roles.contains(&v.role)
-                && m.pre.sources.as_ref().is_none_or(|s| s.contains(&source))
-                && m.pre.operation_ok(op)
-                && m.cond.matches(v, ctx)
-            {
-                h.push(i);
-            }
-        }
-    }
-    hits
+/// One user's events that some condition picked out: (event index, role), and per event
+/// `words` 64-bit masks of the conditions that matched.
+#[derive(Default)]
+struct UserHits {
+    events: Vec<(u32, Role)>,
+    masks: Vec<u64>,
 }
 
 /// Splits positions by the values of the `group_by` fields (in first-seen order of groups).
