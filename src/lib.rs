@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod detect;
 pub mod enrich;
+pub mod impact;
 pub mod ingest;
 pub mod model;
 pub mod normalize;

@@ -1,6 +1,9 @@
-//! `breachline analyze`: run the rules over the evidence and print the findings.
+//! `breachline analyze`: the whole pipeline. Ingest, enrich, run the rules, attribute the
+//! attacker's activity, work out windows, blast radius and who to notify; print the findings
+//! and verdicts, and with `--out DIR` write the case folder (files listed in the README).
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use clap::Args;
 
@@ -8,7 +11,7 @@ use super::args::{stderr_summary, EvidenceArgs};
 use super::rules::RuleSelection;
 use super::Cli;
 use crate::detect::{self, Severity};
-use crate::enrich::{self, GeoIp, NetworkConfig};
+use crate::impact::{self, ImpactOptions};
 use crate::report;
 
 #[derive(Args, Debug)]
@@ -30,61 +33,72 @@ pub struct AnalyzeArgs {
     /// Print the findings as JSON (an array; fields in docs/rules.md) instead of a table.
     #[arg(long)]
     pub json: bool,
+
+    /// Write the case folder here: summary.json, findings.json, blast_radius.json,
+    /// recipients.csv, timeline.csv, ingest.json, rejects.csv (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// The tenant's own domains (repeatable): decides internal versus external recipients.
+    /// Inferred from the accounts that sign in when absent.
+    #[arg(long, value_name = "DOMAIN")]
+    pub tenant_domain: Vec<String>,
+}
+
+/// Detection then impact: the findings, and the verdicts, windows and blast radius they lead to.
+pub fn assess(
+    ing: &crate::ingest::Ingested,
+    ips: &crate::enrich::Enrichment,
+    rules: &[detect::Rule],
+    users: &[String],
+    tenant_domains: &[String],
+) -> (Vec<detect::Finding>, impact::Impact) {
+    let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
+    let findings = detect::run(&ing.events, ips, rules, &files, users);
+    let leads = impact::leads_from_findings(&ing.events, &files, &findings);
+    let opts = ImpactOptions {
+        tenant_domains: tenant_domains.to_vec(),
+        ..ImpactOptions::default()
+    };
+    let assessed = impact::assess(&ing.events, &files, ips, &leads, &opts);
+    (findings, assessed)
 }
 
 pub fn run(args: &AnalyzeArgs, cli: &Cli) -> anyhow::Result<u8> {
     let rules = args.selection.load()?;
-    let ing = args.evidence.ingest(cli.quiet)?;
-    let started = std::time::Instant::now();
-    let cpu_started = cpu_seconds();
-    let enrichment = enrich::enrich(&ing.events, &GeoIp::embedded(), &NetworkConfig::builtin());
-    let enriched = std::time::Instant::now();
-    let cpu_enriched = cpu_seconds();
-    let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
+    let (ing, enrichment) = args.evidence.load(cli.quiet)?;
     let users: Vec<String> = args.user.iter().map(|u| u.trim().to_lowercase()).collect();
-    let mut findings = detect::run(&ing.events, &enrichment, &rules.rules, &files, &users);
-    if std::env::var_os("BREACHLINE_TIMING").is_some() {
-        let detect = enriched.elapsed().as_secs_f64();
-        let cpu = match (cpu_started, cpu_enriched, cpu_seconds()) {
-            (Some(a), Some(b), Some(c)) => format!(" (CPU: enrich {:.2} s, detect {:.2} s)", b - a, c - b),
-            _ => String::new(),
+    let (findings, assessed) = assess(&ing, &enrichment, &rules.rules, &users, &args.tenant_domain);
+    if let Some(dir) = &args.out {
+        let case = report::case::Case {
+            ingested: &ing,
+            ips: &enrichment,
+            findings: &findings,
+            impact: &assessed,
+            command: std::env::args().collect(),
         };
-        eprintln!(
-            "breachline: enrich {:.2} s ({} addresses); detect {:.2} s: {} events, {} rules, {:.2} M events/s, {} findings{cpu}",
-            (enriched - started).as_secs_f64(),
-            enrichment.len(),
-            detect,
-            ing.events.len(),
-            rules.rules.len(),
-            ing.events.len() as f64 / detect / 1e6,
-            findings.len()
-        );
+        report::case::write_folder(dir, &case)
+            .map_err(|e| anyhow::anyhow!("cannot write the case folder {}: {e}", dir.display()))?;
     }
-    findings.retain(|f| f.severity >= args.min_severity);
+    let shown: Vec<&detect::Finding> = findings.iter().filter(|f| f.severity >= args.min_severity).collect();
     let mut out = report::stdout();
     let written = if args.json {
-        serde_json::to_writer_pretty(&mut out, &findings)
+        serde_json::to_writer_pretty(&mut out, &shown)
             .map_err(std::io::Error::from)
             .and_then(|_| out.write_all(b"\n"))
     } else {
-        out.write_all(report::findings::findings(&findings).as_bytes())
+        let owned: Vec<detect::Finding> = shown.iter().map(|f| (*f).clone()).collect();
+        out.write_all(report::findings::findings(&owned).as_bytes())
+            .and_then(|_| out.write_all(b"\n"))
+            .and_then(|_| out.write_all(report::table::impact(&assessed).as_bytes()))
     };
     report::ignore_broken_pipe(written.and_then(|_| out.flush()))?;
+    if let Some(dir) = &args.out {
+        eprintln!("breachline: case folder written to {}", dir.display());
+    }
     stderr_summary(&ing);
     let code = args.evidence.exit_code(&ing);
     // The process ends here: freeing millions of events one by one would only cost time.
     std::mem::forget(ing);
     Ok(code)
-}
-
-/// CPU time of the process so far (user + system, all threads), where the OS says it: timing
-/// on a busy machine is only fair in CPU seconds.
-fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    let rest = stat.rsplit_once(')')?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-    // USER_HZ is 100 on every Linux configuration in use.
-    Some(ticks / 100.0)
 }

@@ -6,6 +6,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Args;
 
+use crate::enrich::{self, Enrichment, GeoIp, GeoIpOptions, NetworkConfig};
 use crate::ingest::{self, IngestOptions, Ingested};
 use crate::normalize::time::{self, DateOrder};
 
@@ -31,6 +32,43 @@ pub struct EvidenceArgs {
     /// Exit with code 3 when a file could not be read or a row was rejected.
     #[arg(long)]
     pub strict: bool,
+
+    #[command(flatten)]
+    pub geo: GeoArgs,
+}
+
+/// Which GeoIP databases and network lists to use. Without any, the embedded country and ASN
+/// databases and the built-in hosting / VPN list answer.
+#[derive(Args, Debug, Clone, Default)]
+pub struct GeoArgs {
+    /// Your own city or country database (GeoLite2 / GeoIP2 City, DB-IP, IPinfo .mmdb); asked
+    /// before the embedded one, and gives coordinates for impossible travel.
+    #[arg(long, env = "BREACHLINE_GEOIP_CITY", value_name = "FILE")]
+    pub geoip_city: Option<PathBuf>,
+
+    /// Your own ASN database (GeoLite2 / GeoIP2 ASN, IPinfo .mmdb); asked before the embedded one.
+    #[arg(long, env = "BREACHLINE_GEOIP_ASN", value_name = "FILE")]
+    pub geoip_asn: Option<PathBuf>,
+
+    /// Network config (TOML): trusted countries, corporate egress IPs / CIDRs, your own ASN
+    /// lists (format in the README).
+    #[arg(long, env = "BREACHLINE_NETWORK_CONFIG", value_name = "FILE")]
+    pub network_config: Option<PathBuf>,
+}
+
+impl GeoArgs {
+    /// Opens the databases and lists; a missing or corrupt file is an error naming it.
+    pub fn open(&self) -> anyhow::Result<(GeoIp, NetworkConfig)> {
+        let geo = GeoIp::open(&GeoIpOptions {
+            city: self.geoip_city.clone(),
+            asn: self.geoip_asn.clone(),
+        })?;
+        let nets = match &self.network_config {
+            Some(p) => NetworkConfig::load(p)?,
+            None => NetworkConfig::builtin(),
+        };
+        Ok((geo, nets))
+    }
 }
 
 impl EvidenceArgs {
@@ -50,6 +88,15 @@ impl EvidenceArgs {
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         Ok(ing)
+    }
+
+    /// Ingests the evidence and looks up every distinct IP in it. The databases are opened
+    /// first, so a wrong `--geoip-*` path fails before the evidence is read.
+    pub fn load(&self, quiet: bool) -> anyhow::Result<(Ingested, Enrichment)> {
+        let (geo, nets) = self.geo.open()?;
+        let ing = self.ingest(quiet)?;
+        let enrichment = enrich::enrich(&ing.events, &geo, &nets);
+        Ok((ing, enrichment))
     }
 
     /// The exit code for a run that otherwise succeeded.

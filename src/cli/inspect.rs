@@ -18,10 +18,14 @@ pub struct InspectArgs {
     /// Print the report as JSON (schema in the README) instead of tables.
     #[arg(long)]
     pub json: bool,
+
+    /// How many IP addresses the table lists (most events first); --json lists them all.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub ip_rows: usize,
 }
 
 pub fn run(args: &InspectArgs, cli: &Cli) -> anyhow::Result<u8> {
-    let ing = args.evidence.ingest(cli.quiet)?;
+    let (ing, ips) = args.evidence.load(cli.quiet)?;
     let mut out = report::stdout();
     let written = if args.json {
         let value = json!({
@@ -30,14 +34,21 @@ pub fn run(args: &InspectArgs, cli: &Cli) -> anyhow::Result<u8> {
             "coverage": ing.coverage,
             "rejected": ing.rejects.len(),
             "rejects": ing.rejects,
+            "ips": ips.sorted(),
+            "geoip": ips.databases,
         });
         serde_json::to_writer_pretty(&mut out, &value)
             .map_err(std::io::Error::from)
             .and_then(|_| out.write_all(b"\n"))
             .and_then(|_| out.flush())
     } else {
-        out.write_all(report::table::inspect(&ing).as_bytes())
-            .and_then(|_| out.flush())
+        let text = format!(
+            "{}\nIP addresses\n{}\n\nGeoIP databases\n{}\n",
+            report::table::inspect(&ing),
+            report::table::ips(&ips, args.ip_rows),
+            report::table::databases(&ips)
+        );
+        out.write_all(text.as_bytes()).and_then(|_| out.flush())
     };
     report::ignore_broken_pipe(written)?;
     if args.json {

@@ -2,7 +2,9 @@
 
 pub mod analyze;
 pub mod args;
+pub mod enrich;
 pub mod inspect;
+pub mod recipients;
 pub mod rules;
 pub mod timeline;
 
@@ -25,7 +27,8 @@ Exit codes: 0 done; 1 error; 2 bad arguments; 3 with --strict, some evidence was
 
 Examples:
   breachline inspect evidence/
-  breachline timeline evidence/ --user alice@contoso.com --from 2024-05-13 --format csv > alice.csv";
+  breachline timeline evidence/ --user alice@contoso.com --from 2024-05-13 --format csv > alice.csv
+  breachline enrich 188.166.14.77 45.77.62.19 --geoip-city GeoLite2-City.mmdb";
 
 /// Investigate Microsoft 365 account takeovers from exported evidence, offline.
 #[derive(Parser, Debug)]
@@ -49,6 +52,10 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// The merged per-user timeline across every source.
     Timeline(timeline::TimelineArgs),
+    /// What is known about IP addresses: country, city, ASN, owner, hosting / VPN label.
+    Enrich(enrich::EnrichArgs),
+    /// Who must be told: every recipient of mail from an account in a window.
+    Recipients(recipients::RecipientsArgs),
     /// Run the takeover rules over the evidence and list the findings.
     Analyze(analyze::AnalyzeArgs),
     /// List, show and test the rules.
@@ -70,6 +77,8 @@ pub fn run() -> u8 {
     let result = match &cli.command {
         Command::Inspect(a) => inspect::run(a, &cli),
         Command::Timeline(a) => timeline::run(a, &cli),
+        Command::Enrich(a) => enrich::run(a, &cli),
+        Command::Recipients(a) => recipients::run(a, &cli),
         Command::Analyze(a) => analyze::run(a, &cli),
         Command::Rules(a) => rules::run(a, &cli),
     };

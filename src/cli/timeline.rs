@@ -53,7 +53,7 @@ pub struct TimelineArgs {
 }
 
 pub fn run(args: &TimelineArgs, cli: &Cli) -> anyhow::Result<u8> {
-    let ing = args.evidence.ingest(cli.quiet)?;
+    let (ing, ips) = args.evidence.load(cli.quiet)?;
     let filter = Filter {
         users: args.user.iter().map(|u| u.trim().to_lowercase()).collect(),
         from: args.from,
@@ -65,11 +65,11 @@ pub fn run(args: &TimelineArgs, cli: &Cli) -> anyhow::Result<u8> {
     let mut out = report::output(args.output.as_deref())?;
     let written = match args.format {
         Format::Table => out
-            .write_all(report::table::timeline(&timelines, &files).as_bytes())
+            .write_all(report::table::timeline(&timelines, &files, &ips).as_bytes())
             .and_then(|_| out.flush()),
-        Format::Csv => report::csv::write_timeline(&mut out, &timelines, &files),
-        Format::Json => report::json::write_timeline(&mut out, &timelines, &files, false),
-        Format::Jsonl => report::json::write_timeline(&mut out, &timelines, &files, true),
+        Format::Csv => report::csv::write_timeline(&mut out, &timelines, &files, &ips),
+        Format::Json => report::json::write_timeline(&mut out, &timelines, &files, &ips, false),
+        Format::Jsonl => report::json::write_timeline(&mut out, &timelines, &files, &ips, true),
     };
     report::ignore_broken_pipe(written)?;
     if timelines.is_empty() && !filter.users.is_empty() {

@@ -223,11 +223,11 @@ struct Record<'a> {
     #[serde(default)]
     location: Option<Location>,
     #[serde(default)]
-    latitude: Option<f64>,
+    latitude: Option<Num>,
     #[serde(default)]
-    longitude: Option<f64>,
+    longitude: Option<Num>,
     #[serde(default)]
-    autonomous_system_number: Option<u32>,
+    autonomous_system_number: Option<Num>,
     #[serde(borrow, default)]
     autonomous_system_organization: Option<&'a str>,
     /// IPinfo: `AS15169`.
@@ -258,8 +258,12 @@ impl<'a> Record<'a> {
 
     fn point(&self) -> Option<GeoPoint> {
         let (lat, lon, acc) = match &self.location {
-            Some(l) => (l.latitude?, l.longitude?, l.accuracy_radius),
-            None => (self.latitude?, self.longitude?, None),
+            Some(l) => (
+                l.latitude.as_ref()?.0,
+                l.longitude.as_ref()?.0,
+                l.accuracy_radius.as_ref().and_then(Num::as_u32).and_then(|a| u16::try_from(a).ok()),
+            ),
+            None => (self.latitude.as_ref()?.0, self.longitude.as_ref()?.0, None),
         };
         let valid = (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon);
         valid.then_some(GeoPoint {
@@ -272,6 +276,8 @@ impl<'a> Record<'a> {
 
     fn asn(&self) -> Option<u32> {
         self.autonomous_system_number
+            .as_ref()
+            .and_then(Num::as_u32)
             .or(self.asn.as_ref().and_then(|a| a.0))
             .filter(|a| *a != 0)
     }
@@ -279,9 +285,47 @@ impl<'a> Record<'a> {
 
 #[derive(Deserialize, Default)]
 struct Location {
-    latitude: Option<f64>,
-    longitude: Option<f64>,
-    accuracy_radius: Option<u16>,
+    latitude: Option<Num>,
+    longitude: Option<Num>,
+    accuracy_radius: Option<Num>,
+}
+
+/// A number stored as any MMDB numeric type (the decoder is strict about uint16 versus
+/// uint32 versus double, and writers differ), or as text (IPinfo writes coordinates as strings).
+struct Num(f64);
+
+impl Num {
+    fn as_u32(&self) -> Option<u32> {
+        (self.0 >= 0.0 && self.0 <= f64::from(u32::MAX) && self.0.fract() == 0.0).then_some(self.0 as u32)
+    }
+}
+
+impl<'de> Deserialize<'de> for Num {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct NumVisitor;
+        impl Visitor<'_> for NumVisitor {
+            type Value = Num;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Num, E> {
+                Ok(Num(v as f64))
+            }
+            fn visit_u128<E: de::Error>(self, v: u128) -> Result<Num, E> {
+                Ok(Num(v as f64))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Num, E> {
+                Ok(Num(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Num, E> {
+                Ok(Num(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Num, E> {
+                v.trim().parse().map(Num).map_err(|_| E::custom("not a number"))
+            }
+        }
+        d.deserialize_any(NumVisitor)
+    }
 }
 
 /// A place as GeoIP2 writes it (`{iso_code, names: {en}}`) or as a flat string.

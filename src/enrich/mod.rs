@@ -173,6 +173,17 @@ impl IpInfo {
     }
 }
 
+impl IpInfo {
+    /// `Noord-Holland / Amsterdam`, for tables.
+    pub fn region_city(&self) -> String {
+        [self.region.as_deref(), self.city.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" / ")
+    }
+}
+
 /// The values an export carried for one address, most common first (ties by value, so the
 /// choice is the same on every run).
 #[derive(Clone, Debug, Default)]

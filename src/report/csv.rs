@@ -2,6 +2,7 @@
 
 use std::io::{self, Write};
 
+use crate::enrich::Enrichment;
 use crate::ingest::Reject;
 use crate::model::Event;
 use crate::normalize::time;
@@ -21,6 +22,12 @@ pub const TIMELINE_COLUMNS: &[&str] = &[
     "region",
     "city",
     "asn",
+    "ip_scope",
+    "ip_country",
+    "ip_asn",
+    "ip_as_org",
+    "ip_network",
+    "ip_provider",
     "user_agent",
     "application",
     "client_app",
@@ -42,12 +49,13 @@ pub fn write_timeline(
     out: &mut dyn Write,
     timelines: &[UserTimeline],
     files: &[String],
+    ips: &Enrichment,
 ) -> io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(TIMELINE_COLUMNS)?;
     for t in timelines {
         for e in &t.events {
-            let row = timeline_row(&t.user, e, files);
+            let row = timeline_row(&t.user, e, files, ips);
             w.write_record(
                 row.iter()
                     .map(|c| defuse(c))
@@ -62,8 +70,14 @@ pub fn write_timeline(
 }
 
 /// The cells of one timeline row, unescaped.
-pub fn timeline_row(timeline_user: &str, e: &Event, files: &[String]) -> Vec<String> {
+pub fn timeline_row(
+    timeline_user: &str,
+    e: &Event,
+    files: &[String],
+    ips: &Enrichment,
+) -> Vec<String> {
     let o = |v: &Option<crate::model::Text>| v.as_deref().unwrap_or("").to_string();
+    let info = ips.for_event(e);
     vec![
         timeline_user.to_string(),
         time::format(&e.time),
@@ -77,6 +91,12 @@ pub fn timeline_row(timeline_user: &str, e: &Event, files: &[String]) -> Vec<Str
         o(&e.region),
         o(&e.city),
         e.asn.map(|a| a.to_string()).unwrap_or_default(),
+        info.map(|i| i.scope.as_str().to_string()).unwrap_or_default(),
+        info.map(|i| o(&i.country)).unwrap_or_default(),
+        info.and_then(|i| i.asn).map(|a| a.to_string()).unwrap_or_default(),
+        info.map(|i| o(&i.as_org)).unwrap_or_default(),
+        info.map(|i| i.network.as_str().to_string()).unwrap_or_default(),
+        info.map(|i| o(&i.provider)).unwrap_or_default(),
         o(&e.user_agent),
         o(&e.application),
         o(&e.client_app),

@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use serde_json::{json, Map, Value};
 
+use crate::enrich::Enrichment;
 use crate::model::Event;
 use crate::normalize::time;
 use crate::timeline::UserTimeline;
@@ -27,7 +28,8 @@ pub fn attrs_value(e: &Event) -> Value {
 }
 
 /// One event as a JSON object (the timeline JSON schema).
-pub fn event_value(timeline_user: &str, e: &Event, files: &[String]) -> Value {
+pub fn event_value(timeline_user: &str, e: &Event, files: &[String], ips: &Enrichment) -> Value {
+    let info = ips.for_event(e);
     json!({
         "timeline_user": timeline_user,
         "time": time::format(&e.time),
@@ -41,6 +43,12 @@ pub fn event_value(timeline_user: &str, e: &Event, files: &[String]) -> Value {
         "region": e.region.as_deref(),
         "city": e.city.as_deref(),
         "asn": e.asn,
+        "ip_scope": info.map(|i| i.scope),
+        "ip_country": info.and_then(|i| i.country.as_deref()),
+        "ip_asn": info.and_then(|i| i.asn),
+        "ip_as_org": info.and_then(|i| i.as_org.as_deref()),
+        "ip_network": info.map(|i| i.network),
+        "ip_provider": info.and_then(|i| i.provider.as_deref()),
         "user_agent": e.user_agent.as_deref(),
         "application": e.application.as_deref(),
         "client_app": e.client_app.as_deref(),
@@ -65,6 +73,7 @@ pub fn write_timeline(
     out: &mut dyn Write,
     timelines: &[UserTimeline],
     files: &[String],
+    ips: &Enrichment,
     lines: bool,
 ) -> io::Result<()> {
     let mut first = true;
@@ -77,7 +86,7 @@ pub fn write_timeline(
                 out.write_all(b",\n")?;
             }
             first = false;
-            serde_json::to_writer(&mut *out, &event_value(&t.user, e, files))?;
+            serde_json::to_writer(&mut *out, &event_value(&t.user, e, files, ips))?;
             if lines {
                 out.write_all(b"\n")?;
             }

@@ -1,6 +1,7 @@
 //! Report: writing results for people (tables) and for programs (CSV, JSON). Evidence text is
 //! escaped for each medium: CSV cells that a spreadsheet would run as formulas are defused.
 
+pub mod case;
 pub mod csv;
 pub mod findings;
 pub mod json;

@@ -2,6 +2,7 @@
 
 use comfy_table::{presets, Cell, CellAlignment, ContentArrangement, Table};
 
+use crate::enrich::{Enrichment, IpInfo};
 use crate::ingest::{FileStatus, Ingested};
 use crate::normalize::{time, truncate};
 use crate::timeline::UserTimeline;
@@ -154,7 +155,7 @@ pub fn inspect(ing: &Ingested) -> String {
 
 /// One table per user: time, source, operation, outcome, IP and place, app, what was acted on,
 /// and where the row came from.
-pub fn timeline(timelines: &[UserTimeline], files: &[String]) -> String {
+pub fn timeline(timelines: &[UserTimeline], files: &[String], ips: &Enrichment) -> String {
     let mut out = String::new();
     for t in timelines {
         let mut table = new_table(&[
@@ -164,16 +165,21 @@ pub fn timeline(timelines: &[UserTimeline], files: &[String]) -> String {
             "outcome",
             "ip",
             "location",
+            "network",
             "app / client",
             "object",
             "origin",
         ]);
         for e in &t.events {
-            let location = [e.city.as_deref(), e.country.as_deref()]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(", ");
+            let info = ips.for_event(e);
+            let location = match info {
+                Some(i) => place(i),
+                None => [e.city.as_deref(), e.country.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
             let app = [e.application.as_deref(), e.client_app.as_deref()]
                 .into_iter()
                 .flatten()
@@ -197,6 +203,7 @@ pub fn timeline(timelines: &[UserTimeline], files: &[String]) -> String {
                 Cell::new(e.outcome.as_str()),
                 Cell::new(e.ip.map(|i| i.to_string()).unwrap_or_default()),
                 Cell::new(location),
+                Cell::new(info.map(network).unwrap_or_default()),
                 Cell::new(truncate(&app, 40)),
                 Cell::new(truncate(e.object.as_deref().unwrap_or(""), 50)),
                 Cell::new(format!("{short}:{}", e.origin.line)),
@@ -207,4 +214,162 @@ pub fn timeline(timelines: &[UserTimeline], files: &[String]) -> String {
         out.push_str("\n\n");
     }
     out
+}
+
+/// `Amsterdam, NL`, or the address's scope when it is not public.
+fn place(i: &IpInfo) -> String {
+    if !i.scope.is_public() {
+        return i.scope.as_str().to_string();
+    }
+    [i.city.as_deref(), i.country.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `AS14061 hosting`: the ASN and what kind of network it is, short enough for a column.
+fn network(i: &IpInfo) -> String {
+    let kind = match i.network {
+        crate::enrich::NetworkKind::Isp => "isp",
+        k => k.as_str(),
+    };
+    match i.asn {
+        Some(a) => format!("AS{a} {kind}"),
+        None => kind.to_string(),
+    }
+}
+
+/// Every IP address in the evidence: where, whose network, how many events; most events first.
+pub fn ips(ips: &Enrichment, limit: usize) -> String {
+    let mut rows = ips.sorted();
+    rows.sort_by(|a, b| b.events.cmp(&a.events).then(a.ip.cmp(&b.ip)));
+    let mut t = new_table(&[
+        "ip", "events", "country", "region / city", "asn", "owner", "network", "notes",
+    ]);
+    for i in rows.iter().take(limit) {
+        let mut notes = Vec::new();
+        if let Some(p) = &i.provider {
+            notes.push(format!("listed: {p}"));
+        }
+        if i.trusted_country {
+            notes.push("trusted country".to_string());
+        }
+        notes.extend(i.disagreements.iter().cloned());
+        t.add_row(vec![
+            Cell::new(i.ip),
+            num(i.events),
+            Cell::new(if i.scope.is_public() {
+                i.country.as_deref().unwrap_or("?").to_string()
+            } else {
+                i.scope.as_str().to_string()
+            }),
+            Cell::new(i.region_city()),
+            Cell::new(i.asn.map(|a| format!("AS{a}")).unwrap_or_default()),
+            Cell::new(truncate(i.as_org.as_deref().unwrap_or(""), 40)),
+            Cell::new(i.network.as_str()),
+            Cell::new(truncate(&notes.join("; "), 60)),
+        ]);
+    }
+    let mut out = t.to_string();
+    if rows.len() > limit {
+        out.push_str(&format!(
+            "\n{} more addresses (--json lists them all)",
+            rows.len() - limit
+        ));
+    }
+    out
+}
+
+/// The GeoIP databases that answered, with their build dates: findings depend on them.
+pub fn databases(ips: &Enrichment) -> String {
+    let mut t = new_table(&["database", "type", "built", "source"]);
+    for d in &ips.databases {
+        t.add_row(vec![
+            Cell::new(&d.name),
+            Cell::new(&d.database_type),
+            Cell::new(&d.build_date),
+            Cell::new(&d.source),
+        ]);
+    }
+    t.to_string()
+}
+
+/// A notification list: recipients grouped by domain, with counts, times and subjects.
+pub fn recipients(list: &crate::impact::NotificationList) -> String {
+    let mut t = new_table(&[
+        "domain", "recipient", "internal", "messages", "first", "last", "subjects", "status",
+    ]);
+    for r in &list.recipients {
+        t.add_row(vec![
+            Cell::new(&r.domain),
+            Cell::new(&r.recipient),
+            Cell::new(if r.internal { "yes" } else { "no" }),
+            num(r.count),
+            Cell::new(time::format(&r.first)),
+            Cell::new(time::format(&r.last)),
+            Cell::new(truncate(&r.subjects.join(" | "), 60)),
+            Cell::new(r.statuses.join(", ")),
+        ]);
+    }
+    let external = list.recipients.iter().filter(|r| !r.internal).count();
+    format!(
+        "{}: {} recipients ({} external, {} internal)\n{t}\n",
+        list.user,
+        list.recipients.len(),
+        external,
+        list.recipients.len() - external
+    )
+}
+
+/// The verdicts: one row per assessed account, with window, attacker IPs and who to notify.
+pub fn impact(impact: &crate::impact::Impact) -> String {
+    use crate::impact::Verdict;
+    let mut t = new_table(&[
+        "user", "verdict", "score", "window (UTC)", "attacker IPs", "after containment", "to notify",
+    ]);
+    let mut users: Vec<&crate::impact::UserImpact> =
+        impact.users.iter().filter(|u| u.verdict != Verdict::Clean).collect();
+    users.sort_by(|a, b| b.verdict.cmp(&a.verdict).then(b.score.cmp(&a.score)).then(a.user.cmp(&b.user)));
+    for u in &users {
+        let (window, after) = match &u.window {
+            Some(w) if u.verdict == Verdict::Compromised => (
+                format!("{} to {}", time::format(&w.start), time::format(&w.end)),
+                w.after_containment.len().to_string(),
+            ),
+            _ => (String::new(), String::new()),
+        };
+        let external = u.recipients.recipients.iter().filter(|r| !r.internal).count();
+        let notify = if u.verdict == Verdict::Compromised {
+            format!(
+                "{} ({} external, {} internal)",
+                u.recipients.recipients.len(),
+                external,
+                u.recipients.recipients.len() - external
+            )
+        } else {
+            String::new()
+        };
+        t.add_row(vec![
+            Cell::new(&u.user),
+            Cell::new(u.verdict.as_str()),
+            num(u64::from(u.score)),
+            Cell::new(window),
+            Cell::new(
+                u.footprint
+                    .ips
+                    .iter()
+                    .filter(|_| u.verdict == Verdict::Compromised)
+                    .map(|k| k.key.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            Cell::new(after),
+            Cell::new(notify),
+        ]);
+    }
+    if users.is_empty() {
+        return "Verdicts: no account is compromised or suspicious.\n".to_string();
+    }
+    format!("Verdicts (accounts not listed are clean)\n{t}\n")
 }

@@ -1,0 +1,288 @@
+//! Attribution: which of a user's events are the attacker's. Strong signals (the evidence of
+//! high-severity findings) seed an attacker footprint of IPs and sessions; it spreads to every
+//! event that shares a session id, token id or (near the signals) an IP, until nothing new
+//! joins. IPs the user signed in from well before any signal are the user's baseline and are
+//! never attributed to the attacker, so the user's own activity stays apart.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+
+use crate::enrich::{Enrichment, NetworkKind};
+use crate::model::{Event, Outcome, Source};
+
+/// How sure an attribution is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    /// Shares only an IP with the attacker's events, near them in time.
+    Medium,
+    /// Evidence of a high-severity finding, or shares a session or token with one.
+    High,
+}
+
+/// A strong signal: events a finding holds as evidence against a user.
+#[derive(Clone, Debug)]
+pub struct Lead {
+    pub rule_id: String,
+    /// 0 informational .. 4 critical.
+    pub severity: u8,
+    pub user: String,
+    /// Indexes into the evidence events.
+    pub events: Vec<usize>,
+}
+
+/// Why one key (IP, session, token) belongs to the attacker.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct KeyAttribution {
+    pub key: String,
+    pub why: String,
+    pub confidence: Confidence,
+    pub first: DateTime<Utc>,
+    pub last: DateTime<Utc>,
+    pub events: u64,
+}
+
+/// The attacker's footprint in one account.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Footprint {
+    pub ips: Vec<KeyAttribution>,
+    pub sessions: Vec<KeyAttribution>,
+    pub tokens: Vec<KeyAttribution>,
+    pub asns: Vec<u32>,
+    pub user_agents: Vec<String>,
+    /// The user's own IPs, seen before any signal: never attributed.
+    pub baseline_ips: Vec<IpAddr>,
+    /// Indexes of the attacker's events, in time order, with why and how sure.
+    #[serde(skip)]
+    pub events: Vec<(usize, Confidence, String)>,
+}
+
+impl Footprint {
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    pub fn ip_set(&self) -> BTreeSet<IpAddr> {
+        self.ips.iter().filter_map(|k| k.key.parse().ok()).collect()
+    }
+}
+
+/// Tunable parameters of attribution, with the reasons for their defaults.
+#[derive(Clone, Debug)]
+pub struct AttributionOptions {
+    /// Findings at or above this severity seed the footprint (3 = high): medium findings are
+    /// leads for a person to weigh, not proof enough to call an IP the attacker's.
+    pub seed_severity: u8,
+    /// An IP counts as the user's own when a successful sign-in came from it this long before
+    /// the first signal (7 days: older than any phishing kit's session, recent enough to be
+    /// the user's current network).
+    pub baseline_lead: Duration,
+    /// IP-only spread reaches events this long before the first signal (24 h: a proxy often
+    /// probes before the sign-in that gets flagged).
+    pub ip_reach_before: Duration,
+}
+
+impl Default for AttributionOptions {
+    fn default() -> Self {
+        AttributionOptions {
+            seed_severity: 3,
+            baseline_lead: Duration::days(7),
+            ip_reach_before: Duration::hours(24),
+        }
+    }
+}
+
+/// Works out the attacker's footprint in `user`'s account from the leads against it.
+pub fn attribute(
+    events: &[Event],
+    user_events: &[usize],
+    leads: &[Lead],
+    ips: &Enrichment,
+    opts: &AttributionOptions,
+) -> Footprint {
+    let strong: Vec<&Lead> = leads.iter().filter(|l| l.severity >= opts.seed_severity).collect();
+    let Some(first_signal) = strong
+        .iter()
+        .flat_map(|l| l.events.iter())
+        .filter_map(|i| events.get(*i))
+        .map(|e| e.time)
+        .min()
+    else {
+        return Footprint::default();
+    };
+    let baseline: BTreeSet<IpAddr> = user_events
+        .iter()
+        .map(|i| &events[*i])
+        .filter(|e| {
+            matches!(e.source, Source::Signin | Source::Noninteractive)
+                && e.outcome == Outcome::Success
+                && e.time + opts.baseline_lead <= first_signal
+        })
+        .filter_map(|e| e.ip)
+        .collect();
+    let usable_ip = |ip: IpAddr| {
+        !baseline.contains(&ip)
+            && ips
+                .get(ip)
+                .is_none_or(|i| i.scope.is_public() && i.network != NetworkKind::Corporate)
+    };
+    // A finding whose evidence comes from one address names that address. One that compares
+    // two places (impossible travel, concurrent sessions) holds the user's own side too: from
+    // it, only hosting, VPN and unowned addresses are taken as the attacker's.
+    let mut seeds: BTreeMap<usize, String> = BTreeMap::new();
+    for l in &strong {
+        let lead_ips: BTreeSet<IpAddr> = l.events.iter().filter_map(|i| events.get(*i)?.ip).collect();
+        let single = lead_ips.len() <= 1;
+        for &i in &l.events {
+            let Some(e) = events.get(i) else { continue };
+            let take = match e.ip {
+                None => single,
+                Some(ip) => {
+                    usable_ip(ip)
+                        && (single
+                            || ips.get(ip).is_none_or(|info| {
+                                matches!(
+                                    info.network,
+                                    NetworkKind::Hosting | NetworkKind::Vpn | NetworkKind::Unknown
+                                )
+                            }))
+                }
+            };
+            if take {
+                seeds.entry(i).or_insert_with(|| l.rule_id.clone());
+            }
+        }
+    }
+    let Some(first_signal) = seeds.keys().map(|i| events[*i].time).min() else {
+        return Footprint::default();
+    };
+
+    // key -> (why, confidence)
+    let mut ip_keys: BTreeMap<IpAddr, (String, Confidence)> = BTreeMap::new();
+    let mut sessions: BTreeMap<String, (String, Confidence)> = BTreeMap::new();
+    let mut tokens: BTreeMap<String, (String, Confidence)> = BTreeMap::new();
+    for (i, rule) in &seeds {
+        let e = &events[*i];
+        if let Some(ip) = e.ip.filter(|ip| usable_ip(*ip)) {
+            ip_keys
+                .entry(ip)
+                .or_insert((format!("source of {rule} evidence"), Confidence::High));
+        }
+        if let Some(s) = e.session_id.as_deref().filter(|s| !s.is_empty()) {
+            sessions
+                .entry(s.to_string())
+                .or_insert((format!("session of {rule} evidence"), Confidence::High));
+        }
+        if let Some(t) = e.token_id.as_deref().filter(|t| !t.is_empty()) {
+            tokens
+                .entry(t.to_string())
+                .or_insert((format!("token of {rule} evidence"), Confidence::High));
+        }
+    }
+
+    let reach = first_signal - opts.ip_reach_before;
+    let mut attributed: BTreeMap<usize, (Confidence, String)> = BTreeMap::new();
+    loop {
+        let before = (ip_keys.len(), sessions.len(), tokens.len(), attributed.len());
+        for &i in user_events {
+            let e = &events[i];
+            let via_session = e.session_id.as_deref().and_then(|s| sessions.get(s).map(|_| s));
+            let via_token = e.token_id.as_deref().and_then(|t| tokens.get(t).map(|_| t));
+            let via_ip = e.ip.filter(|ip| ip_keys.contains_key(ip) && e.time >= reach);
+            let (conf, why) = if let Some(rule) = seeds.get(&i) {
+                (Confidence::High, format!("evidence of {rule}"))
+            } else if let Some(s) = via_session {
+                (Confidence::High, format!("attacker session {s}"))
+            } else if let Some(t) = via_token {
+                (Confidence::High, format!("attacker token {t}"))
+            } else if let Some(ip) = via_ip {
+                (Confidence::Medium, format!("attacker IP {ip}"))
+            } else {
+                continue;
+            };
+            attributed.entry(i).or_insert((conf, why.clone()));
+            if let Some(ip) = e.ip.filter(|ip| usable_ip(*ip)) {
+                ip_keys.entry(ip).or_insert((format!("used by {why}"), conf));
+            }
+            if let Some(s) = e.session_id.as_deref().filter(|s| !s.is_empty()) {
+                if conf == Confidence::High {
+                    sessions.entry(s.to_string()).or_insert((format!("used by {why}"), conf));
+                }
+            }
+            if let Some(t) = e.token_id.as_deref().filter(|t| !t.is_empty()) {
+                if conf == Confidence::High {
+                    tokens.entry(t.to_string()).or_insert((format!("used by {why}"), conf));
+                }
+            }
+        }
+        if before == (ip_keys.len(), sessions.len(), tokens.len(), attributed.len()) {
+            break;
+        }
+    }
+
+    let mut fp = Footprint {
+        baseline_ips: baseline.into_iter().collect(),
+        ..Footprint::default()
+    };
+    let mut ordered: Vec<(usize, Confidence, String)> =
+        attributed.into_iter().map(|(i, (c, w))| (i, c, w)).collect();
+    ordered.sort_by(|a, b| {
+        let (ea, eb) = (&events[a.0], &events[b.0]);
+        (ea.time, ea.origin).cmp(&(eb.time, eb.origin))
+    });
+    let stats = |pick: &dyn Fn(&Event) -> Option<String>| {
+        let mut m: BTreeMap<String, (DateTime<Utc>, DateTime<Utc>, u64)> = BTreeMap::new();
+        for (i, _, _) in &ordered {
+            let e = &events[*i];
+            if let Some(k) = pick(e) {
+                let s = m.entry(k).or_insert((e.time, e.time, 0));
+                s.0 = s.0.min(e.time);
+                s.1 = s.1.max(e.time);
+                s.2 += 1;
+            }
+        }
+        m
+    };
+    let build = |keys: BTreeMap<String, (String, Confidence)>,
+                 seen: BTreeMap<String, (DateTime<Utc>, DateTime<Utc>, u64)>| {
+        keys.into_iter()
+            .filter_map(|(k, (why, confidence))| {
+                let (first, last, n) = seen.get(&k).copied()?;
+                Some(KeyAttribution {
+                    key: k,
+                    why,
+                    confidence,
+                    first,
+                    last,
+                    events: n,
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let ip_seen = stats(&|e| e.ip.map(|i| i.to_string()));
+    fp.ips = build(
+        ip_keys.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        ip_seen,
+    );
+    fp.ips.sort_by(|a, b| a.first.cmp(&b.first).then_with(|| a.key.cmp(&b.key)));
+    fp.sessions = build(sessions, stats(&|e| e.session_id.as_deref().map(str::to_string)));
+    fp.tokens = build(tokens, stats(&|e| e.token_id.as_deref().map(str::to_string)));
+    let mut asns = BTreeSet::new();
+    let mut agents = BTreeSet::new();
+    for (i, _, _) in &ordered {
+        let e = &events[*i];
+        if let Some(a) = ips.for_event(e).and_then(|i| i.asn) {
+            asns.insert(a);
+        }
+        if let Some(ua) = e.user_agent.as_deref().filter(|u| !u.is_empty()) {
+            agents.insert(ua.to_string());
+        }
+    }
+    fp.asns = asns.into_iter().collect();
+    fp.user_agents = agents.into_iter().collect();
+    fp.events = ordered;
+    fp
+}

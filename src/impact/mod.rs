@@ -1,0 +1,275 @@
+//! Impact: after "was this account taken over?", the questions that decide notice, recovery
+//! and the report. Which events are the attacker's ([`attribution`]), when they were in
+//! ([`window`]), what they read, sent, deleted and changed ([`blast_radius`]), who must be told
+//! ([`recipients`]) and which other accounts the same attacker reached ([`pivots`]).
+
+pub mod attribution;
+pub mod blast_radius;
+pub mod pivots;
+pub mod recipients;
+pub mod window;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::enrich::Enrichment;
+use crate::model::{Event, Source};
+pub use attribution::{AttributionOptions, Confidence, Footprint, Lead};
+pub use blast_radius::BlastRadius;
+pub use pivots::Pivot;
+pub use recipients::{NotificationList, Recipient};
+pub use window::CompromiseWindow;
+
+/// Where an event is in the evidence, for citing it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Evidence {
+    pub time: DateTime<Utc>,
+    pub source: Source,
+    pub operation: String,
+    pub file: String,
+    pub line: u64,
+    pub record: u64,
+    pub record_id: Option<String>,
+}
+
+impl Evidence {
+    pub fn of(e: &Event, files: &[String]) -> Evidence {
+        Evidence {
+            time: e.time,
+            source: e.source,
+            operation: e.operation.to_string(),
+            file: files.get(e.origin.file as usize).cloned().unwrap_or_default(),
+            line: e.origin.line,
+            record: e.origin.record,
+            record_id: e.record_id.as_deref().map(str::to_string),
+        }
+    }
+}
+
+/// What the evidence says about one account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Clean,
+    Suspicious,
+    Compromised,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Clean => "clean",
+            Verdict::Suspicious => "suspicious",
+            Verdict::Compromised => "compromised",
+        }
+    }
+}
+
+/// Weights of findings in a user's score, by severity (informational .. critical). One finding
+/// per rule counts, so a noisy rule cannot make a verdict alone.
+pub const SEVERITY_WEIGHTS: [u32; 5] = [0, 2, 10, 25, 50];
+
+/// Tunable thresholds of the verdict, with reasons.
+#[derive(Clone, Debug)]
+pub struct VerdictOptions {
+    /// Compromised needs this score (50: one critical finding, or two high ones) *and* an
+    /// attacker footprint: signals without attacker activity are suspicious, not proof.
+    pub compromised_score: u32,
+    /// Suspicious from this score (10: one medium finding).
+    pub suspicious_score: u32,
+}
+
+impl Default for VerdictOptions {
+    fn default() -> Self {
+        VerdictOptions {
+            compromised_score: 50,
+            suspicious_score: 10,
+        }
+    }
+}
+
+/// Options for the whole impact stage.
+#[derive(Clone, Debug, Default)]
+pub struct ImpactOptions {
+    pub attribution: AttributionOptions,
+    pub verdict: VerdictOptions,
+    /// Tenant domains; inferred from the evidence when empty.
+    pub tenant_domains: Vec<String>,
+}
+
+/// One account's assessment.
+#[derive(Clone, Debug, Serialize)]
+pub struct UserImpact {
+    pub user: String,
+    pub verdict: Verdict,
+    pub score: u32,
+    /// The rules that fired for the user, by id.
+    pub rules: Vec<String>,
+    pub window: Option<CompromiseWindow>,
+    pub footprint: Footprint,
+    pub blast_radius: BlastRadius,
+    pub recipients: NotificationList,
+    /// Compromised or suspicious accounts that got internal mail from the attacker.
+    pub accounts_reached: Vec<String>,
+    pub pivots: Vec<Pivot>,
+}
+
+/// The impact of every account with leads against it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Impact {
+    pub tenant_domains: Vec<String>,
+    pub users: Vec<UserImpact>,
+}
+
+/// Assesses every user that has leads, in parallel; users in name order.
+pub fn assess(
+    events: &[Event],
+    files: &[String],
+    ips: &Enrichment,
+    leads: &[Lead],
+    opts: &ImpactOptions,
+) -> Impact {
+    let tenant = if opts.tenant_domains.is_empty() {
+        recipients::tenant_domains(events)
+    } else {
+        opts.tenant_domains.iter().map(|d| d.trim().to_lowercase()).collect()
+    };
+    let mut by_user: BTreeMap<String, Vec<&Lead>> = BTreeMap::new();
+    for l in leads {
+        by_user.entry(l.user.to_lowercase()).or_default().push(l);
+    }
+    let mut events_of: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut trace_by_id: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, e) in events.iter().enumerate() {
+        if by_user.contains_key(&*e.user) {
+            events_of.entry(&e.user).or_default().push(i);
+        }
+        if e.source == Source::Messagetrace {
+            if let Some(id) = e.attr("message_id") {
+                trace_by_id.entry(id).or_default().push(i);
+            }
+        }
+    }
+    let empty = Vec::new();
+    let mut users: Vec<UserImpact> = by_user
+        .par_iter()
+        .map(|(user, user_leads)| {
+            let mine = events_of.get(user.as_str()).unwrap_or(&empty);
+            let owned: Vec<Lead> = user_leads.iter().map(|l| (*l).clone()).collect();
+            let footprint = attribution::attribute(events, mine, &owned, ips, &opts.attribution);
+            let mut rules: BTreeMap<&str, u8> = BTreeMap::new();
+            for l in user_leads {
+                let s = rules.entry(l.rule_id.as_str()).or_insert(0);
+                *s = (*s).max(l.severity.min(4));
+            }
+            let score: u32 = rules.values().map(|s| SEVERITY_WEIGHTS[*s as usize]).sum();
+            let verdict = if score >= opts.verdict.compromised_score && !footprint.is_empty() {
+                Verdict::Compromised
+            } else if score >= opts.verdict.suspicious_score {
+                Verdict::Suspicious
+            } else {
+                Verdict::Clean
+            };
+            let window = window::window(events, files, user, &footprint);
+            let blast_radius = if verdict == Verdict::Compromised {
+                blast_radius::blast_radius(events, files, user, &footprint, &trace_by_id, &tenant)
+            } else {
+                BlastRadius::default()
+            };
+            let recipients = match (&window, verdict) {
+                (Some(w), Verdict::Compromised) => recipients::notification_list(
+                    events,
+                    files,
+                    user,
+                    Some(w.start),
+                    Some(w.end),
+                    &tenant,
+                ),
+                _ => NotificationList {
+                    user: user.clone(),
+                    ..NotificationList::default()
+                },
+            };
+            UserImpact {
+                user: user.clone(),
+                verdict,
+                score,
+                rules: rules.keys().map(|r| r.to_string()).collect(),
+                window,
+                footprint,
+                blast_radius,
+                recipients,
+                accounts_reached: Vec::new(),
+                pivots: Vec::new(),
+            }
+        })
+        .collect();
+    // Second pass, needing every verdict: internal recipients of the attacker's mail that show
+    // indicators themselves, and other accounts sharing the attacker's keys.
+    let flagged: BTreeMap<String, Verdict> = users
+        .iter()
+        .filter(|u| u.verdict != Verdict::Clean)
+        .map(|u| (u.user.clone(), u.verdict))
+        .collect();
+    for u in users.iter_mut().filter(|u| u.verdict == Verdict::Compromised) {
+        let mut reached: Vec<String> = u
+            .recipients
+            .recipients
+            .iter()
+            .filter(|r| r.internal && r.recipient != u.user && flagged.contains_key(&r.recipient))
+            .map(|r| r.recipient.clone())
+            .collect();
+        reached.sort();
+        reached.dedup();
+        u.accounts_reached = reached;
+        u.pivots = pivots::pivots(events, ips, &u.user, &u.footprint, &u.blast_radius);
+    }
+    users.sort_by(|a, b| a.user.cmp(&b.user));
+    Impact {
+        tenant_domains: tenant,
+        users,
+    }
+}
+
+/// The leads the detect stage's findings give: each finding's evidence rows, found again among
+/// the events by file and record.
+pub fn leads_from_findings(
+    events: &[Event],
+    files: &[String],
+    findings: &[crate::detect::Finding],
+) -> Vec<Lead> {
+    let file_ids: BTreeMap<&str, u32> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.as_str(), i as u32))
+        .collect();
+    let mut by_origin: BTreeMap<(u32, u64), Vec<usize>> = BTreeMap::new();
+    for (i, e) in events.iter().enumerate() {
+        by_origin.entry((e.origin.file, e.origin.record)).or_default().push(i);
+    }
+    findings
+        .iter()
+        .map(|f| {
+            let mut idx: Vec<usize> = f
+                .evidence
+                .iter()
+                .filter_map(|ev| file_ids.get(ev.file.as_str()).map(|id| (*id, ev.record)))
+                .filter_map(|k| by_origin.get(&k))
+                .flatten()
+                .copied()
+                .filter(|i| events[*i].user.eq_ignore_ascii_case(&f.user))
+                .collect();
+            idx.sort_unstable();
+            idx.dedup();
+            Lead {
+                rule_id: f.rule_id.clone(),
+                severity: f.severity as u8,
+                user: f.user.to_lowercase(),
+                events: idx,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,90 @@
+//! Campaign pivots: other accounts in the evidence reached from the attacker's IPs, hosting or
+//! VPN network (ASN), user agent, or forwarding address. One attacker rarely stops at one mailbox.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::attribution::Footprint;
+use super::blast_radius::BlastRadius;
+use crate::enrich::{Enrichment, NetworkKind};
+use crate::model::Event;
+
+/// Another account that shares a key with the attacker's footprint.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Pivot {
+    pub user: String,
+    /// `ip`, `asn`, `user_agent` or `forwarding_address`.
+    pub shared: &'static str,
+    pub key: String,
+    pub events: u64,
+    pub first: DateTime<Utc>,
+    pub last: DateTime<Utc>,
+}
+
+/// Other accounts that share the footprint's keys. An ASN counts only when it is a hosting or
+/// VPN network: a residential ISP is shared by half the staff.
+pub fn pivots(
+    events: &[Event],
+    ips: &Enrichment,
+    user: &str,
+    footprint: &Footprint,
+    blast: &BlastRadius,
+) -> Vec<Pivot> {
+    let attacker_ips: BTreeSet<String> = footprint.ips.iter().map(|k| k.key.clone()).collect();
+    let attacker_asns: BTreeSet<u32> = footprint
+        .asns
+        .iter()
+        .copied()
+        .filter(|a| {
+            footprint.ips.iter().any(|k| {
+                k.key.parse().ok().and_then(|ip| ips.get(ip)).is_some_and(|i| {
+                    i.asn == Some(*a) && matches!(i.network, NetworkKind::Hosting | NetworkKind::Vpn)
+                })
+            })
+        })
+        .collect();
+    let agents: BTreeSet<&str> = footprint.user_agents.iter().map(String::as_str).collect();
+    let forwards: BTreeSet<&str> = blast.forwarding_targets.iter().map(String::as_str).collect();
+    let mut acc: BTreeMap<(String, &'static str, String), (u64, DateTime<Utc>, DateTime<Utc>)> =
+        BTreeMap::new();
+    let mut add = |who: &str, shared: &'static str, key: String, t: DateTime<Utc>| {
+        let s = acc.entry((who.to_string(), shared, key)).or_insert((0, t, t));
+        s.0 += 1;
+        s.1 = s.1.min(t);
+        s.2 = s.2.max(t);
+    };
+    for e in events.iter().filter(|e| *e.user != *user) {
+        if let Some(ip) = e.ip {
+            let text = ip.to_string();
+            if attacker_ips.contains(&text) {
+                add(&e.user, "ip", text, e.time);
+            } else if let Some(a) = ips.get(ip).and_then(|i| i.asn).filter(|a| attacker_asns.contains(a)) {
+                add(&e.user, "asn", format!("AS{a}"), e.time);
+            }
+        }
+        if let Some(ua) = e.user_agent.as_deref().filter(|u| agents.contains(u)) {
+            add(&e.user, "user_agent", ua.to_string(), e.time);
+        }
+        for (k, v) in &e.attrs {
+            if k.starts_with("param.") {
+                for f in &forwards {
+                    if v.to_lowercase().contains(f) {
+                        add(&e.user, "forwarding_address", f.to_string(), e.time);
+                    }
+                }
+            }
+        }
+    }
+    acc.into_iter()
+        .map(|((user, shared, key), (events, first, last))| Pivot {
+            user,
+            shared,
+            key,
+            events,
+            first,
+            last,
+        })
+        .collect()
+}

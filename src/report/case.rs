@@ -1,0 +1,214 @@
+//! The case folder `analyze --out DIR` writes: machine-readable results for other tools and for
+//! the report (schemas in README.md, "Output files").
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::csv::defuse;
+use crate::impact::{Impact, NotificationList, Verdict};
+use crate::normalize::time;
+
+/// Writes `value` as pretty JSON into `dir/name`.
+pub fn write_json<T: Serialize + ?Sized>(dir: &Path, name: &str, value: &T) -> io::Result<()> {
+    let mut out = io::BufWriter::new(std::fs::File::create(dir.join(name))?);
+    serde_json::to_writer_pretty(&mut out, value).map_err(io::Error::from)?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+/// `summary.json`: per user verdict, score, window and attacker IPs; tenant-wide counts.
+pub fn summary(impact: &Impact, findings_total: usize, users_in_evidence: usize) -> Value {
+    let users: Vec<Value> = impact
+        .users
+        .iter()
+        .map(|u| {
+            json!({
+                "user": u.user,
+                "verdict": u.verdict,
+                "score": u.score,
+                "rules": u.rules,
+                "window": u.window.as_ref().map(|w| json!({
+                    "start": time::format(&w.start),
+                    "end": time::format(&w.end),
+                    "containment": w.containment.iter().map(|c| json!({
+                        "time": time::format(&c.time), "action": c.action,
+                        "operation": c.operation, "actor": c.actor,
+                    })).collect::<Vec<_>>(),
+                    "attacker_events_after_containment": w.after_containment.len(),
+                })),
+                "attacker_ips": u.footprint.ips.iter().map(|k| &k.key).collect::<Vec<_>>(),
+                "attacker_sessions": u.footprint.sessions.iter().map(|k| &k.key).collect::<Vec<_>>(),
+                "attacker_asns": u.footprint.asns,
+                "recipients_to_notify": u.recipients.recipients.len(),
+                "forwarding_targets": u.blast_radius.forwarding_targets,
+                "accounts_reached": u.accounts_reached,
+            })
+        })
+        .collect();
+    let count = |v: Verdict| impact.users.iter().filter(|u| u.verdict == v).count();
+    json!({
+        "tenant_domains": impact.tenant_domains,
+        "counts": {
+            "users_in_evidence": users_in_evidence,
+            "compromised": count(Verdict::Compromised),
+            "suspicious": count(Verdict::Suspicious),
+            "clean": users_in_evidence.saturating_sub(count(Verdict::Compromised) + count(Verdict::Suspicious)),
+            "findings": findings_total,
+        },
+        "users": users,
+    })
+}
+
+/// `blast_radius.json`: per compromised user the footprint (with why and how sure), window and
+/// blast radius.
+pub fn blast_radius(impact: &Impact) -> Value {
+    let users: Vec<Value> = impact
+        .users
+        .iter()
+        .filter(|u| u.verdict == Verdict::Compromised)
+        .map(|u| {
+            json!({
+                "user": u.user,
+                "window": u.window,
+                "footprint": u.footprint,
+                "blast_radius": u.blast_radius,
+                "accounts_reached": u.accounts_reached,
+                "pivots": u.pivots,
+            })
+        })
+        .collect();
+    json!({ "users": users })
+}
+
+/// Recipients CSV header: one row per recipient (and per forwarding target), for a mail merge.
+pub const RECIPIENT_COLUMNS: &[&str] = &[
+    "user",
+    "kind",
+    "recipient",
+    "domain",
+    "internal",
+    "first",
+    "last",
+    "count",
+    "subjects",
+    "statuses",
+    "message_ids",
+];
+
+/// Writes notification lists as CSV: recipients grouped by domain, then forwarding targets.
+pub fn write_recipients(
+    out: &mut dyn Write,
+    lists: &[(&NotificationList, &[String])],
+    tenant: &[String],
+) -> io::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(RECIPIENT_COLUMNS)?;
+    for (list, forwards) in lists {
+        for r in &list.recipients {
+            let row = [
+                list.user.clone(),
+                "recipient".to_string(),
+                r.recipient.clone(),
+                r.domain.clone(),
+                r.internal.to_string(),
+                time::format(&r.first),
+                time::format(&r.last),
+                r.count.to_string(),
+                r.subjects.join(" | "),
+                r.statuses.join(" | "),
+                r.message_ids.join(" "),
+            ];
+            w.write_record(row.iter().map(|c| defuse(c).into_owned()))?;
+        }
+        for f in forwards.iter() {
+            let domain = crate::impact::recipients::domain_of(f);
+            let row = [
+                list.user.clone(),
+                "forwarding-target".to_string(),
+                f.clone(),
+                domain.clone(),
+                tenant.contains(&domain).to_string(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ];
+            w.write_record(row.iter().map(|c| defuse(c).into_owned()))?;
+        }
+    }
+    w.flush()
+}
+
+/// Everything one `analyze` run produced, for the case folder.
+pub struct Case<'a> {
+    pub ingested: &'a crate::ingest::Ingested,
+    pub ips: &'a crate::enrich::Enrichment,
+    pub findings: &'a [crate::detect::Finding],
+    pub impact: &'a Impact,
+    /// The command line, for the record.
+    pub command: Vec<String>,
+}
+
+/// The files `analyze --out DIR` writes, in the order they are written.
+pub const CASE_FILES: &[&str] = &[
+    "summary.json",
+    "findings.json",
+    "blast_radius.json",
+    "recipients.csv",
+    "timeline.csv",
+    "ingest.json",
+    "rejects.csv",
+];
+
+/// Writes the case folder (created if missing). Evidence is never written to, only read.
+pub fn write_folder(dir: &Path, case: &Case) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let ing = case.ingested;
+    let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
+    let mut summary = summary(case.impact, case.findings.len(), ing.coverage.users.len());
+    if let Some(map) = summary.as_object_mut() {
+        map.insert("tool".into(), json!({
+            "name": "breachline",
+            "version": env!("CARGO_PKG_VERSION"),
+            "command": case.command,
+        }));
+        map.insert("geoip".into(), serde_json::to_value(&case.ips.databases).unwrap_or(Value::Null));
+    }
+    write_json(dir, "summary.json", &summary)?;
+    write_json(dir, "findings.json", case.findings)?;
+    write_json(dir, "blast_radius.json", &blast_radius(case.impact))?;
+    {
+        let compromised: Vec<(&NotificationList, &[String])> = case
+            .impact
+            .users
+            .iter()
+            .filter(|u| u.verdict == Verdict::Compromised)
+            .map(|u| (&u.recipients, u.blast_radius.forwarding_targets.as_slice()))
+            .collect();
+        let mut out = io::BufWriter::new(std::fs::File::create(dir.join("recipients.csv"))?);
+        write_recipients(&mut out, &compromised, &case.impact.tenant_domains)?;
+    }
+    {
+        let timelines = crate::timeline::build(&ing.events, &crate::timeline::Filter::default());
+        let mut out = io::BufWriter::new(std::fs::File::create(dir.join("timeline.csv"))?);
+        super::csv::write_timeline(&mut out, &timelines, &files, case.ips)?;
+    }
+    write_json(
+        dir,
+        "ingest.json",
+        &json!({
+            "files": ing.files,
+            "skipped": ing.skipped,
+            "coverage": ing.coverage,
+            "rejected": ing.rejects.len(),
+        }),
+    )?;
+    let mut out = io::BufWriter::new(std::fs::File::create(dir.join("rejects.csv"))?);
+    super::csv::write_rejects(&mut out, &ing.rejects)?;
+    out.flush()
+}
