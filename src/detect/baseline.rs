@@ -156,6 +156,11 @@ pub fn impossible_travel(
             continue;
         }
         if let Some(i) = prev {
+            // The same address is the same place: no hop to measure.
+            if hits[i].event.ip == hits[j].event.ip {
+                prev = Some(j);
+                continue;
+            }
             if let Some(h) = hop(hits, i, j) {
                 let exempt = exempt_same_device_isp && same_device_on_isp(hits[i], hits[j]);
                 if h.km >= min_km && h.kmh > max_kmh && !exempt {

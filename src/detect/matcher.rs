@@ -485,6 +485,43 @@ impl RawCond {
                     .filter_map(|s| crate::model::Source::ALL.into_iter().find(|x| x.as_str().eq_ignore_ascii_case(s)))
                     .collect()
             }),
+            outcomes: self.required(&Field::Outcome).map(|v| {
+                use crate::model::Outcome;
+                v.iter()
+                    .filter_map(|s| {
+                        [Outcome::Success, Outcome::Failure, Outcome::Interrupted, Outcome::Unknown]
+                            .into_iter()
+                            .find(|x| x.as_str().eq_ignore_ascii_case(s))
+                    })
+                    .collect()
+            }),
+        }
+    }
+
+    /// The condition less the top-level tests its [`Prefilter`] already decides, so that an
+    /// event that passed the prefilter is not asked the same question again.
+    pub fn without_prefiltered(&self) -> RawCond {
+        let decided = |c: &RawCond, field: &Field| match c {
+            RawCond::Test(f, _) if f == field => c.required(field).is_some(),
+            _ => false,
+        };
+        let fields = [Field::Source, Field::Outcome, Field::Operation];
+        match self {
+            RawCond::All(parts) => {
+                let mut keep: Vec<RawCond> = parts.clone();
+                for field in &fields {
+                    // The prefilter took the first part that names the field; drop it only when
+                    // that part is the plain test itself.
+                    if let Some(k) = keep.iter().position(|p| p.required(field).is_some()) {
+                        if decided(&keep[k], field) {
+                            keep.remove(k);
+                        }
+                    }
+                }
+                RawCond::All(keep)
+            }
+            single if fields.iter().any(|f| decided(single, f)) => RawCond::All(Vec::new()),
+            other => other.clone(),
         }
     }
 
@@ -531,9 +568,18 @@ pub struct Prefilter {
     /// Lower-cased operations, when the condition requires one of them.
     pub operations: Option<Vec<String>>,
     pub sources: Option<Vec<crate::model::Source>>,
+    pub outcomes: Option<Vec<crate::model::Outcome>>,
 }
 
 impl Prefilter {
+    /// Whether an event can pass: source, outcome and operation, the cheap tests first.
+    #[inline]
+    pub fn passes(&self, e: &crate::model::Event) -> bool {
+        self.sources.as_ref().is_none_or(|s| s.contains(&e.source))
+            && self.outcomes.as_ref().is_none_or(|o| o.contains(&e.outcome))
+            && self.operation_ok(&e.operation)
+    }
+
     /// Whether an operation can pass (case-insensitively).
     pub fn operation_ok(&self, op: &str) -> bool {
         self.operations
@@ -732,6 +778,22 @@ mod tests {
             false,
         );
         check("operation: {not_in: [Set-InboxRule]}", true);
+    }
+
+    #[test]
+    fn tests_the_prefilter_decides_are_not_asked_again() {
+        let raw: RawCond = serde_yaml_ng::from_str("{source: [signin], outcome: success, device_id: {exists: false}}").expect("parses");
+        let pre = raw.prefilter();
+        assert_eq!(pre.sources, Some(vec![Source::Signin]));
+        assert_eq!(pre.outcomes, Some(vec![crate::model::Outcome::Success]));
+        match raw.without_prefiltered() {
+            RawCond::All(rest) => assert!(matches!(rest.as_slice(), [RawCond::Test(Field::DeviceId, _)]), "{rest:?}"),
+            other => panic!("{other:?}"),
+        }
+        // An `any` gives a prefilter (the union) but keeps its branches.
+        let raw: RawCond = serde_yaml_ng::from_str("{any: [{operation: a}, {operation: b, object: x}]}").expect("parses");
+        assert_eq!(raw.prefilter().operations, Some(vec!["a".to_string(), "b".to_string()]));
+        assert_eq!(raw.without_prefiltered(), raw);
     }
 
     #[test]

@@ -345,10 +345,7 @@ pub fn run(
                 let mut big: Vec<u64> = Vec::new();
                 let mut any = false;
                 for (k, m) in matchers.iter().enumerate() {
-                    if m.roles.contains(&role)
-                        && m.pre.sources.as_ref().is_none_or(|s| s.contains(&e.source))
-                        && m.pre.operation_ok(&e.operation)
-                        && m.cond.matches(&v, &ctx)
+                    if m.roles.contains(&role) && m.pre.passes(e) && m.cond.matches(&v, &ctx)
                     {
                         any = true;
                         if words <= 4 {
@@ -615,8 +612,8 @@ fn evaluate(
             let first_hits = hits;
             for occ in window::sequences(
                 views,
-                &first_hits,
-                &then_hits,
+                first_hits,
+                then_hits,
                 first,
                 *within,
                 same,

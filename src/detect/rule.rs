@@ -564,7 +564,7 @@ fn compile(
         }
     };
     let when = match &def.when {
-        Some(c) => c.compile(&params).map_err(cond_err)?,
+        Some(c) => c.without_prefiltered().compile(&params).map_err(cond_err)?,
         None => Cond::True,
     };
     let prefilter = def.when.as_ref().map(|c| c.prefilter()).unwrap_or_default();
@@ -628,7 +628,7 @@ fn compile(
                 None => 1,
             };
             Ok(Step {
-                when: st.when.compile(&params).map_err(cond_err)?,
+                when: st.when.without_prefiltered().compile(&params).map_err(cond_err)?,
                 prefilter: st.when.prefilter(),
                 min: min.max(1),
                 roles: st.roles.clone().unwrap_or_else(|| roles.clone()),

@@ -61,18 +61,18 @@ pub fn bursts(hits: &[&EventView<'_>], count: &Count, min: f64, window: Duration
     let mut i = 0;
     match count {
         Count::Events | Count::Items => {
-            let weight = |v: &EventView<'_>| {
-                if *count == Count::Items {
-                    items(v)
-                } else {
-                    1.0
-                }
+            // Each event's weight once: an aggregated record's items are found by a scan of
+            // its attributes, which can list hundreds of message ids.
+            let weights: Vec<f64> = if *count == Count::Items {
+                hits.iter().map(|v| items(v)).collect()
+            } else {
+                vec![1.0; hits.len()]
             };
             let mut sum = 0.0;
             for j in 0..hits.len() {
-                sum += weight(hits[j]);
+                sum += weights[j];
                 while hits[j].event.time - hits[i].event.time > window {
-                    sum -= weight(hits[i]);
+                    sum -= weights[i];
                     i += 1;
                 }
                 if sum >= min {
@@ -80,7 +80,7 @@ pub fn bursts(hits: &[&EventView<'_>], count: &Count, min: f64, window: Duration
                 }
             }
             for b in out.iter_mut() {
-                b.total = hits[b.start..=b.end].iter().map(|v| weight(v)).sum();
+                b.total = weights[b.start..=b.end].iter().sum();
             }
         }
         Count::Distinct(field) => {
