@@ -331,43 +331,56 @@ pub fn run(
     let words = matchers.len().div_ceil(64).max(1);
     // Pass 1, in memory order: every event against every condition, once per user it belongs
     // to. Only events some condition picked out are kept, with a bit per matching condition.
+    // Which conditions an event can pass at all depends only on its operation, source, outcome
+    // and role: worked out once per combination (operations are interned, so the text's
+    // address stands for it) and kept per thread.
+    type Candidates = FxHashMap<(usize, usize, Source, crate::model::Outcome, Role), Vec<u32>>;
     let groups: FxHashMap<Cow<str>, UserHits> = events
         .par_iter()
         .enumerate()
-        .fold(FxHashMap::default, |mut acc: FxHashMap<Cow<str>, UserHits>, (i, e)| {
-            let ip = enrichment.for_event(e);
-            for (user, role) in subjects(e) {
-                if !(users.is_empty() || users.iter().any(|u| *u == *user)) {
-                    continue;
-                }
-                let v = EventView { event: e, ip, role };
-                let mut mask = [0u64; 4];
-                let mut big: Vec<u64> = Vec::new();
-                let mut any = false;
-                for (k, m) in matchers.iter().enumerate() {
-                    if m.roles.contains(&role) && m.pre.passes(e) && m.cond.matches(&v, &ctx)
-                    {
-                        any = true;
-                        if words <= 4 {
+        .fold(
+            || (FxHashMap::default(), Candidates::default()),
+            |(mut acc, mut cache): (FxHashMap<Cow<str>, UserHits>, Candidates), (i, e)| {
+                let ip = enrichment.for_event(e);
+                for (user, role) in subjects(e) {
+                    if !(users.is_empty() || users.iter().any(|u| *u == *user)) {
+                        continue;
+                    }
+                    let v = EventView { event: e, ip, role };
+                    let key = (e.operation.as_ptr() as usize, e.operation.len(), e.source, e.outcome, role);
+                    let candidates = cache.entry(key).or_insert_with(|| {
+                        (0..matchers.len())
+                            .filter(|&k| matchers[k].roles.contains(&role) && matchers[k].pre.passes(e))
+                            .map(|k| k as u32)
+                            .collect()
+                    });
+                    // Up to 512 conditions in a fixed buffer; more (a very large rule folder) on the heap.
+                    let mut small = [0u64; 8];
+                    let mut large = Vec::new();
+                    let mask: &mut [u64] = if words <= small.len() {
+                        &mut small[..words]
+                    } else {
+                        large.resize(words, 0);
+                        &mut large
+                    };
+                    let mut any = false;
+                    for &k in candidates.iter() {
+                        let k = k as usize;
+                        if matchers[k].cond.matches(&v, &ctx) {
+                            any = true;
                             mask[k / 64] |= 1 << (k % 64);
-                        } else {
-                            big.resize(words, 0);
-                            big[k / 64] |= 1 << (k % 64);
                         }
                     }
-                }
-                if any {
-                    let h = acc.entry(user).or_default();
-                    h.events.push((i as u32, role));
-                    if words <= 4 {
-                        h.masks.extend_from_slice(&mask[..words]);
-                    } else {
-                        h.masks.extend_from_slice(&big);
+                    if any {
+                        let h = acc.entry(user).or_default();
+                        h.events.push((i as u32, role));
+                        h.masks.extend_from_slice(mask);
                     }
                 }
-            }
-            acc
-        })
+                (acc, cache)
+            },
+        )
+        .map(|(acc, _)| acc)
         .reduce(FxHashMap::default, |mut a, b| {
             for (u, mut h) in b {
                 let into = a.entry(u).or_default();
