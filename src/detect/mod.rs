@@ -266,16 +266,32 @@ impl RuleSet {
 /// The tenant's mail domains: the domains of the users who signed in or acted in the audit log
 /// (message-trace senders are anyone on the internet, so they do not count).
 pub fn tenant_domains(events: &[Event]) -> FxHashSet<String> {
-    let mut seen: FxHashSet<&str> = FxHashSet::default();
+    // Users are interned, so consecutive events of one user share the text's address: skip
+    // those without hashing, and hash each distinct user once per thread.
+    let users: FxHashSet<&str> = events
+        .par_iter()
+        .filter(|e| e.source != Source::Messagetrace)
+        .fold(
+            || (FxHashSet::default(), 0usize),
+            |(mut set, last): (FxHashSet<&str>, usize), e| {
+                let p = e.user.as_ptr() as usize;
+                if p != last {
+                    set.insert(&*e.user);
+                }
+                (set, p)
+            },
+        )
+        .map(|(set, _)| set)
+        .reduce(FxHashSet::default, |mut a, b| {
+            a.extend(b);
+            a
+        });
     let mut out = FxHashSet::default();
-    for e in events.iter().filter(|e| e.source != Source::Messagetrace) {
-        if !seen.insert(&e.user) {
+    for u in users {
+        if u.contains("#ext#") {
             continue;
         }
-        if e.user.contains("#ext#") {
-            continue;
-        }
-        if let Some((_, d)) = e.user.rsplit_once('@') {
+        if let Some((_, d)) = u.rsplit_once('@') {
             if !d.is_empty() && !d.contains(' ') {
                 out.insert(d.to_ascii_lowercase());
             }

@@ -267,8 +267,10 @@ pub struct Step {
     pub roles: Vec<Role>,
 }
 
-/// The logic of a rule, compiled.
+/// The logic of a rule, compiled. One per rule, so the size difference between the variants
+/// (a sequence holds two compiled conditions) costs nothing worth boxing for.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Logic {
     /// Every matching event is evidence; findings are grouped by `group_by` (or one per event).
     Event,

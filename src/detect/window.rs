@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use chrono::Duration;
 use rustc_hash::FxHashMap;
 
-use super::field::{EventView, Field};
+use super::field::{EventView, Field, Value};
 use super::rule::{Count, Step};
 
 /// How many items one event stands for: an aggregated audit record's `OperationCount`, else the
@@ -126,17 +126,27 @@ pub struct Occurrence {
     pub then: BTreeSet<usize>,
 }
 
+/// Both events have a value and the values are the same (text ignoring ASCII case).
 fn values_equal(a: &EventView<'_>, b: &EventView<'_>, f: &Field) -> bool {
-    match (f.first(a), f.first(b)) {
-        (Some(x), Some(y)) => x.eq_ignore_ascii_case(&y),
+    match (f.first_value(a), f.first_value(b)) {
+        (Some(x), Some(y)) => same_value(x, y),
         _ => false,
     }
 }
 
+/// Both events have a value and the values differ.
 fn values_differ(a: &EventView<'_>, b: &EventView<'_>, f: &Field) -> bool {
-    match (f.first(a), f.first(b)) {
-        (Some(x), Some(y)) => !x.eq_ignore_ascii_case(&y),
+    match (f.first_value(a), f.first_value(b)) {
+        (Some(x), Some(y)) => !same_value(x, y),
         _ => false,
+    }
+}
+
+/// Equality of two values of one field, without allocating.
+pub fn same_value(x: Value<'_>, y: Value<'_>) -> bool {
+    match (x, y) {
+        (Value::Text(a), Value::Text(b)) => a.eq_ignore_ascii_case(b),
+        (a, b) => a == b,
     }
 }
 
