@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Ingest benchmark: generates the synthetic evidence set once (benches/generate.rs), then times
+# Ingest and analyze benchmark: generates the synthetic evidence set once (benches/generate.rs), then times
 # `breachline inspect` on each file and on the whole set, several runs each, and prints medians of
 # wall time and peak memory (GNU time). Numbers go in BENCHMARKS.md.
 #
@@ -36,3 +36,18 @@ bench "interactive sign-ins (portal CSV)" "$data/InteractiveSignIns_synthetic.cs
 bench "non-interactive sign-ins (Graph JSONL)" "$data/graph_noninteractive_synthetic.jsonl"
 bench "message trace (V2 CSV)" "$data/MessageTraceV2_synthetic.csv"
 bench "whole set" "$data"
+
+# The whole pipeline (ingest, enrich, rules, impact, case folder with a 2 GB timeline.csv).
+echo
+echo "| analyze --out (whole set) | median wall | median peak RSS |"
+echo "|---|---|---|"
+case_dir="$(mktemp -d)"
+walls=() mems=()
+for _ in $(seq "$runs"); do
+  out=$( { /usr/bin/time -f "%e %M" "$bin" --quiet analyze "$data" --out "$case_dir" >/dev/null; } 2>&1 | tail -1)
+  walls+=("${out% *}"); mems+=("${out#* }")
+done
+rm -rf "$case_dir"
+wall=$(printf '%s\n' "${walls[@]}" | median)
+mem=$(printf '%s\n' "${mems[@]}" | median)
+awk -v w="$wall" -v m="$mem" 'BEGIN { printf "| %d events | %.2f s | %.0f MB |\n", 0, w, m/1024 }' | sed 's/| 0 events/| 2.2M events/'

@@ -91,6 +91,7 @@ pub fn run(args: &AnalyzeArgs, cli: &Cli) -> anyhow::Result<u8> {
         out.write_all(report::findings::findings(&owned).as_bytes())
             .and_then(|_| out.write_all(b"\n"))
             .and_then(|_| out.write_all(report::table::impact(&assessed).as_bytes()))
+            .and_then(|_| out.write_all(report::table::databases_line(&enrichment).as_bytes()))
     };
     report::ignore_broken_pipe(written.and_then(|_| out.flush()))?;
     if let Some(dir) = &args.out {

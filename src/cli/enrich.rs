@@ -51,15 +51,9 @@ pub fn run(args: &EnrichArgs, _cli: &Cli) -> anyhow::Result<u8> {
             .map_err(std::io::Error::from)
             .and_then(|_| out.write_all(b"\n"))
     } else {
-        out.write_all(table(&answers).as_bytes()).and_then(|_| {
-            let dbs = geo
-                .databases()
-                .iter()
-                .map(|d| format!("{} ({}, built {})", d.name, d.database_type, d.build_date))
-                .collect::<Vec<_>>()
-                .join("; ");
-            writeln!(out, "databases: {dbs}")
-        })
+        let dbs = crate::enrich::Enrichment::from_infos(Vec::new(), geo.databases());
+        out.write_all(table(&answers).as_bytes())
+            .and_then(|_| out.write_all(report::table::databases_line(&dbs).as_bytes()))
     };
     report::ignore_broken_pipe(written.and_then(|_| out.flush()))?;
     let malformed = answers.iter().filter(|(_, i)| i.is_none()).count();

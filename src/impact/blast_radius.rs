@@ -232,14 +232,7 @@ pub fn blast_radius(
             if let Some(id) = id {
                 sent_ids.insert(id);
             }
-            let mut recipients: Vec<String> = id
-                .and_then(|id| trace_by_id.get(id))
-                .into_iter()
-                .flatten()
-                .filter_map(|j| events[*j].attr("recipient").map(str::to_lowercase))
-                .collect();
-            recipients.sort();
-            recipients.dedup();
+            let recipients = trace_recipients(events, id.and_then(|id| trace_by_id.get(id)));
             br.mail_sent.push(SentMessage {
                 time: e.time,
                 operation: op.to_string(),
@@ -281,12 +274,7 @@ pub fn blast_radius(
         }
         let Some(rows) = trace_by_id.get(id) else { continue };
         let Some(first) = rows.first().map(|j| &events[*j]) else { continue };
-        let mut recipients: Vec<String> = rows
-            .iter()
-            .filter_map(|j| events[*j].attr("recipient").map(str::to_lowercase))
-            .collect();
-        recipients.sort();
-        recipients.dedup();
+        let recipients = trace_recipients(events, Some(rows));
         br.mail_sent.push(SentMessage {
             time: first.time,
             operation: "Message (trace)".to_string(),
@@ -317,6 +305,18 @@ pub fn blast_radius(
     br.delegated_mailboxes = delegated.into_iter().collect();
     br.exposed_correspondents = exposed(events, user, &exposed_ids, trace_by_id, tenant);
     br
+}
+
+/// The recipients message trace lists for one message's rows, sorted, once each.
+fn trace_recipients(events: &[Event], rows: Option<&Vec<usize>>) -> Vec<String> {
+    let mut recipients: Vec<String> = rows
+        .into_iter()
+        .flatten()
+        .filter_map(|j| events[*j].attr("recipient").map(str::to_lowercase))
+        .collect();
+    recipients.sort();
+    recipients.dedup();
+    recipients
 }
 
 /// Senders and other recipients of the messages the attacker read or deleted, from trace.

@@ -49,6 +49,15 @@ impl Evidence {
     }
 }
 
+/// One event attributed to the attacker.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AttributedEvent {
+    pub evidence: Evidence,
+    pub ip: Option<String>,
+    pub confidence: Confidence,
+    pub why: String,
+}
+
 /// What the evidence says about one account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -110,6 +119,8 @@ pub struct UserImpact {
     pub rules: Vec<String>,
     pub window: Option<CompromiseWindow>,
     pub footprint: Footprint,
+    /// Every event attributed to the attacker, in time order, with why and how sure.
+    pub attacker_events: Vec<AttributedEvent>,
     pub blast_radius: BlastRadius,
     pub recipients: NotificationList,
     /// Compromised or suspicious accounts that got internal mail from the attacker.
@@ -193,10 +204,21 @@ pub fn assess(
                     ..NotificationList::default()
                 },
             };
+            let attacker_events = footprint
+                .events
+                .iter()
+                .map(|(i, confidence, why)| AttributedEvent {
+                    evidence: Evidence::of(&events[*i], files),
+                    ip: events[*i].ip.map(|ip| ip.to_string()),
+                    confidence: *confidence,
+                    why: why.clone(),
+                })
+                .collect();
             UserImpact {
                 user: user.clone(),
                 verdict,
                 score,
+                attacker_events,
                 rules: rules.keys().map(|r| r.to_string()).collect(),
                 window,
                 footprint,

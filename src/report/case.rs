@@ -74,6 +74,7 @@ pub fn blast_radius(impact: &Impact) -> Value {
                 "user": u.user,
                 "window": u.window,
                 "footprint": u.footprint,
+                "attacker_events": u.attacker_events,
                 "blast_radius": u.blast_radius,
                 "accounts_reached": u.accounts_reached,
                 "pivots": u.pivots,

@@ -281,6 +281,16 @@ pub fn ips(ips: &Enrichment, limit: usize) -> String {
     out
 }
 
+/// One line naming the GeoIP databases and their build dates, under every analysis.
+pub fn databases_line(ips: &Enrichment) -> String {
+    let dbs: Vec<String> = ips
+        .databases
+        .iter()
+        .map(|d| format!("{} ({}, built {})", d.name, d.database_type, d.build_date))
+        .collect();
+    format!("GeoIP: {}\n", dbs.join("; "))
+}
+
 /// The GeoIP databases that answered, with their build dates: findings depend on them.
 pub fn databases(ips: &Enrichment) -> String {
     let mut t = new_table(&["database", "type", "built", "source"]);
