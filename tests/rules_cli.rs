@@ -122,3 +122,30 @@ fn analyze_json_on_the_demo_cites_evidence_and_spares_clean_users() {
     assert!(!ids.contains(&"impossible-travel") && !ids.contains(&"mass-send"), "{ids:?}");
     assert!(ids.contains(&"inbox-rule-suspicious"));
 }
+
+#[test]
+fn timeline_evidence_only_shows_the_cited_events() {
+    let demo = fixture("demo");
+    let out = breachline(&[
+        "--quiet", "timeline", demo.to_str().expect("utf-8"), "--evidence-only", "--format", "jsonl",
+        "--user", "priya.natarajan@northwindtraders.example",
+    ]);
+    let (so, se) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{se}");
+    let rows: Vec<serde_json::Value> = so.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    let ops: Vec<&str> = rows.iter().filter_map(|r| r["operation"].as_str()).collect();
+    assert!(ops.contains(&"New-InboxRule") && ops.contains(&"Set-Mailbox"), "{ops:?}");
+    assert!(ops.contains(&"MoveToDeletedItems"), "{ops:?}");
+    // The deletion of the sent mail is cited by two rules; with both disabled it is not shown.
+    let fewer = breachline(&[
+        "--quiet", "timeline", demo.to_str().expect("utf-8"), "--evidence-only", "--format", "jsonl",
+        "--user", "priya.natarajan@northwindtraders.example",
+        "--disable", "sent-items-deleted", "--disable", "owa-via-proxy",
+    ]);
+    assert!(!text(&fewer).0.contains("MoveToDeletedItems"));
+    // Far fewer rows than the whole timeline: only what the findings cite.
+    let all = breachline(&["--quiet", "timeline", demo.to_str().expect("utf-8"), "--format", "jsonl", "--user", "priya.natarajan@northwindtraders.example"]);
+    assert!(rows.len() < text(&all).0.lines().count());
+    let bad = breachline(&["--quiet", "timeline", demo.to_str().expect("utf-8"), "--disable", "mass-send"]);
+    assert_eq!(bad.status.code(), Some(1), "--disable without --evidence-only is refused");
+}

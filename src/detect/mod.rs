@@ -300,6 +300,20 @@ pub fn tenant_domains(events: &[Event]) -> FxHashSet<String> {
     out
 }
 
+/// Which events the findings cite as evidence (by file, record and line), in event order.
+pub fn cited(events: &[Event], findings: &[Finding], files: &[String]) -> Vec<bool> {
+    let by_path: FxHashMap<&str, u32> = files.iter().enumerate().map(|(i, f)| (f.as_str(), i as u32)).collect();
+    let keys: FxHashSet<(u32, u64, u64)> = findings
+        .iter()
+        .flat_map(|f| f.evidence.iter())
+        .filter_map(|e| by_path.get(e.file.as_str()).map(|&i| (i, e.record, e.line)))
+        .collect();
+    events
+        .iter()
+        .map(|e| keys.contains(&(e.origin.file, e.origin.record, e.origin.line)))
+        .collect()
+}
+
 /// The users an event belongs to, with how. Only a recipient or target not already in lower
 /// case costs an allocation.
 fn subjects(e: &Event) -> impl Iterator<Item = (Cow<'_, str>, Role)> + '_ {
