@@ -479,19 +479,30 @@ impl RawCond {
     /// events without evaluating the condition.
     pub fn prefilter(&self) -> Prefilter {
         Prefilter {
-            operations: self.required(&Field::Operation).map(|v| v.into_iter().map(|s| s.to_lowercase()).collect()),
+            operations: self
+                .required(&Field::Operation)
+                .map(|v| v.into_iter().map(|s| s.to_lowercase()).collect()),
             sources: self.required(&Field::Source).map(|v| {
                 v.iter()
-                    .filter_map(|s| crate::model::Source::ALL.into_iter().find(|x| x.as_str().eq_ignore_ascii_case(s)))
+                    .filter_map(|s| {
+                        crate::model::Source::ALL
+                            .into_iter()
+                            .find(|x| x.as_str().eq_ignore_ascii_case(s))
+                    })
                     .collect()
             }),
             outcomes: self.required(&Field::Outcome).map(|v| {
                 use crate::model::Outcome;
                 v.iter()
                     .filter_map(|s| {
-                        [Outcome::Success, Outcome::Failure, Outcome::Interrupted, Outcome::Unknown]
-                            .into_iter()
-                            .find(|x| x.as_str().eq_ignore_ascii_case(s))
+                        [
+                            Outcome::Success,
+                            Outcome::Failure,
+                            Outcome::Interrupted,
+                            Outcome::Unknown,
+                        ]
+                        .into_iter()
+                        .find(|x| x.as_str().eq_ignore_ascii_case(s))
                     })
                     .collect()
             }),
@@ -576,15 +587,19 @@ impl Prefilter {
     #[inline]
     pub fn passes(&self, e: &crate::model::Event) -> bool {
         self.sources.as_ref().is_none_or(|s| s.contains(&e.source))
-            && self.outcomes.as_ref().is_none_or(|o| o.contains(&e.outcome))
+            && self
+                .outcomes
+                .as_ref()
+                .is_none_or(|o| o.contains(&e.outcome))
             && self.operation_ok(&e.operation)
     }
 
     /// Whether an operation can pass (case-insensitively).
     pub fn operation_ok(&self, op: &str) -> bool {
-        self.operations
-            .as_ref()
-            .is_none_or(|ops| ops.iter().any(|o| o.len() == op.len() && o.eq_ignore_ascii_case(op)))
+        self.operations.as_ref().is_none_or(|ops| {
+            ops.iter()
+                .any(|o| o.len() == op.len() && o.eq_ignore_ascii_case(op))
+        })
     }
 }
 
@@ -621,7 +636,8 @@ fn contains_ci(hay: &str, needle: &str) -> bool {
 
 fn starts_ci(hay: &str, needle: &str) -> bool {
     if needle.is_ascii() {
-        hay.len() >= needle.len() && hay.as_bytes()[..needle.len()].eq_ignore_ascii_case(needle.as_bytes())
+        hay.len() >= needle.len()
+            && hay.as_bytes()[..needle.len()].eq_ignore_ascii_case(needle.as_bytes())
     } else {
         hay.to_lowercase().starts_with(needle)
     }
@@ -782,17 +798,28 @@ mod tests {
 
     #[test]
     fn tests_the_prefilter_decides_are_not_asked_again() {
-        let raw: RawCond = serde_yaml_ng::from_str("{source: [signin], outcome: success, device_id: {exists: false}}").expect("parses");
+        let raw: RawCond = serde_yaml_ng::from_str(
+            "{source: [signin], outcome: success, device_id: {exists: false}}",
+        )
+        .expect("parses");
         let pre = raw.prefilter();
         assert_eq!(pre.sources, Some(vec![Source::Signin]));
         assert_eq!(pre.outcomes, Some(vec![crate::model::Outcome::Success]));
         match raw.without_prefiltered() {
-            RawCond::All(rest) => assert!(matches!(rest.as_slice(), [RawCond::Test(Field::DeviceId, _)]), "{rest:?}"),
+            RawCond::All(rest) => assert!(
+                matches!(rest.as_slice(), [RawCond::Test(Field::DeviceId, _)]),
+                "{rest:?}"
+            ),
             other => panic!("{other:?}"),
         }
         // An `any` gives a prefilter (the union) but keeps its branches.
-        let raw: RawCond = serde_yaml_ng::from_str("{any: [{operation: a}, {operation: b, object: x}]}").expect("parses");
-        assert_eq!(raw.prefilter().operations, Some(vec!["a".to_string(), "b".to_string()]));
+        let raw: RawCond =
+            serde_yaml_ng::from_str("{any: [{operation: a}, {operation: b, object: x}]}")
+                .expect("parses");
+        assert_eq!(
+            raw.prefilter().operations,
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
         assert_eq!(raw.without_prefiltered(), raw);
     }
 

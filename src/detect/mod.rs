@@ -302,7 +302,11 @@ pub fn tenant_domains(events: &[Event]) -> FxHashSet<String> {
 
 /// Which events the findings cite as evidence (by file, record and line), in event order.
 pub fn cited(events: &[Event], findings: &[Finding], files: &[String]) -> Vec<bool> {
-    let by_path: FxHashMap<&str, u32> = files.iter().enumerate().map(|(i, f)| (f.as_str(), i as u32)).collect();
+    let by_path: FxHashMap<&str, u32> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.as_str(), i as u32))
+        .collect();
     let keys: FxHashSet<(u32, u64, u64)> = findings
         .iter()
         .flat_map(|f| f.evidence.iter())
@@ -377,10 +381,18 @@ pub fn run(
                         continue;
                     }
                     let v = EventView { event: e, ip, role };
-                    let key = (e.operation.as_ptr() as usize, e.operation.len(), e.source, e.outcome, role);
+                    let key = (
+                        e.operation.as_ptr() as usize,
+                        e.operation.len(),
+                        e.source,
+                        e.outcome,
+                        role,
+                    );
                     let candidates = cache.entry(key).or_insert_with(|| {
                         (0..matchers.len())
-                            .filter(|&k| matchers[k].roles.contains(&role) && matchers[k].pre.passes(e))
+                            .filter(|&k| {
+                                matchers[k].roles.contains(&role) && matchers[k].pre.passes(e)
+                            })
                             .map(|k| k as u32)
                             .collect()
                     });
@@ -518,12 +530,27 @@ fn plan(rules: &[Rule]) -> (Vec<Matcher<'_>>, Vec<Slots>) {
     for r in rules {
         match &r.logic {
             Logic::Sequence { first, then, .. } => {
-                matchers.push(Matcher { pre: &first.prefilter, cond: &first.when, roles: &first.roles });
-                matchers.push(Matcher { pre: &then.prefilter, cond: &then.when, roles: &then.roles });
-                slots.push(Slots::Two { first: matchers.len() - 2, then: matchers.len() - 1 });
+                matchers.push(Matcher {
+                    pre: &first.prefilter,
+                    cond: &first.when,
+                    roles: &first.roles,
+                });
+                matchers.push(Matcher {
+                    pre: &then.prefilter,
+                    cond: &then.when,
+                    roles: &then.roles,
+                });
+                slots.push(Slots::Two {
+                    first: matchers.len() - 2,
+                    then: matchers.len() - 1,
+                });
             }
             _ => {
-                matchers.push(Matcher { pre: &r.prefilter, cond: &r.when, roles: &r.roles });
+                matchers.push(Matcher {
+                    pre: &r.prefilter,
+                    cond: &r.when,
+                    roles: &r.roles,
+                });
                 slots.push(Slots::One(matchers.len() - 1));
             }
         }
@@ -654,13 +681,7 @@ fn evaluate(
             }
             let first_hits = hits;
             for occ in window::sequences(
-                views,
-                first_hits,
-                then_hits,
-                first,
-                *within,
-                same,
-                differ_any,
+                views, first_hits, then_hits, first, *within, same, differ_any,
             ) {
                 let all: BTreeSet<usize> =
                     occ.first.iter().chain(occ.then.iter()).copied().collect();

@@ -630,7 +630,11 @@ fn compile(
                 None => 1,
             };
             Ok(Step {
-                when: st.when.without_prefiltered().compile(&params).map_err(cond_err)?,
+                when: st
+                    .when
+                    .without_prefiltered()
+                    .compile(&params)
+                    .map_err(cond_err)?,
                 prefilter: st.when.prefilter(),
                 min: min.max(1),
                 roles: st.roles.clone().unwrap_or_else(|| roles.clone()),
