@@ -126,14 +126,6 @@ pub struct Occurrence {
     pub then: BTreeSet<usize>,
 }
 
-/// Both events have a value and the values are the same (text ignoring ASCII case).
-fn values_equal(a: &EventView<'_>, b: &EventView<'_>, f: &Field) -> bool {
-    match (f.first_value(a), f.first_value(b)) {
-        (Some(x), Some(y)) => same_value(x, y),
-        _ => false,
-    }
-}
-
 /// Both events have a value and the values differ.
 fn values_differ(a: &EventView<'_>, b: &EventView<'_>, f: &Field) -> bool {
     match (f.first_value(a), f.first_value(b)) {
@@ -162,16 +154,38 @@ pub fn sequences(
     same: &[Field],
     differ_any: &[Field],
 ) -> Vec<Occurrence> {
+    // With `same` fields, only earlier events with the same values can pair: bucket them by
+    // those values once, instead of comparing every pair in the window.
+    let key = |v: &EventView<'_>| -> Option<Vec<String>> {
+        same.iter()
+            .map(|f| f.first_value(v).map(|x| x.to_text().to_ascii_lowercase()))
+            .collect()
+    };
+    let mut buckets: FxHashMap<Vec<String>, Vec<usize>> = FxHashMap::default();
+    if !same.is_empty() {
+        for &i in first_hits {
+            if let Some(k) = key(&views[i]) {
+                buckets.entry(k).or_default().push(i);
+            }
+        }
+    }
     let mut out: Vec<Occurrence> = Vec::new();
     for &j in then_hits {
+        let pool: &[usize] = if same.is_empty() {
+            first_hits
+        } else {
+            match key(&views[j]).and_then(|k| buckets.get(&k)) {
+                Some(b) => b,
+                None => continue,
+            }
+        };
         let tj = views[j].event.time;
-        // first_hits is in time order: find those in [tj - within, tj].
-        let lo = first_hits.partition_point(|&i| views[i].event.time < tj - within);
-        let candidates: BTreeSet<usize> = first_hits[lo..]
+        // The pool is in time order: find those in [tj - within, tj].
+        let lo = pool.partition_point(|&i| views[i].event.time < tj - within);
+        let candidates: Vec<usize> = pool[lo..]
             .iter()
             .copied()
             .take_while(|&i| i < j)
-            .filter(|&i| same.iter().all(|f| values_equal(&views[i], &views[j], f)))
             .filter(|&i| {
                 differ_any.is_empty()
                     || differ_any
@@ -183,12 +197,12 @@ pub fn sequences(
             continue;
         }
         match out.last_mut() {
-            Some(o) if !o.first.is_disjoint(&candidates) => {
+            Some(o) if candidates.iter().any(|c| o.first.contains(c)) => {
                 o.first.extend(candidates);
                 o.then.insert(j);
             }
             _ => out.push(Occurrence {
-                first: candidates,
+                first: candidates.into_iter().collect(),
                 then: BTreeSet::from([j]),
             }),
         }
