@@ -260,6 +260,83 @@ mod tests {
     }
 
     #[test]
+    fn sequences_pair_same_session_events_that_differ() {
+        let mk = |min: i64, session: &str, country: &str| {
+            let mut e = ev(min, None);
+            e.session_id = Some(session.into());
+            e.country = Some(country.into());
+            e
+        };
+        // s1 seen in NL, then used from DE twice; s2 only ever in US; s1 from NL again later.
+        let events = [
+            mk(0, "s1", "NL"),
+            mk(5, "s2", "US"),
+            mk(60, "s1", "DE"),
+            mk(70, "S1", "DE"),
+            mk(80, "s2", "US"),
+            mk(90, "s1", "NL"),
+        ];
+        let views: Vec<EventView> = events
+            .iter()
+            .map(|e| EventView {
+                event: e,
+                ip: None,
+                role: Role::Actor,
+            })
+            .collect();
+        let all: Vec<usize> = (0..views.len()).collect();
+        let step = |min| Step {
+            when: crate::detect::matcher::Cond::True,
+            prefilter: Default::default(),
+            min,
+            roles: vec![Role::Actor],
+        };
+        let same = [Field::SessionId];
+        let differ = [Field::Country];
+        let occ = sequences(
+            &views,
+            &all,
+            &all,
+            &step(1),
+            Duration::hours(2),
+            &same,
+            &differ,
+        );
+        // NL then DE (the two DE uses share their first event: one occurrence, case ignored in
+        // the session id); then back to NL from DE, a second occurrence; s2 never pairs.
+        assert_eq!(occ.len(), 2, "{occ:?}");
+        assert_eq!(
+            (&occ[0].first, &occ[0].then),
+            (&BTreeSet::from([0]), &BTreeSet::from([2, 3]))
+        );
+        assert_eq!(
+            (&occ[1].first, &occ[1].then),
+            (&BTreeSet::from([2, 3]), &BTreeSet::from([5]))
+        );
+        // Outside the window nothing pairs; a minimum of three earlier events is not reached.
+        assert!(sequences(
+            &views,
+            &all,
+            &all,
+            &step(1),
+            Duration::minutes(15),
+            &same,
+            &differ
+        )
+        .is_empty());
+        assert!(sequences(
+            &views,
+            &all,
+            &all,
+            &step(3),
+            Duration::hours(2),
+            &same,
+            &differ
+        )
+        .is_empty());
+    }
+
+    #[test]
     fn message_ids_count_as_items() {
         let mut e = ev(0, None);
         e.attrs.push(("message_id".into(), "<a>".into()));
