@@ -50,6 +50,14 @@ pub struct TimelineArgs {
     /// Write to this file instead of standard output.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// Only the events that are evidence of a finding (built-in rules, plus --rules, less
+    /// --disable; at most 200 evidence rows per finding).
+    #[arg(long)]
+    pub evidence_only: bool,
+
+    #[command(flatten)]
+    pub selection: super::rules::RuleSelection,
 }
 
 pub fn run(args: &TimelineArgs, cli: &Cli) -> anyhow::Result<u8> {
@@ -60,8 +68,23 @@ pub fn run(args: &TimelineArgs, cli: &Cli) -> anyhow::Result<u8> {
         to: args.to,
         sources: args.source.clone(),
     };
-    let timelines = timeline::build(&ing.events, &filter);
     let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
+    let sel = &args.selection;
+    let chooses_rules = !sel.rules.is_empty() || !sel.disable.is_empty() || !sel.params.is_empty();
+    if chooses_rules && !args.evidence_only {
+        anyhow::bail!("--rules, --disable and --param choose the rules for --evidence-only; add it");
+    }
+    let evidence: Vec<crate::model::Event>;
+    let events = if args.evidence_only {
+        let rules = sel.load()?;
+        let findings = crate::detect::run(&ing.events, &ips, &rules.rules, &files, &filter.users);
+        let cited = crate::detect::cited(&ing.events, &findings, &files);
+        evidence = ing.events.iter().zip(cited).filter(|(_, c)| *c).map(|(e, _)| e.clone()).collect();
+        &evidence[..]
+    } else {
+        &ing.events[..]
+    };
+    let timelines = timeline::build(events, &filter);
     let mut out = report::output(args.output.as_deref())?;
     let written = match args.format {
         Format::Table => out

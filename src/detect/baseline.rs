@@ -6,12 +6,11 @@
 //! `precision: country-centroid`, and the rules' minimum distances keep neighbouring countries
 //! from being called travel.
 
-use std::collections::BTreeMap;
-
 use chrono::Duration;
 use serde_json::{Map, Value as Json};
 
-use super::field::{EventView, Field};
+use super::field::{EventView, Field, Value};
+use super::window::same_value;
 use crate::enrich::{distance_km, IpInfo, NetworkKind, Precision};
 
 /// A value of `field` new for the user: its first event and every later one with it.
@@ -31,44 +30,40 @@ pub fn first_seen(hits: &[&EventView<'_>], field: &Field, learn: Duration) -> Ve
     let Some(start) = hits.first().map(|v| v.event.time) else {
         return Vec::new();
     };
-    let mut known: BTreeMap<String, Option<usize>> = BTreeMap::new();
+    // A user has a handful of countries or networks: a short list searched in order beats
+    // hashing a lower-cased copy of every value.
+    let mut known: Vec<Value<'_>> = Vec::new();
     let mut history = 0;
-    let mut order: Vec<String> = Vec::new();
-    let mut found: BTreeMap<String, NewValue> = BTreeMap::new();
+    let mut found: Vec<(Value<'_>, NewValue)> = Vec::new();
     for (k, v) in hits.iter().enumerate() {
-        let Some(value) = field.first(v).map(|s| s.to_lowercase()) else {
+        let Some(value) = field.first_value(v) else {
             continue;
         };
         if v.event.time - start <= learn {
             history += 1;
-            known.entry(value).or_insert(None);
+            if !known.iter().any(|x| same_value(*x, value)) {
+                known.push(value);
+            }
             continue;
         }
-        match known.get(&value) {
-            Some(None) => {}
-            Some(Some(_)) => {
-                if let Some(nv) = found.get_mut(&value) {
-                    nv.events.push(k);
-                }
-            }
-            None => {
-                known.insert(value.clone(), Some(k));
-                order.push(value.clone());
-                found.insert(
-                    value.clone(),
-                    NewValue {
-                        value: field.first(v).unwrap_or_default(),
-                        events: vec![k],
-                        history: 0,
-                    },
-                );
-            }
+        if known.iter().any(|x| same_value(*x, value)) {
+            continue;
+        }
+        match found.iter_mut().find(|(x, _)| same_value(*x, value)) {
+            Some((_, nv)) => nv.events.push(k),
+            None => found.push((
+                value,
+                NewValue {
+                    value: value.to_text(),
+                    events: vec![k],
+                    history: 0,
+                },
+            )),
         }
     }
-    order
+    found
         .into_iter()
-        .filter_map(|v| found.remove(&v))
-        .map(|mut nv| {
+        .map(|(_, mut nv)| {
             nv.history = history;
             nv
         })
@@ -156,6 +151,11 @@ pub fn impossible_travel(
             continue;
         }
         if let Some(i) = prev {
+            // The same address is the same place: no hop to measure.
+            if hits[i].event.ip == hits[j].event.ip {
+                prev = Some(j);
+                continue;
+            }
             if let Some(h) = hop(hits, i, j) {
                 let exempt = exempt_same_device_isp && same_device_on_isp(hits[i], hits[j]);
                 if h.km >= min_km && h.kmh > max_kmh && !exempt {

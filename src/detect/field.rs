@@ -181,7 +181,7 @@ impl Field {
 
     /// Whether any value of the field satisfies `pred`. Empty text counts as no value.
     #[inline]
-    pub fn any<'a>(&self, v: &EventView<'a>, mut pred: impl FnMut(Value<'_>) -> bool) -> bool {
+    pub fn any<'a>(&self, v: &EventView<'a>, mut pred: impl FnMut(Value<'a>) -> bool) -> bool {
         let e = v.event;
         fn text(t: &Option<Text>) -> Option<Value<'_>> {
             t.as_deref().filter(|s| !s.is_empty()).map(Value::Text)
@@ -227,13 +227,24 @@ impl Field {
     }
 
     /// Whether every value satisfies `pred` (false when the field has no value).
-    pub fn all(&self, v: &EventView<'_>, mut pred: impl FnMut(Value<'_>) -> bool) -> bool {
+    pub fn all<'a>(&self, v: &EventView<'a>, mut pred: impl FnMut(Value<'a>) -> bool) -> bool {
         let mut seen = false;
         let any_fails = self.any(v, |x| {
             seen = true;
             !pred(x)
         });
         seen && !any_fails
+    }
+
+    /// The first value, borrowed (no allocation).
+    pub fn first_value<'a>(&self, v: &EventView<'a>) -> Option<Value<'a>> {
+        let mut out = None;
+        // `any` hands out values borrowed from the event or its IpInfo, which live for 'a.
+        self.any(v, |x| {
+            out = Some(x);
+            true
+        });
+        out
     }
 
     /// The first value, written out.

@@ -475,33 +475,141 @@ impl RawCond {
         })
     }
 
-    /// The operations this condition requires (when its top level demands `operation` be one of
-    /// a list), lower-cased: lets the engine skip the rule for every other event.
-    pub fn required_operations(&self) -> Option<Vec<String>> {
+    /// What an event must be for this condition to hold at all: lets the engine skip most
+    /// events without evaluating the condition.
+    pub fn prefilter(&self) -> Prefilter {
+        Prefilter {
+            operations: self
+                .required(&Field::Operation)
+                .map(|v| v.into_iter().map(|s| s.to_lowercase()).collect()),
+            sources: self.required(&Field::Source).map(|v| {
+                v.iter()
+                    .filter_map(|s| {
+                        crate::model::Source::ALL
+                            .into_iter()
+                            .find(|x| x.as_str().eq_ignore_ascii_case(s))
+                    })
+                    .collect()
+            }),
+            outcomes: self.required(&Field::Outcome).map(|v| {
+                use crate::model::Outcome;
+                v.iter()
+                    .filter_map(|s| {
+                        [
+                            Outcome::Success,
+                            Outcome::Failure,
+                            Outcome::Interrupted,
+                            Outcome::Unknown,
+                        ]
+                        .into_iter()
+                        .find(|x| x.as_str().eq_ignore_ascii_case(s))
+                    })
+                    .collect()
+            }),
+        }
+    }
+
+    /// The condition less the top-level tests its [`Prefilter`] already decides, so that an
+    /// event that passed the prefilter is not asked the same question again.
+    pub fn without_prefiltered(&self) -> RawCond {
+        let decided = |c: &RawCond, field: &Field| match c {
+            RawCond::Test(f, _) if f == field => c.required(field).is_some(),
+            _ => false,
+        };
+        let fields = [Field::Source, Field::Outcome, Field::Operation];
         match self {
-            RawCond::All(parts) => parts.iter().find_map(|p| p.required_operations()),
-            RawCond::Test(Field::Operation, op) => match &**op {
-                RawOp::Equals(y) => match y {
-                    Yaml::String(s) if !s.starts_with('$') => Some(vec![s.to_lowercase()]),
+            RawCond::All(parts) => {
+                let mut keep: Vec<RawCond> = parts.clone();
+                for field in &fields {
+                    // The prefilter took the first part that names the field; drop it only when
+                    // that part is the plain test itself.
+                    if let Some(k) = keep.iter().position(|p| p.required(field).is_some()) {
+                        if decided(&keep[k], field) {
+                            keep.remove(k);
+                        }
+                    }
+                }
+                RawCond::All(keep)
+            }
+            single if fields.iter().any(|f| decided(single, f)) => RawCond::All(Vec::new()),
+            other => other.clone(),
+        }
+    }
+
+    /// The values `field` must equal (one of) for the condition to hold, when the condition
+    /// says so plainly: a top-level equals / in-list test, or the same in every branch of `any`.
+    fn required(&self, field: &Field) -> Option<Vec<String>> {
+        match self {
+            RawCond::All(parts) => parts.iter().find_map(|p| p.required(field)),
+            RawCond::Any(parts) if !parts.is_empty() => {
+                let mut all = Vec::new();
+                for p in parts {
+                    all.extend(p.required(field)?);
+                }
+                Some(all)
+            }
+            RawCond::Test(f, op) if f == field => {
+                let y = match &**op {
+                    RawOp::Equals(y) => y,
+                    RawOp::Ops(m) => match (&m.eq, &m.in_list) {
+                        (Some(y), None) | (None, Some(y)) => y,
+                        _ => return None,
+                    },
+                };
+                match y {
+                    Yaml::String(s) if !s.starts_with('$') => Some(vec![s.clone()]),
                     Yaml::Sequence(items) => items
                         .iter()
                         .map(|i| match i {
-                            Yaml::String(s) if !s.starts_with('$') => Some(s.to_lowercase()),
+                            Yaml::String(s) if !s.starts_with('$') => Some(s.clone()),
                             _ => None,
                         })
                         .collect(),
                     _ => None,
-                },
-                RawOp::Ops(_) => None,
-            },
+                }
+            }
             _ => None,
         }
     }
 }
 
+/// A cheap test an event must pass before its condition is evaluated.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Prefilter {
+    /// Lower-cased operations, when the condition requires one of them.
+    pub operations: Option<Vec<String>>,
+    pub sources: Option<Vec<crate::model::Source>>,
+    pub outcomes: Option<Vec<crate::model::Outcome>>,
+}
+
+impl Prefilter {
+    /// Whether an event can pass: source, outcome and operation, the cheap tests first.
+    #[inline]
+    pub fn passes(&self, e: &crate::model::Event) -> bool {
+        self.sources.as_ref().is_none_or(|s| s.contains(&e.source))
+            && self
+                .outcomes
+                .as_ref()
+                .is_none_or(|o| o.contains(&e.outcome))
+            && self.operation_ok(&e.operation)
+    }
+
+    /// Whether an operation can pass (case-insensitively).
+    pub fn operation_ok(&self, op: &str) -> bool {
+        self.operations.as_ref().is_none_or(|ops| {
+            ops.iter()
+                .any(|o| o.len() == op.len() && o.eq_ignore_ascii_case(op))
+        })
+    }
+}
+
+// Case-insensitive comparisons. A rule's text that is ASCII (nearly all of it) compares with
+// ASCII case folding straight on the bytes: no scan of the value first, no allocation. Other
+// text is compared after full Unicode lower-casing.
+
 fn eq_ci(value: &str, lower: &str) -> bool {
-    if value.is_ascii() {
-        value.len() == lower.len() && value.eq_ignore_ascii_case(lower)
+    if lower.is_ascii() {
+        value.len() == lower.len() && value.as_bytes().eq_ignore_ascii_case(lower.as_bytes())
     } else {
         value.to_lowercase() == lower
     }
@@ -511,16 +619,23 @@ fn contains_ci(hay: &str, needle: &str) -> bool {
     if needle.is_empty() {
         return true;
     }
-    if hay.is_ascii() {
+    if needle.is_ascii() {
         let (h, n) = (hay.as_bytes(), needle.as_bytes());
-        h.len() >= n.len() && h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+        if h.len() < n.len() {
+            return false;
+        }
+        // Candidates start where the first byte matches in either case; compare the rest there.
+        let (lo, up) = (n[0].to_ascii_lowercase(), n[0].to_ascii_uppercase());
+        let last_start = h.len() - n.len();
+        memchr::memchr2_iter(lo, up, &h[..=last_start])
+            .any(|i| h[i + 1..i + n.len()].eq_ignore_ascii_case(&n[1..]))
     } else {
         hay.to_lowercase().contains(needle)
     }
 }
 
 fn starts_ci(hay: &str, needle: &str) -> bool {
-    if hay.is_ascii() {
+    if needle.is_ascii() {
         hay.len() >= needle.len()
             && hay.as_bytes()[..needle.len()].eq_ignore_ascii_case(needle.as_bytes())
     } else {
@@ -529,7 +644,7 @@ fn starts_ci(hay: &str, needle: &str) -> bool {
 }
 
 fn ends_ci(hay: &str, needle: &str) -> bool {
-    if hay.is_ascii() {
+    if needle.is_ascii() {
         hay.len() >= needle.len()
             && hay.as_bytes()[hay.len() - needle.len()..].eq_ignore_ascii_case(needle.as_bytes())
     } else {
@@ -679,6 +794,33 @@ mod tests {
             false,
         );
         check("operation: {not_in: [Set-InboxRule]}", true);
+    }
+
+    #[test]
+    fn tests_the_prefilter_decides_are_not_asked_again() {
+        let raw: RawCond = serde_yaml_ng::from_str(
+            "{source: [signin], outcome: success, device_id: {exists: false}}",
+        )
+        .expect("parses");
+        let pre = raw.prefilter();
+        assert_eq!(pre.sources, Some(vec![Source::Signin]));
+        assert_eq!(pre.outcomes, Some(vec![crate::model::Outcome::Success]));
+        match raw.without_prefiltered() {
+            RawCond::All(rest) => assert!(
+                matches!(rest.as_slice(), [RawCond::Test(Field::DeviceId, _)]),
+                "{rest:?}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        // An `any` gives a prefilter (the union) but keeps its branches.
+        let raw: RawCond =
+            serde_yaml_ng::from_str("{any: [{operation: a}, {operation: b, object: x}]}")
+                .expect("parses");
+        assert_eq!(
+            raw.prefilter().operations,
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        assert_eq!(raw.without_prefiltered(), raw);
     }
 
     #[test]

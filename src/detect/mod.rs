@@ -14,6 +14,7 @@ pub mod rule;
 pub mod test_runner;
 pub mod window;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
@@ -23,7 +24,7 @@ use serde_json::{Map, Value as Json};
 use serde_yaml_ng::Value as Yaml;
 
 use crate::enrich::Enrichment;
-use crate::model::{Event, Source, Text};
+use crate::model::{Event, Source};
 use field::{EventView, Field, Role};
 pub use finding::{Evidence, Finding};
 use matcher::MatchContext;
@@ -265,16 +266,32 @@ impl RuleSet {
 /// The tenant's mail domains: the domains of the users who signed in or acted in the audit log
 /// (message-trace senders are anyone on the internet, so they do not count).
 pub fn tenant_domains(events: &[Event]) -> FxHashSet<String> {
-    let mut seen: FxHashSet<&str> = FxHashSet::default();
+    // Users are interned, so consecutive events of one user share the text's address: skip
+    // those without hashing, and hash each distinct user once per thread.
+    let users: FxHashSet<&str> = events
+        .par_iter()
+        .filter(|e| e.source != Source::Messagetrace)
+        .fold(
+            || (FxHashSet::default(), 0usize),
+            |(mut set, last): (FxHashSet<&str>, usize), e| {
+                let p = e.user.as_ptr() as usize;
+                if p != last {
+                    set.insert(&*e.user);
+                }
+                (set, p)
+            },
+        )
+        .map(|(set, _)| set)
+        .reduce(FxHashSet::default, |mut a, b| {
+            a.extend(b);
+            a
+        });
     let mut out = FxHashSet::default();
-    for e in events.iter().filter(|e| e.source != Source::Messagetrace) {
-        if !seen.insert(&e.user) {
+    for u in users {
+        if u.contains("#ext#") {
             continue;
         }
-        if e.user.contains("#ext#") {
-            continue;
-        }
-        if let Some((_, d)) = e.user.rsplit_once('@') {
+        if let Some((_, d)) = u.rsplit_once('@') {
             if !d.is_empty() && !d.contains(' ') {
                 out.insert(d.to_ascii_lowercase());
             }
@@ -283,20 +300,49 @@ pub fn tenant_domains(events: &[Event]) -> FxHashSet<String> {
     out
 }
 
-/// The users an event belongs to, with how.
-fn subjects(e: &Event) -> impl Iterator<Item = (Text, Role)> + '_ {
+/// Which events the findings cite as evidence (by file, record and line), in event order.
+pub fn cited(events: &[Event], findings: &[Finding], files: &[String]) -> Vec<bool> {
+    let by_path: FxHashMap<&str, u32> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.as_str(), i as u32))
+        .collect();
+    let keys: FxHashSet<(u32, u64, u64)> = findings
+        .iter()
+        .flat_map(|f| f.evidence.iter())
+        .filter_map(|e| by_path.get(e.file.as_str()).map(|&i| (i, e.record, e.line)))
+        .collect();
+    events
+        .iter()
+        .map(|e| keys.contains(&(e.origin.file, e.origin.record, e.origin.line)))
+        .collect()
+}
+
+/// The users an event belongs to, with how. Only a recipient or target not already in lower
+/// case costs an allocation.
+fn subjects(e: &Event) -> impl Iterator<Item = (Cow<'_, str>, Role)> + '_ {
+    fn lower(s: &str) -> Cow<'_, str> {
+        if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(s.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(s)
+        }
+    }
     let recipient = match e.source {
         Source::Messagetrace => e
             .attr("recipient")
             .filter(|r| !r.eq_ignore_ascii_case(&e.user))
-            .map(|r| (Text::from(r.to_ascii_lowercase()), Role::Recipient)),
+            .map(|r| (lower(r), Role::Recipient)),
         _ => None,
     };
-    let target = e
-        .attr("target")
-        .filter(|t| t.contains('@') && !t.eq_ignore_ascii_case(&e.user))
-        .map(|t| (Text::from(t.to_ascii_lowercase()), Role::Target));
-    std::iter::once((e.user.clone(), Role::Actor))
+    let target = match e.source {
+        Source::Audit => e
+            .attr("target")
+            .filter(|t| t.contains('@') && !t.eq_ignore_ascii_case(&e.user))
+            .map(|t| (lower(t), Role::Target)),
+        _ => None,
+    };
+    std::iter::once((Cow::Borrowed(&*e.user), Role::Actor))
         .chain(recipient)
         .chain(target)
 }
@@ -310,39 +356,98 @@ pub fn run(
     files: &[String],
     users: &[String],
 ) -> Vec<Finding> {
+    let started = std::time::Instant::now();
+    let cpu_started = cpu_seconds();
     let ctx = MatchContext {
         tenant_domains: tenant_domains(events),
     };
-    let groups: FxHashMap<Text, Vec<(u32, Role)>> = events
+    let (matchers, slots) = plan(rules);
+    let words = matchers.len().div_ceil(64).max(1);
+    // Pass 1, in memory order: every event against every condition, once per user it belongs
+    // to. Only events some condition picked out are kept, with a bit per matching condition.
+    // Which conditions an event can pass at all depends only on its operation, source, outcome
+    // and role: worked out once per combination (operations are interned, so the text's
+    // address stands for it) and kept per thread.
+    type Candidates = FxHashMap<(usize, usize, Source, crate::model::Outcome, Role), Vec<u32>>;
+    let groups: FxHashMap<Cow<str>, UserHits> = events
         .par_iter()
         .enumerate()
         .fold(
-            FxHashMap::default,
-            |mut acc: FxHashMap<Text, Vec<(u32, Role)>>, (i, e)| {
+            || (FxHashMap::default(), Candidates::default()),
+            |(mut acc, mut cache): (FxHashMap<Cow<str>, UserHits>, Candidates), (i, e)| {
+                let ip = enrichment.for_event(e);
                 for (user, role) in subjects(e) {
-                    if users.is_empty() || users.iter().any(|u| **u == *user) {
-                        acc.entry(user).or_default().push((i as u32, role));
+                    if !(users.is_empty() || users.iter().any(|u| *u == *user)) {
+                        continue;
+                    }
+                    let v = EventView { event: e, ip, role };
+                    let key = (
+                        e.operation.as_ptr() as usize,
+                        e.operation.len(),
+                        e.source,
+                        e.outcome,
+                        role,
+                    );
+                    let candidates = cache.entry(key).or_insert_with(|| {
+                        (0..matchers.len())
+                            .filter(|&k| {
+                                matchers[k].roles.contains(&role) && matchers[k].pre.passes(e)
+                            })
+                            .map(|k| k as u32)
+                            .collect()
+                    });
+                    // Up to 512 conditions in a fixed buffer; more (a very large rule folder) on the heap.
+                    let mut small = [0u64; 8];
+                    let mut large = Vec::new();
+                    let mask: &mut [u64] = if words <= small.len() {
+                        &mut small[..words]
+                    } else {
+                        large.resize(words, 0);
+                        &mut large
+                    };
+                    let mut any = false;
+                    for &k in candidates.iter() {
+                        let k = k as usize;
+                        if matchers[k].cond.matches(&v, &ctx) {
+                            any = true;
+                            mask[k / 64] |= 1 << (k % 64);
+                        }
+                    }
+                    if any {
+                        let h = acc.entry(user).or_default();
+                        h.events.push((i as u32, role));
+                        h.masks.extend_from_slice(mask);
                     }
                 }
-                acc
+                (acc, cache)
             },
         )
+        .map(|(acc, _)| acc)
         .reduce(FxHashMap::default, |mut a, b| {
-            for (u, mut v) in b {
-                a.entry(u).or_default().append(&mut v);
+            for (u, mut h) in b {
+                let into = a.entry(u).or_default();
+                into.events.append(&mut h.events);
+                into.masks.append(&mut h.masks);
             }
             a
         });
-    let mut groups: Vec<(Text, Vec<(u32, Role)>)> = groups.into_iter().collect();
+    let grouped = std::time::Instant::now();
+    let mut groups: Vec<(Cow<str>, UserHits)> = groups.into_iter().collect();
     groups.sort_by(|a, b| a.0.cmp(&b.0));
+    let n_users = groups.len();
+    // Pass 2, per user in parallel: thresholds, sequences and baselines over the hits.
     let mut findings: Vec<Finding> = groups
         .into_par_iter()
-        .flat_map_iter(|(user, mut idx)| {
-            idx.sort_unstable();
-            idx.dedup_by_key(|(i, _)| *i);
-            let views: Vec<EventView> = idx
+        .flat_map_iter(|(user, h)| {
+            // Chunks are reduced in order, so events are in index (= time) order; sort if not.
+            let mut order: Vec<usize> = (0..h.events.len()).collect();
+            if !h.events.windows(2).all(|w| w[0].0 < w[1].0) {
+                order.sort_by_key(|&k| h.events[k].0);
+            }
+            let views: Vec<EventView> = order
                 .iter()
-                .map(|&(i, role)| {
+                .map(|&k| {
+                    let (i, role) = h.events[k];
                     let event = &events[i as usize];
                     EventView {
                         event,
@@ -351,14 +456,45 @@ pub fn run(
                     }
                 })
                 .collect();
+            let mut hits: Vec<Vec<usize>> = vec![Vec::new(); matchers.len()];
+            for (pos, &k) in order.iter().enumerate() {
+                let mask = &h.masks[k * words..(k + 1) * words];
+                for (m, list) in hits.iter_mut().enumerate() {
+                    if mask[m / 64] & (1 << (m % 64)) != 0 {
+                        list.push(pos);
+                    }
+                }
+            }
             let mut out = Vec::new();
-            for r in rules {
-                evaluate(r, &user, &views, &ctx, files, &mut out);
+            for (r, slot) in rules.iter().zip(&slots) {
+                let (a, b) = match *slot {
+                    Slots::One(k) => (&hits[k], &hits[k]),
+                    Slots::Two { first, then } => (&hits[first], &hits[then]),
+                };
+                evaluate(r, &user, &views, a, b, files, &mut out);
             }
             out
         })
         .collect();
     findings.sort_by(Finding::order);
+    if std::env::var_os("BREACHLINE_TIMING").is_some() {
+        let wall = started.elapsed().as_secs_f64();
+        let cpu = match (cpu_started, cpu_seconds()) {
+            (Some(a), Some(b)) => format!(", {:.2} s CPU", b - a),
+            _ => String::new(),
+        };
+        eprintln!(
+            "timing: detect {:.2} s{cpu} ({:.2} M events/s; conditions {:.2?}, windows and baselines {:.2?}): {} events, {} users, {} rules, {} findings",
+            wall,
+            events.len() as f64 / wall / 1e6,
+            grouped - started,
+            grouped.elapsed(),
+            events.len(),
+            n_users,
+            rules.len(),
+            findings.len()
+        );
+    }
     findings
 }
 
@@ -371,30 +507,63 @@ fn number(x: f64) -> Json {
     }
 }
 
-/// The positions of the events a condition picks out, honouring roles and the operation
-/// pre-check.
-fn hits_of(
-    rule: &Rule,
-    cond: &matcher::Cond,
-    roles: &[Role],
-    views: &[EventView<'_>],
-    ctx: &MatchContext,
-) -> Vec<usize> {
-    let ops = rule.operations.as_deref();
-    views
-        .iter()
-        .enumerate()
-        .filter(|(_, v)| roles.contains(&v.role))
-        .filter(|(_, v)| {
-            ops.is_none_or(|ops| {
-                ops.iter().any(|o| {
-                    o.len() == v.event.operation.len() && o.eq_ignore_ascii_case(&v.event.operation)
-                })
-            })
-        })
-        .filter(|(_, v)| cond.matches(v, ctx))
-        .map(|(i, _)| i)
-        .collect()
+/// One per-event condition of a rule (its `match`, or a sequence step's), with what an event
+/// must be to be worth evaluating.
+struct Matcher<'r> {
+    pre: &'r matcher::Prefilter,
+    cond: &'r matcher::Cond,
+    roles: &'r [Role],
+}
+
+/// Where each rule's hit lists are among the matchers.
+#[derive(Clone, Copy)]
+enum Slots {
+    One(usize),
+    Two { first: usize, then: usize },
+}
+
+/// Every condition of every rule, in one list, so each event is read from memory once and
+/// tested against all of them while it is in cache.
+fn plan(rules: &[Rule]) -> (Vec<Matcher<'_>>, Vec<Slots>) {
+    let mut matchers = Vec::new();
+    let mut slots = Vec::new();
+    for r in rules {
+        match &r.logic {
+            Logic::Sequence { first, then, .. } => {
+                matchers.push(Matcher {
+                    pre: &first.prefilter,
+                    cond: &first.when,
+                    roles: &first.roles,
+                });
+                matchers.push(Matcher {
+                    pre: &then.prefilter,
+                    cond: &then.when,
+                    roles: &then.roles,
+                });
+                slots.push(Slots::Two {
+                    first: matchers.len() - 2,
+                    then: matchers.len() - 1,
+                });
+            }
+            _ => {
+                matchers.push(Matcher {
+                    pre: &r.prefilter,
+                    cond: &r.when,
+                    roles: &r.roles,
+                });
+                slots.push(Slots::One(matchers.len() - 1));
+            }
+        }
+    }
+    (matchers, slots)
+}
+
+/// One user's events that some condition picked out: (event index, role), and per event
+/// `words` 64-bit masks of the conditions that matched.
+#[derive(Default)]
+struct UserHits {
+    events: Vec<(u32, Role)>,
+    masks: Vec<u64>,
 }
 
 /// Splits positions by the values of the `group_by` fields (in first-seen order of groups).
@@ -429,7 +598,8 @@ fn evaluate(
     rule: &Rule,
     user: &str,
     views: &[EventView<'_>],
-    ctx: &MatchContext,
+    hits: &[usize],
+    then_hits: &[usize],
     files: &[String],
     out: &mut Vec<Finding>,
 ) {
@@ -448,18 +618,17 @@ fn evaluate(
     };
     match &rule.logic {
         Logic::Event => {
-            let hits = hits_of(rule, &rule.when, &rule.roles, views, ctx);
             if hits.is_empty() {
                 return;
             }
             if rule.group_by.is_empty() {
-                for h in hits {
+                for &h in hits {
                     let mut d = Map::new();
                     d.insert("count".into(), Json::from(1));
                     out.push(Finding::new(rule, user, &[&views[h]], d, files));
                 }
             } else {
-                for (_, pos) in group(views, &hits, &rule.group_by) {
+                for (_, pos) in group(views, hits, &rule.group_by) {
                     let mut d = grouped_details(&pos);
                     d.insert("count".into(), Json::from(pos.len()));
                     out.push(Finding::new(rule, user, &refs(&pos), d, files));
@@ -467,11 +636,10 @@ fn evaluate(
             }
         }
         Logic::Threshold { count, min, window } => {
-            let hits = hits_of(rule, &rule.when, &rule.roles, views, ctx);
             if hits.is_empty() {
                 return;
             }
-            for (_, pos) in group(views, &hits, &rule.group_by) {
+            for (_, pos) in group(views, hits, &rule.group_by) {
                 let list = refs(&pos);
                 for b in window::bursts(&list, count, *min, *window) {
                     let mut d = grouped_details(&pos[b.start..=b.end]);
@@ -503,24 +671,17 @@ fn evaluate(
         }
         Logic::Sequence {
             first,
-            then,
             within,
             same,
             differ_any,
+            ..
         } => {
-            let then_hits = hits_of(rule, &then.when, &then.roles, views, ctx);
             if then_hits.is_empty() {
                 return;
             }
-            let first_hits = hits_of(rule, &first.when, &first.roles, views, ctx);
+            let first_hits = hits;
             for occ in window::sequences(
-                views,
-                &first_hits,
-                &then_hits,
-                first,
-                *within,
-                same,
-                differ_any,
+                views, first_hits, then_hits, first, *within, same, differ_any,
             ) {
                 let all: BTreeSet<usize> =
                     occ.first.iter().chain(occ.then.iter()).copied().collect();
@@ -564,11 +725,10 @@ fn evaluate(
             }
         }
         Logic::Baseline { detector, field } => {
-            let hits = hits_of(rule, &rule.when, &rule.roles, views, ctx);
             if hits.is_empty() {
                 return;
             }
-            let list = refs(&hits);
+            let list = refs(hits);
             // compile() checked that the parameters are there with the right types.
             let num = |n: &str| rule.number(n).unwrap_or(f64::NAN);
             let flag = |n: &str| rule.flag(n).unwrap_or(true);
@@ -627,4 +787,16 @@ fn evaluate(
             }
         }
     }
+}
+
+/// CPU time of the process so far (user + system, all threads), where Linux says it: timing on a
+/// busy machine is only fair in CPU seconds.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name (in parentheses, which may hold spaces).
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on every Linux configuration in use.
+    Some(ticks / 100.0)
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_yaml_ng::Value as Yaml;
 
 use super::field::{Field, Role};
-use super::matcher::{describe, scalar_text, Cond, CondError, RawCond};
+use super::matcher::{describe, scalar_text, Cond, CondError, Prefilter, RawCond};
 
 /// How bad a finding is. Ordered: `Informational < Low < Medium < High < Critical`.
 #[derive(
@@ -262,12 +262,15 @@ struct RuleDef {
 #[derive(Clone, Debug)]
 pub struct Step {
     pub when: Cond,
+    pub prefilter: Prefilter,
     pub min: u64,
     pub roles: Vec<Role>,
 }
 
-/// The logic of a rule, compiled.
+/// The logic of a rule, compiled. One per rule, so the size difference between the variants
+/// (a sequence holds two compiled conditions) costs nothing worth boxing for.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Logic {
     /// Every matching event is evidence; findings are grouped by `group_by` (or one per event).
     Event,
@@ -322,8 +325,8 @@ pub struct Rule {
     pub meta: RuleMeta,
     pub roles: Vec<Role>,
     pub when: Cond,
-    /// Lower-cased operations the rule can match at all (a fast pre-check), if it says.
-    pub operations: Option<Vec<String>>,
+    /// What an event must be for `when` to hold (a fast pre-check).
+    pub prefilter: Prefilter,
     pub group_by: Vec<Field>,
     pub logic: Logic,
     pub summary: String,
@@ -563,10 +566,10 @@ fn compile(
         }
     };
     let when = match &def.when {
-        Some(c) => c.compile(&params).map_err(cond_err)?,
+        Some(c) => c.without_prefiltered().compile(&params).map_err(cond_err)?,
         None => Cond::True,
     };
-    let operations = def.when.as_ref().and_then(|c| c.required_operations());
+    let prefilter = def.when.as_ref().map(|c| c.prefilter()).unwrap_or_default();
     let roles = def.roles.clone().unwrap_or_else(|| vec![Role::Actor]);
     let shapes = [
         def.threshold.is_some(),
@@ -627,7 +630,12 @@ fn compile(
                 None => 1,
             };
             Ok(Step {
-                when: st.when.compile(&params).map_err(cond_err)?,
+                when: st
+                    .when
+                    .without_prefiltered()
+                    .compile(&params)
+                    .map_err(cond_err)?,
+                prefilter: st.when.prefilter(),
                 min: min.max(1),
                 roles: st.roles.clone().unwrap_or_else(|| roles.clone()),
             })
@@ -690,7 +698,7 @@ fn compile(
         },
         roles,
         when,
-        operations,
+        prefilter,
         group_by: def.group_by,
         logic,
         summary: def.summary,
@@ -776,7 +784,7 @@ mod tests {
     fn minimal_rule_parses() {
         let r = parse("t.yaml", MINIMAL, &BTreeMap::new()).expect("valid rule");
         assert_eq!(r.id(), "t");
-        assert_eq!(r.operations, Some(vec!["x".to_string()]));
+        assert_eq!(r.prefilter.operations, Some(vec!["x".to_string()]));
         assert_eq!(r.logic.kind(), "event");
     }
 

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use chrono::Duration;
 use rustc_hash::FxHashMap;
 
-use super::field::{EventView, Field};
+use super::field::{EventView, Field, Value};
 use super::rule::{Count, Step};
 
 /// How many items one event stands for: an aggregated audit record's `OperationCount`, else the
@@ -61,18 +61,18 @@ pub fn bursts(hits: &[&EventView<'_>], count: &Count, min: f64, window: Duration
     let mut i = 0;
     match count {
         Count::Events | Count::Items => {
-            let weight = |v: &EventView<'_>| {
-                if *count == Count::Items {
-                    items(v)
-                } else {
-                    1.0
-                }
+            // Each event's weight once: an aggregated record's items are found by a scan of
+            // its attributes, which can list hundreds of message ids.
+            let weights: Vec<f64> = if *count == Count::Items {
+                hits.iter().map(|v| items(v)).collect()
+            } else {
+                vec![1.0; hits.len()]
             };
             let mut sum = 0.0;
             for j in 0..hits.len() {
-                sum += weight(hits[j]);
+                sum += weights[j];
                 while hits[j].event.time - hits[i].event.time > window {
-                    sum -= weight(hits[i]);
+                    sum -= weights[i];
                     i += 1;
                 }
                 if sum >= min {
@@ -80,7 +80,7 @@ pub fn bursts(hits: &[&EventView<'_>], count: &Count, min: f64, window: Duration
                 }
             }
             for b in out.iter_mut() {
-                b.total = hits[b.start..=b.end].iter().map(|v| weight(v)).sum();
+                b.total = weights[b.start..=b.end].iter().sum();
             }
         }
         Count::Distinct(field) => {
@@ -126,17 +126,19 @@ pub struct Occurrence {
     pub then: BTreeSet<usize>,
 }
 
-fn values_equal(a: &EventView<'_>, b: &EventView<'_>, f: &Field) -> bool {
-    match (f.first(a), f.first(b)) {
-        (Some(x), Some(y)) => x.eq_ignore_ascii_case(&y),
+/// Both events have a value and the values differ.
+fn values_differ(a: &EventView<'_>, b: &EventView<'_>, f: &Field) -> bool {
+    match (f.first_value(a), f.first_value(b)) {
+        (Some(x), Some(y)) => !same_value(x, y),
         _ => false,
     }
 }
 
-fn values_differ(a: &EventView<'_>, b: &EventView<'_>, f: &Field) -> bool {
-    match (f.first(a), f.first(b)) {
-        (Some(x), Some(y)) => !x.eq_ignore_ascii_case(&y),
-        _ => false,
+/// Equality of two values of one field, without allocating.
+pub fn same_value(x: Value<'_>, y: Value<'_>) -> bool {
+    match (x, y) {
+        (Value::Text(a), Value::Text(b)) => a.eq_ignore_ascii_case(b),
+        (a, b) => a == b,
     }
 }
 
@@ -152,16 +154,38 @@ pub fn sequences(
     same: &[Field],
     differ_any: &[Field],
 ) -> Vec<Occurrence> {
+    // With `same` fields, only earlier events with the same values can pair: bucket them by
+    // those values once, instead of comparing every pair in the window.
+    let key = |v: &EventView<'_>| -> Option<Vec<String>> {
+        same.iter()
+            .map(|f| f.first_value(v).map(|x| x.to_text().to_ascii_lowercase()))
+            .collect()
+    };
+    let mut buckets: FxHashMap<Vec<String>, Vec<usize>> = FxHashMap::default();
+    if !same.is_empty() {
+        for &i in first_hits {
+            if let Some(k) = key(&views[i]) {
+                buckets.entry(k).or_default().push(i);
+            }
+        }
+    }
     let mut out: Vec<Occurrence> = Vec::new();
     for &j in then_hits {
+        let pool: &[usize] = if same.is_empty() {
+            first_hits
+        } else {
+            match key(&views[j]).and_then(|k| buckets.get(&k)) {
+                Some(b) => b,
+                None => continue,
+            }
+        };
         let tj = views[j].event.time;
-        // first_hits is in time order: find those in [tj - within, tj].
-        let lo = first_hits.partition_point(|&i| views[i].event.time < tj - within);
-        let candidates: BTreeSet<usize> = first_hits[lo..]
+        // The pool is in time order: find those in [tj - within, tj].
+        let lo = pool.partition_point(|&i| views[i].event.time < tj - within);
+        let candidates: Vec<usize> = pool[lo..]
             .iter()
             .copied()
             .take_while(|&i| i < j)
-            .filter(|&i| same.iter().all(|f| values_equal(&views[i], &views[j], f)))
             .filter(|&i| {
                 differ_any.is_empty()
                     || differ_any
@@ -173,12 +197,12 @@ pub fn sequences(
             continue;
         }
         match out.last_mut() {
-            Some(o) if !o.first.is_disjoint(&candidates) => {
+            Some(o) if candidates.iter().any(|c| o.first.contains(c)) => {
                 o.first.extend(candidates);
                 o.then.insert(j);
             }
             _ => out.push(Occurrence {
-                first: candidates,
+                first: candidates.into_iter().collect(),
                 then: BTreeSet::from([j]),
             }),
         }
@@ -233,6 +257,83 @@ mod tests {
         // One hour: the 50-minute event joins the first burst.
         let b = bursts(&hits, &Count::Items, 10.0, Duration::hours(1));
         assert_eq!((b[0].start, b[0].end, b[0].total), (0, 2, 11.0));
+    }
+
+    #[test]
+    fn sequences_pair_same_session_events_that_differ() {
+        let mk = |min: i64, session: &str, country: &str| {
+            let mut e = ev(min, None);
+            e.session_id = Some(session.into());
+            e.country = Some(country.into());
+            e
+        };
+        // s1 seen in NL, then used from DE twice; s2 only ever in US; s1 from NL again later.
+        let events = [
+            mk(0, "s1", "NL"),
+            mk(5, "s2", "US"),
+            mk(60, "s1", "DE"),
+            mk(70, "S1", "DE"),
+            mk(80, "s2", "US"),
+            mk(90, "s1", "NL"),
+        ];
+        let views: Vec<EventView> = events
+            .iter()
+            .map(|e| EventView {
+                event: e,
+                ip: None,
+                role: Role::Actor,
+            })
+            .collect();
+        let all: Vec<usize> = (0..views.len()).collect();
+        let step = |min| Step {
+            when: crate::detect::matcher::Cond::True,
+            prefilter: Default::default(),
+            min,
+            roles: vec![Role::Actor],
+        };
+        let same = [Field::SessionId];
+        let differ = [Field::Country];
+        let occ = sequences(
+            &views,
+            &all,
+            &all,
+            &step(1),
+            Duration::hours(2),
+            &same,
+            &differ,
+        );
+        // NL then DE (the two DE uses share their first event: one occurrence, case ignored in
+        // the session id); then back to NL from DE, a second occurrence; s2 never pairs.
+        assert_eq!(occ.len(), 2, "{occ:?}");
+        assert_eq!(
+            (&occ[0].first, &occ[0].then),
+            (&BTreeSet::from([0]), &BTreeSet::from([2, 3]))
+        );
+        assert_eq!(
+            (&occ[1].first, &occ[1].then),
+            (&BTreeSet::from([2, 3]), &BTreeSet::from([5]))
+        );
+        // Outside the window nothing pairs; a minimum of three earlier events is not reached.
+        assert!(sequences(
+            &views,
+            &all,
+            &all,
+            &step(1),
+            Duration::minutes(15),
+            &same,
+            &differ
+        )
+        .is_empty());
+        assert!(sequences(
+            &views,
+            &all,
+            &all,
+            &step(3),
+            Duration::hours(2),
+            &same,
+            &differ
+        )
+        .is_empty());
     }
 
     #[test]
