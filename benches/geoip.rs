@@ -14,7 +14,10 @@ use rayon::prelude::*;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2_000_000);
+    let n: usize = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(2_000_000);
     let runs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
     let mut rng = fastrand::Rng::with_seed(20261201);
     let ips: Vec<IpAddr> = (0..n)
@@ -22,7 +25,9 @@ fn main() {
             if i % 10 == 9 {
                 // Global unicast IPv6 in 2a00::/12 (RIPE space, densely allocated).
                 let hi = 0x2a00_0000_0000_0000u64 | (rng.u64(..) >> 12);
-                IpAddr::V6(Ipv6Addr::from((u128::from(hi) << 64) | u128::from(rng.u64(..))))
+                IpAddr::V6(Ipv6Addr::from(
+                    (u128::from(hi) << 64) | u128::from(rng.u64(..)),
+                ))
             } else {
                 loop {
                     let v4 = Ipv4Addr::from(rng.u32(..));

@@ -39,8 +39,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|(_, e)| &*e.user == victim.user.as_str())
         .map(|(i, _)| i)
         .collect();
-    let attacker: std::collections::HashSet<usize> = victim.footprint.events.iter().map(|(i, _, _)| *i).collect();
-    let own: Vec<usize> = theirs.into_iter().filter(|i| !attacker.contains(i)).collect();
+    let attacker: std::collections::HashSet<usize> =
+        victim.footprint.events.iter().map(|(i, _, _)| *i).collect();
+    let own: Vec<usize> = theirs
+        .into_iter()
+        .filter(|i| !attacker.contains(i))
+        .collect();
     // Each round shifts the copies by a few more seconds: the case keeps its two weeks, and the
     // victim becomes a heavy user.
     let mut timeline = breachline::report::html::timeline_of(&ing.events, &victim.user).len();

@@ -13,7 +13,9 @@ fn answer_key() -> toml::Value {
 }
 
 fn s(v: &toml::Value) -> String {
-    v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())
+    v.as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| v.to_string())
 }
 
 fn analyze(paths: &[&Path], out: &Path, extra: &[&str]) {
@@ -24,7 +26,11 @@ fn analyze(paths: &[&Path], out: &Path, extra: &[&str]) {
     args.extend(["--out", out_text.as_str()]);
     args.extend(extra);
     let run = breachline(&args);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
 }
 
 fn json(dir: &Path, name: &str) -> Value {
@@ -66,7 +72,10 @@ fn demo_verdicts_window_ips_and_recipients_match_the_answer_key() {
         assert_eq!(verdict, "clean", "{name}");
     }
     let c = &key["compromised"][0];
-    let victim = users.iter().find(|u| u["verdict"] == "compromised").expect("victim");
+    let victim = users
+        .iter()
+        .find(|u| u["verdict"] == "compromised")
+        .expect("victim");
     assert_eq!(victim["window"]["start"], s(&c["window_start"]).as_str());
     assert_eq!(victim["window"]["end"], s(&c["window_end"]).as_str());
     assert_eq!(
@@ -80,10 +89,18 @@ fn demo_verdicts_window_ips_and_recipients_match_the_answer_key() {
         .filter_map(Value::as_str)
         .collect();
     ips.sort();
-    let mut want_ips: Vec<String> = c["attacker_ips"].as_array().expect("ips").iter().map(s).collect();
+    let mut want_ips: Vec<String> = c["attacker_ips"]
+        .as_array()
+        .expect("ips")
+        .iter()
+        .map(s)
+        .collect();
     want_ips.sort();
     assert_eq!(ips, want_ips);
-    assert_eq!(victim["forwarding_targets"][0], s(&c["forwarding_targets"][0]).as_str());
+    assert_eq!(
+        victim["forwarding_targets"][0],
+        s(&c["forwarding_targets"][0]).as_str()
+    );
 
     // recipients.csv: exactly the answer key's recipients, then the forwarding target.
     let text = std::fs::read_to_string(dir.path().join("recipients.csv")).expect("recipients.csv");
@@ -92,7 +109,15 @@ fn demo_verdicts_window_ips_and_recipients_match_the_answer_key() {
     let mut got: Vec<(String, String, String, String, String)> = records
         .iter()
         .filter(|r| &r[1] == "recipient")
-        .map(|r| (r[2].to_string(), r[4].to_string(), r[5].to_string(), r[6].to_string(), r[7].to_string()))
+        .map(|r| {
+            (
+                r[2].to_string(),
+                r[4].to_string(),
+                r[5].to_string(),
+                r[6].to_string(),
+                r[7].to_string(),
+            )
+        })
         .collect();
     got.sort();
     let mut want: Vec<(String, String, String, String, String)> = key["recipients"]
@@ -111,13 +136,19 @@ fn demo_verdicts_window_ips_and_recipients_match_the_answer_key() {
         .collect();
     want.sort();
     assert_eq!(got, want);
-    assert!(records.iter().any(|r| &r[1] == "forwarding-target" && &r[2] == "ap.remit@proton-mailbox.example"));
+    assert!(records
+        .iter()
+        .any(|r| &r[1] == "forwarding-target" && &r[2] == "ap.remit@proton-mailbox.example"));
 }
 
 #[test]
 fn a_second_victim_reached_by_internal_phishing_is_found_and_tied_to_the_first() {
     let dir = tempfile::tempdir().expect("temp dir");
-    analyze(&[&fixture("demo"), &fixture("second_victim")], dir.path(), &[]);
+    analyze(
+        &[&fixture("demo"), &fixture("second_victim")],
+        dir.path(),
+        &[],
+    );
     let summary = json(dir.path(), "summary.json");
     let users = summary["users"].as_array().expect("users");
     let verdict = |name: &str| {
@@ -128,13 +159,22 @@ fn a_second_victim_reached_by_internal_phishing_is_found_and_tied_to_the_first()
             .unwrap_or("clean")
             .to_string()
     };
-    assert_eq!(verdict("marcus.bell@northwindtraders.example"), "compromised");
-    assert_eq!(verdict("priya.natarajan@northwindtraders.example"), "compromised");
+    assert_eq!(
+        verdict("marcus.bell@northwindtraders.example"),
+        "compromised"
+    );
+    assert_eq!(
+        verdict("priya.natarajan@northwindtraders.example"),
+        "compromised"
+    );
     let priya = users
         .iter()
         .find(|u| u["user"] == "priya.natarajan@northwindtraders.example")
         .expect("priya");
-    assert_eq!(priya["accounts_reached"][0], "marcus.bell@northwindtraders.example");
+    assert_eq!(
+        priya["accounts_reached"][0],
+        "marcus.bell@northwindtraders.example"
+    );
     let br = json(dir.path(), "blast_radius.json");
     let pivots = br["users"]
         .as_array()
@@ -148,10 +188,18 @@ fn a_second_victim_reached_by_internal_phishing_is_found_and_tied_to_the_first()
         .expect("pivots")
         .iter()
         .filter(|p| p["user"] == "marcus.bell@northwindtraders.example")
-        .map(|p| (p["shared"].as_str().unwrap_or(""), p["key"].as_str().unwrap_or("")))
+        .map(|p| {
+            (
+                p["shared"].as_str().unwrap_or(""),
+                p["key"].as_str().unwrap_or(""),
+            )
+        })
         .collect();
     assert!(shared.contains(&("ip", "188.166.14.77")), "{shared:?}");
-    assert!(shared.contains(&("forwarding_address", "ap.remit@proton-mailbox.example")), "{shared:?}");
+    assert!(
+        shared.contains(&("forwarding_address", "ap.remit@proton-mailbox.example")),
+        "{shared:?}"
+    );
 }
 
 #[test]
@@ -177,7 +225,11 @@ fn overlapping_exports_are_counted_once() {
         .as_array()
         .expect("files")
         .iter()
-        .find(|f| f["path"].as_str().is_some_and(|p| p.ends_with("Purview_AuditLog_again.csv")))
+        .find(|f| {
+            f["path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with("Purview_AuditLog_again.csv"))
+        })
         .expect("the copy is accounted for");
     assert_eq!(again["duplicates"], again["rows"]);
 }
@@ -201,7 +253,10 @@ fn the_case_folder_is_identical_on_one_or_many_threads() {
             };
             assert_eq!(strip(&a), strip(&b));
         } else {
-            assert!(std::fs::read(&a).expect("file") == std::fs::read(&b).expect("file"), "{name} differs");
+            assert!(
+                std::fs::read(&a).expect("file") == std::fs::read(&b).expect("file"),
+                "{name} differs"
+            );
         }
     }
 }

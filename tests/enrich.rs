@@ -81,7 +81,10 @@ fn embedded_databases_answer_with_no_setup() {
     assert_eq!(i.network, NetworkKind::Hosting);
     assert_eq!(i.provider.as_deref(), Some("Vultr"));
     // Country-level data only: the coordinates are a country centre, and say so.
-    assert_eq!(i.location.map(|p| p.precision), Some(Precision::CountryCentroid));
+    assert_eq!(
+        i.location.map(|p| p.precision),
+        Some(Precision::CountryCentroid)
+    );
 }
 
 #[test]
@@ -102,11 +105,17 @@ fn own_city_database_takes_precedence_and_gives_coordinates() {
     assert!((p.lat - 50.1109).abs() < 1e-6 && p.accuracy_km == Some(20));
     // The test database has no ASN: the embedded one still answers.
     assert_eq!(i.asn, Some(14061));
-    assert_eq!(i.asn_from, Some(Provenance::Database("embedded asn".into())));
+    assert_eq!(
+        i.asn_from,
+        Some(Provenance::Database("embedded asn".into()))
+    );
     // An address the test database does not cover falls back to the embedded country data.
     let other = enrich::lookup(ip("8.8.8.8"), &Exported::default(), &geo, &nets);
     assert_eq!(other.country.as_deref(), Some("US"));
-    assert_eq!(other.country_from, Some(Provenance::Database("embedded country".into())));
+    assert_eq!(
+        other.country_from,
+        Some(Provenance::Database("embedded country".into()))
+    );
     // Every database used is reported, with its build date.
     let dbs = geo.databases();
     assert_eq!(dbs[0].name.as_ref(), "GeoLite2-City-test.mmdb");
@@ -118,7 +127,12 @@ fn own_city_database_takes_precedence_and_gives_coordinates() {
 fn own_asn_database_takes_precedence() {
     let dir = tempfile::tempdir().expect("temp dir");
     let geo = geo_with(None, Some(asn_db(dir.path())));
-    let i = enrich::lookup(ip("188.166.1.1"), &Exported::default(), &geo, &NetworkConfig::builtin());
+    let i = enrich::lookup(
+        ip("188.166.1.1"),
+        &Exported::default(),
+        &geo,
+        &NetworkConfig::builtin(),
+    );
     assert_eq!(i.asn, Some(64500));
     assert_eq!(i.as_org.as_deref(), Some("Test Transit"));
     // AS64500 is on no list: an ordinary network.
@@ -139,11 +153,19 @@ fn ipinfo_style_flat_records_are_read() {
         )],
     );
     let geo = geo_with(Some(path), None);
-    let i = enrich::lookup(ip("5.9.10.10"), &Exported::default(), &geo, &NetworkConfig::builtin());
+    let i = enrich::lookup(
+        ip("5.9.10.10"),
+        &Exported::default(),
+        &geo,
+        &NetworkConfig::builtin(),
+    );
     assert_eq!(i.country.as_deref(), Some("DE"));
     assert_eq!(i.asn, Some(24940));
     assert_eq!(i.as_org.as_deref(), Some("Hetzner Online GmbH"));
-    assert_eq!(i.asn_from, Some(Provenance::Database("ipinfo_lite.mmdb".into())));
+    assert_eq!(
+        i.asn_from,
+        Some(Provenance::Database("ipinfo_lite.mmdb".into()))
+    );
     assert_eq!(i.network, NetworkKind::Hosting);
 }
 
@@ -164,7 +186,10 @@ fn private_and_reserved_addresses_are_labelled_never_looked_up() {
         let i = enrich::lookup(ip(addr), &Exported::default(), &geo, &nets);
         assert_eq!(i.scope, scope, "{addr}");
         assert_eq!(i.network, NetworkKind::NotPublic, "{addr}");
-        assert!(i.country.is_none() && i.asn.is_none(), "{addr} was looked up: {i:?}");
+        assert!(
+            i.country.is_none() && i.asn.is_none(),
+            "{addr} was looked up: {i:?}"
+        );
     }
 }
 
@@ -188,7 +213,9 @@ fn exported_values_stay_primary_and_disagreement_is_noted() {
     // The export says NL / AS14061; the test city database says DE.
     let events = vec![event_from("188.166.14.77", "NL", 14061); 3];
     let table = enrich::enrich(&events, &geo, &NetworkConfig::builtin());
-    let i = table.get(ip("188.166.14.77")).expect("the address is in the table");
+    let i = table
+        .get(ip("188.166.14.77"))
+        .expect("the address is in the table");
     assert_eq!(i.events, 3);
     assert_eq!(i.country.as_deref(), Some("NL"));
     assert_eq!(i.country_from, Some(Provenance::Export));
@@ -196,7 +223,10 @@ fn exported_values_stay_primary_and_disagreement_is_noted() {
     assert_eq!(i.disagreements.len(), 1, "{:?}", i.disagreements);
     assert!(i.disagreements[0].contains("export NL") && i.disagreements[0].contains("DE"));
     // Frankfurt's coordinates do not stand for an exported NL: the NL centre is used instead.
-    assert_eq!(i.location.map(|p| p.precision), Some(Precision::CountryCentroid));
+    assert_eq!(
+        i.location.map(|p| p.precision),
+        Some(Precision::CountryCentroid)
+    );
     assert_eq!(i.network, NetworkKind::Hosting);
 }
 
@@ -220,7 +250,11 @@ fn network_config_adds_lists_corporate_egress_and_trusted_countries() {
     assert_eq!(lookup("12.145.60.10").network, NetworkKind::Corporate);
     assert_eq!(lookup("2a03:b0c0::1").network, NetworkKind::Corporate);
     let do_ip = lookup("188.166.14.77");
-    assert_eq!(do_ip.network, NetworkKind::Isp, "the user's list took DigitalOcean off");
+    assert_eq!(
+        do_ip.network,
+        NetworkKind::Isp,
+        "the user's list took DigitalOcean off"
+    );
     assert!(do_ip.trusted_country);
     let vultr = lookup("45.77.62.19");
     assert_eq!(vultr.network, NetworkKind::Vpn);
@@ -234,33 +268,60 @@ fn a_bad_network_config_names_the_field() {
     let dir = tempfile::tempdir().expect("temp dir");
     let cfg = dir.path().join("network.toml");
     std::fs::write(&cfg, "corporate_egress = [\"not-a-net\"]\n").expect("write");
-    let err = NetworkConfig::load(&cfg).err().expect("bad CIDR is an error").to_string();
-    assert!(err.contains("network.toml") && err.contains("corporate_egress") && err.contains("not-a-net"), "{err}");
+    let err = NetworkConfig::load(&cfg)
+        .err()
+        .expect("bad CIDR is an error")
+        .to_string();
+    assert!(
+        err.contains("network.toml")
+            && err.contains("corporate_egress")
+            && err.contains("not-a-net"),
+        "{err}"
+    );
     std::fs::write(&cfg, "trusted_country = [\"US\"]\n").expect("write");
-    let err = NetworkConfig::load(&cfg).err().expect("unknown key is an error").to_string();
-    assert!(err.contains("trusted_country") && err.contains("expected"), "{err}");
+    let err = NetworkConfig::load(&cfg)
+        .err()
+        .expect("unknown key is an error")
+        .to_string();
+    assert!(
+        err.contains("trusted_country") && err.contains("expected"),
+        "{err}"
+    );
 }
 
 #[test]
 fn inspect_shows_country_and_asn_for_every_public_ip_of_the_demo() {
-    let out = breachline(&["inspect", "--json", "-q", fixture("demo").to_str().expect("utf-8 path")]);
+    let out = breachline(&[
+        "inspect",
+        "--json",
+        "-q",
+        fixture("demo").to_str().expect("utf-8 path"),
+    ]);
     assert!(out.status.success());
     let v: Value = serde_json::from_str(&stdout(&out)).expect("inspect JSON");
     let ips = v["ips"].as_array().expect("ips list");
     let public: Vec<&Value> = ips.iter().filter(|i| i["scope"] == "public").collect();
     assert!(public.len() > 100, "{}", public.len());
     for i in &public {
-        assert!(i["country"].is_string() && i["asn"].is_u64(), "no country or ASN: {i}");
+        assert!(
+            i["country"].is_string() && i["asn"].is_u64(),
+            "no country or ASN: {i}"
+        );
     }
     // The attacker's addresses are labelled as hosting, with the provider named.
     for (addr, provider) in [("188.166.14.77", "DigitalOcean"), ("45.77.62.19", "Vultr")] {
-        let i = ips.iter().find(|i| i["ip"] == addr).expect("attacker IP listed");
+        let i = ips
+            .iter()
+            .find(|i| i["ip"] == addr)
+            .expect("attacker IP listed");
         assert_eq!(i["network"], "hosting", "{i}");
         assert_eq!(i["provider"], provider, "{i}");
     }
     let dbs = v["geoip"].as_array().expect("databases listed");
     assert_eq!(dbs.len(), 2);
-    assert!(dbs.iter().all(|d| d["build_date"].as_str().is_some_and(|s| s.starts_with("20"))));
+    assert!(dbs.iter().all(|d| d["build_date"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("20"))));
 }
 
 #[test]
@@ -281,8 +342,12 @@ fn timeline_csv_carries_the_ip_columns() {
     let mut rows = csv::Reader::from_reader(text.as_bytes());
     let headers = rows.headers().expect("header").clone();
     let col = |n: &str| headers.iter().position(|h| h == n).expect("column present");
-    let (c_ip, c_country, c_asn, c_net) =
-        (col("ip"), col("ip_country"), col("ip_asn"), col("ip_network"));
+    let (c_ip, c_country, c_asn, c_net) = (
+        col("ip"),
+        col("ip_country"),
+        col("ip_asn"),
+        col("ip_network"),
+    );
     let mut attacker_rows = 0;
     for r in rows.records() {
         let r = r.expect("row");
@@ -299,7 +364,11 @@ fn timeline_csv_carries_the_ip_columns() {
 #[test]
 fn enrich_command_labels_private_malformed_and_public_addresses() {
     let out = breachline(&["enrich", "--json", "188.166.14.77", "10.0.0.1", "not-an-ip"]);
-    assert_eq!(out.status.code(), Some(1), "a malformed input is an error exit");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a malformed input is an error exit"
+    );
     let v: Value = serde_json::from_str(&stdout(&out)).expect("enrich JSON");
     let a = v["addresses"].as_array().expect("addresses");
     assert_eq!(a[0]["info"]["network"], "hosting");
@@ -323,6 +392,12 @@ fn a_corrupt_database_is_an_error_naming_it_before_evidence_is_read() {
     ]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("GeoLite2-ASN.mmdb") && err.contains("asn database"), "{err}");
-    assert!(stdout(&out).is_empty(), "nothing is reported from half the databases");
+    assert!(
+        err.contains("GeoLite2-ASN.mmdb") && err.contains("asn database"),
+        "{err}"
+    );
+    assert!(
+        stdout(&out).is_empty(),
+        "nothing is reported from half the databases"
+    );
 }

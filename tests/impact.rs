@@ -24,12 +24,17 @@ fn demo() -> (Ingested, enrich::Enrichment, Vec<String>) {
 }
 
 fn index_of(events: &[Event], pred: impl Fn(&Event) -> bool) -> usize {
-    events.iter().position(pred).expect("the demo has this event")
+    events
+        .iter()
+        .position(pred)
+        .expect("the demo has this event")
 }
 
 /// One lead: the inbox rule the attacker created (high), as an inbox-rule rule would report it.
 fn inbox_rule_lead(events: &[Event]) -> Lead {
-    let i = index_of(events, |e| &*e.user == VICTIM && &*e.operation == "New-InboxRule");
+    let i = index_of(events, |e| {
+        &*e.user == VICTIM && &*e.operation == "New-InboxRule"
+    });
     Lead {
         rule_id: "test-inbox-rule".into(),
         severity: 3,
@@ -54,7 +59,9 @@ fn sign_in_lead(events: &[Event]) -> Lead {
 }
 
 fn s(v: &toml::Value) -> String {
-    v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())
+    v.as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| v.to_string())
 }
 
 #[test]
@@ -64,11 +71,21 @@ fn window_attacker_ips_and_session_match_the_answer_key() {
     let out = impact::assess(&ing.events, &files, &ips, &leads, &ImpactOptions::default());
     let key = answer_key();
     let c = &key["compromised"][0];
-    let u = out.users.iter().find(|u| u.user == VICTIM).expect("victim assessed");
+    let u = out
+        .users
+        .iter()
+        .find(|u| u.user == VICTIM)
+        .expect("victim assessed");
     assert_eq!(u.verdict, Verdict::Compromised);
     let w = u.window.as_ref().expect("a window");
-    assert_eq!(breachline::normalize::time::format(&w.start), s(&c["window_start"]));
-    assert_eq!(breachline::normalize::time::format(&w.end), s(&c["window_end"]));
+    assert_eq!(
+        breachline::normalize::time::format(&w.start),
+        s(&c["window_start"])
+    );
+    assert_eq!(
+        breachline::normalize::time::format(&w.end),
+        s(&c["window_end"])
+    );
     let mut got_ips: Vec<String> = u.footprint.ips.iter().map(|k| k.key.clone()).collect();
     got_ips.sort();
     let mut want_ips: Vec<String> = c["attacker_ips"]
@@ -79,15 +96,32 @@ fn window_attacker_ips_and_session_match_the_answer_key() {
         .collect();
     want_ips.sort();
     assert_eq!(got_ips, want_ips);
-    let sessions: Vec<&str> = u.footprint.sessions.iter().map(|k| k.key.as_str()).collect();
+    let sessions: Vec<&str> = u
+        .footprint
+        .sessions
+        .iter()
+        .map(|k| k.key.as_str())
+        .collect();
     for want in c["attacker_session_ids"].as_array().expect("sessions") {
-        assert!(sessions.contains(&want.as_str().expect("text")), "{sessions:?}");
+        assert!(
+            sessions.contains(&want.as_str().expect("text")),
+            "{sessions:?}"
+        );
     }
     // The Vultr refreshes were reached through the stolen session, not seeded.
-    let vultr = u.footprint.ips.iter().find(|k| k.key == "45.77.62.19").expect("Vultr IP");
+    let vultr = u
+        .footprint
+        .ips
+        .iter()
+        .find(|k| k.key == "45.77.62.19")
+        .expect("Vultr IP");
     assert!(vultr.why.contains("session"), "{}", vultr.why);
     // The user's own office and home IPs are baseline, never the attacker's.
-    assert!(u.footprint.baseline_ips.iter().any(|ip| ip.to_string() == "12.145.60.10"));
+    assert!(u
+        .footprint
+        .baseline_ips
+        .iter()
+        .any(|ip| ip.to_string() == "12.145.60.10"));
 }
 
 #[test]
@@ -101,15 +135,26 @@ fn containment_and_activity_after_it_are_called_out() {
     let w = u.window.as_ref().expect("a window");
     let ops: Vec<&str> = w.containment.iter().map(|c| c.operation.as_str()).collect();
     for want in c["containment"].as_array().expect("containment") {
-        assert!(ops.contains(&want["operation"].as_str().expect("op")), "{ops:?}");
+        assert!(
+            ops.contains(&want["operation"].as_str().expect("op")),
+            "{ops:?}"
+        );
     }
-    assert!(w.containment.iter().all(|c| c.actor == "it.admin@northwindtraders.example"));
+    assert!(w
+        .containment
+        .iter()
+        .all(|c| c.actor == "it.admin@northwindtraders.example"));
     let after: Vec<String> = w
         .after_containment
         .iter()
         .map(|e| breachline::normalize::time::format(&e.time))
         .collect();
-    let want: Vec<String> = c["post_containment"].as_array().expect("times").iter().map(s).collect();
+    let want: Vec<String> = c["post_containment"]
+        .as_array()
+        .expect("times")
+        .iter()
+        .map(s)
+        .collect();
     assert_eq!(after, want);
 }
 
@@ -129,16 +174,32 @@ fn recipients_match_the_answer_key() {
             .iter()
             .find(|r| r.recipient == s(&w["recipient"]))
             .unwrap_or_else(|| panic!("missing recipient {}", w["recipient"]));
-        assert_eq!(r.internal, w["internal"].as_bool().expect("bool"), "{}", r.recipient);
-        assert_eq!(breachline::normalize::time::format(&r.first), s(&w["first"]));
+        assert_eq!(
+            r.internal,
+            w["internal"].as_bool().expect("bool"),
+            "{}",
+            r.recipient
+        );
+        assert_eq!(
+            breachline::normalize::time::format(&r.first),
+            s(&w["first"])
+        );
         assert_eq!(breachline::normalize::time::format(&r.last), s(&w["last"]));
         assert_eq!(r.count as i64, w["count"].as_integer().expect("count"));
-        let subjects: Vec<String> = w["subjects"].as_array().expect("subjects").iter().map(s).collect();
+        let subjects: Vec<String> = w["subjects"]
+            .as_array()
+            .expect("subjects")
+            .iter()
+            .map(s)
+            .collect();
         assert_eq!(r.subjects, subjects);
         assert!(r.statuses.contains(&s(&w["status"])));
         assert!(!r.evidence.is_empty());
     }
-    assert_eq!(out.tenant_domains, vec!["northwindtraders.example".to_string()]);
+    assert_eq!(
+        out.tenant_domains,
+        vec!["northwindtraders.example".to_string()]
+    );
 }
 
 #[test]
@@ -150,9 +211,20 @@ fn blast_radius_names_reads_sync_sends_rules_and_forwarding() {
     let b = &u.blast_radius;
     let key = answer_key();
     let c = &key["compromised"][0];
-    let targets: Vec<String> = c["forwarding_targets"].as_array().expect("targets").iter().map(s).collect();
+    let targets: Vec<String> = c["forwarding_targets"]
+        .as_array()
+        .expect("targets")
+        .iter()
+        .map(s)
+        .collect();
     assert_eq!(b.forwarding_targets, targets);
-    assert!(b.synced_folders.iter().any(|f| f.to_lowercase().contains("inbox")), "{:?}", b.synced_folders);
+    assert!(
+        b.synced_folders
+            .iter()
+            .any(|f| f.to_lowercase().contains("inbox")),
+        "{:?}",
+        b.synced_folders
+    );
     let bind: u64 = b.mail_read.iter().map(|f| f.bind_items).sum();
     assert!(bind >= 4 + 5 + 6 + 7, "{bind}");
     let fraud = b
@@ -168,9 +240,18 @@ fn blast_radius_names_reads_sync_sends_rules_and_forwarding() {
         .map(|m| m.recipients.len())
         .sum();
     assert_eq!(fraud_recipients, 24);
-    assert!(b.rules_and_forwarding.iter().any(|a| a.operation == "New-InboxRule"));
-    assert!(b.mail_deleted_or_moved.iter().any(|a| a.operation == "HardDelete"));
-    assert!(b.identity_changes.iter().any(|a| a.operation == "Update user."));
+    assert!(b
+        .rules_and_forwarding
+        .iter()
+        .any(|a| a.operation == "New-InboxRule"));
+    assert!(b
+        .mail_deleted_or_moved
+        .iter()
+        .any(|a| a.operation == "HardDelete"));
+    assert!(b
+        .identity_changes
+        .iter()
+        .any(|a| a.operation == "Update user."));
     assert!(!b.exposed_correspondents.is_empty());
 }
 
@@ -197,7 +278,10 @@ fn results_are_identical_on_one_or_many_threads() {
     let (ing, ips, files) = demo();
     let leads = vec![inbox_rule_lead(&ing.events), sign_in_lead(&ing.events)];
     let run = |n: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build().expect("pool");
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .expect("pool");
         pool.install(|| {
             let out = impact::assess(&ing.events, &files, &ips, &leads, &ImpactOptions::default());
             serde_json::to_string(&out).expect("serialise")
@@ -214,7 +298,12 @@ fn footprint_is_exactly_the_attackers_story() {
     let u = out.users.iter().find(|u| u.user == VICTIM).expect("victim");
     let key = answer_key();
     let c = &key["compromised"][0];
-    let attacker_ips: Vec<String> = c["attacker_ips"].as_array().expect("ips").iter().map(s).collect();
+    let attacker_ips: Vec<String> = c["attacker_ips"]
+        .as_array()
+        .expect("ips")
+        .iter()
+        .map(s)
+        .collect();
     // The story's attacker events (by time, source and operation), in order.
     let want: Vec<(String, String, String)> = c["story"]
         .as_array()
@@ -254,14 +343,26 @@ fn recipients_command_writes_the_mail_merge_csv() {
         "--format",
         "csv",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = common::stdout(&out);
     let mut rows = csv::Reader::from_reader(text.as_bytes());
-    let header: Vec<String> = rows.headers().expect("header").iter().map(str::to_string).collect();
+    let header: Vec<String> = rows
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_string)
+        .collect();
     assert_eq!(header, breachline::report::case::RECIPIENT_COLUMNS);
     let records: Vec<csv::StringRecord> = rows.records().map(|r| r.expect("row")).collect();
     let key = answer_key();
-    assert_eq!(records.len(), key["recipients"].as_array().expect("list").len());
+    assert_eq!(
+        records.len(),
+        key["recipients"].as_array().expect("list").len()
+    );
     // Grouped by domain: the domain column never goes back to an earlier value.
     let domains: Vec<&str> = records.iter().map(|r| &r[3]).collect();
     let mut sorted = domains.clone();
@@ -288,7 +389,11 @@ fn recipients_command_defaults_to_the_worked_out_window() {
         "--format",
         "json",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_str(&common::stdout(&out)).expect("JSON");
     let key = answer_key();
     let c = &key["compromised"][0];

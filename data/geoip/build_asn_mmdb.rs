@@ -80,7 +80,10 @@ fn main() -> anyhow::Result<()> {
                 .or_insert_with(|| {
                     Value::from_iter([
                         ("autonomous_system_number".to_string(), Value::from(asn)),
-                        ("autonomous_system_organization".to_string(), Value::from(org)),
+                        (
+                            "autonomous_system_organization".to_string(),
+                            Value::from(org),
+                        ),
                     ])
                 })
                 .clone();
@@ -90,9 +93,9 @@ fn main() -> anyhow::Result<()> {
                 aliased += 1;
                 continue;
             }
-            writer
-                .insert_range(start, end, &value)
-                .with_context(|| format!("{}:{line}: cannot insert {start}-{end}", path.display()))?;
+            writer.insert_range(start, end, &value).with_context(|| {
+                format!("{}:{line}: cannot insert {start}-{end}", path.display())
+            })?;
             rows += 1;
         }
     }

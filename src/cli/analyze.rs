@@ -94,7 +94,10 @@ pub fn run(args: &AnalyzeArgs, cli: &Cli) -> anyhow::Result<u8> {
                 .map_err(|e| anyhow::anyhow!("cannot write timeline.parquet: {e}"))?;
         }
     }
-    let shown: Vec<&detect::Finding> = findings.iter().filter(|f| f.severity >= args.min_severity).collect();
+    let shown: Vec<&detect::Finding> = findings
+        .iter()
+        .filter(|f| f.severity >= args.min_severity)
+        .collect();
     let mut out = report::stdout();
     let written = if args.json {
         serde_json::to_writer_pretty(&mut out, &shown)

@@ -33,7 +33,8 @@ pub fn run(args: &EnrichArgs, _cli: &Cli) -> anyhow::Result<u8> {
         .ips
         .iter()
         .map(|text| {
-            let info = ip::parse(text).map(|ip| enrich::lookup(ip, &Exported::default(), &geo, &nets));
+            let info =
+                ip::parse(text).map(|ip| enrich::lookup(ip, &Exported::default(), &geo, &nets));
             (text.clone(), info)
         })
         .collect();
@@ -58,7 +59,10 @@ pub fn run(args: &EnrichArgs, _cli: &Cli) -> anyhow::Result<u8> {
     report::ignore_broken_pipe(written.and_then(|_| out.flush()))?;
     let malformed = answers.iter().filter(|(_, i)| i.is_none()).count();
     Ok(if malformed > 0 {
-        eprintln!("breachline: {malformed} of {} inputs are not IP addresses", answers.len());
+        eprintln!(
+            "breachline: {malformed} of {} inputs are not IP addresses",
+            answers.len()
+        );
         super::exit::ERROR
     } else {
         super::exit::OK
@@ -68,7 +72,15 @@ pub fn run(args: &EnrichArgs, _cli: &Cli) -> anyhow::Result<u8> {
 fn table(answers: &[(String, Option<IpInfo>)]) -> String {
     let mut t = Table::new();
     t.load_preset(presets::UTF8_FULL_CONDENSED).set_header(vec![
-        "ip", "scope", "country", "region / city", "coordinates", "asn", "owner", "network", "listed as",
+        "ip",
+        "scope",
+        "country",
+        "region / city",
+        "coordinates",
+        "asn",
+        "owner",
+        "network",
+        "listed as",
         "from",
     ]);
     for (text, info) in answers {

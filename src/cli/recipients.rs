@@ -64,11 +64,20 @@ pub fn run(args: &RecipientsArgs, cli: &Cli) -> anyhow::Result<u8> {
     let tenant = if args.tenant_domain.is_empty() {
         recipients::tenant_domains(&ing.events)
     } else {
-        args.tenant_domain.iter().map(|d| d.trim().to_lowercase()).collect()
+        args.tenant_domain
+            .iter()
+            .map(|d| d.trim().to_lowercase())
+            .collect()
     };
     let user = args.user.trim().to_lowercase();
     let (from, to) = if args.from.is_none() && args.to.is_none() {
-        let (_, assessed) = super::analyze::assess(&ing, &ips, &rules.rules, std::slice::from_ref(&user), &tenant);
+        let (_, assessed) = super::analyze::assess(
+            &ing,
+            &ips,
+            &rules.rules,
+            std::slice::from_ref(&user),
+            &tenant,
+        );
         let window = assessed
             .users
             .iter()
@@ -102,7 +111,10 @@ pub fn run(args: &RecipientsArgs, cli: &Cli) -> anyhow::Result<u8> {
     };
     report::ignore_broken_pipe(written.and_then(|_| out.flush()))?;
     if list.recipients.is_empty() {
-        eprintln!("breachline: no mail from {} in the evidence and window given", list.user);
+        eprintln!(
+            "breachline: no mail from {} in the evidence and window given",
+            list.user
+        );
     }
     if !list.untraced_sends.is_empty() {
         eprintln!(

@@ -72,14 +72,22 @@ pub fn run(args: &TimelineArgs, cli: &Cli) -> anyhow::Result<u8> {
     let sel = &args.selection;
     let chooses_rules = !sel.rules.is_empty() || !sel.disable.is_empty() || !sel.params.is_empty();
     if chooses_rules && !args.evidence_only {
-        anyhow::bail!("--rules, --disable and --param choose the rules for --evidence-only; add it");
+        anyhow::bail!(
+            "--rules, --disable and --param choose the rules for --evidence-only; add it"
+        );
     }
     let evidence: Vec<crate::model::Event>;
     let events = if args.evidence_only {
         let rules = sel.load()?;
         let findings = crate::detect::run(&ing.events, &ips, &rules.rules, &files, &filter.users);
         let cited = crate::detect::cited(&ing.events, &findings, &files);
-        evidence = ing.events.iter().zip(cited).filter(|(_, c)| *c).map(|(e, _)| e.clone()).collect();
+        evidence = ing
+            .events
+            .iter()
+            .zip(cited)
+            .filter(|(_, c)| *c)
+            .map(|(e, _)| e.clone())
+            .collect();
         &evidence[..]
     } else {
         &ing.events[..]

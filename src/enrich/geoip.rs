@@ -80,8 +80,13 @@ impl GeoIp {
             ("country", EMBEDDED_COUNTRY, EMBEDDED_COUNTRY_LICENCE),
             ("asn", EMBEDDED_ASN, EMBEDDED_ASN_LICENCE),
         ] {
-            let db = Database::open(Cow::Borrowed(bytes), role, "embedded", format!("embedded {role}"))
-                .expect("the embedded databases are valid MaxMind DB files (checked by tests)");
+            let db = Database::open(
+                Cow::Borrowed(bytes),
+                role,
+                "embedded",
+                format!("embedded {role}"),
+            )
+            .expect("the embedded databases are valid MaxMind DB files (checked by tests)");
             databases.push(Database {
                 info: DatabaseInfo {
                     licence: Some(licence),
@@ -126,7 +131,8 @@ impl GeoIp {
             };
             if found.country.is_none() {
                 if let Some(cc) = rec.country_code() {
-                    found.country = Some((Text::from(cc.to_ascii_uppercase()), db.info.name.clone()));
+                    found.country =
+                        Some((Text::from(cc.to_ascii_uppercase()), db.info.name.clone()));
                     found.region = rec.region().map(Text::from);
                     found.city = rec.city.as_ref().and_then(|c| c.name()).map(Text::from);
                     found.location = rec.point();
@@ -198,10 +204,12 @@ impl Database {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// The fields breachline reads, under the names the common database families use. Unknown
@@ -261,7 +269,10 @@ impl<'a> Record<'a> {
             Some(l) => (
                 l.latitude.as_ref()?.0,
                 l.longitude.as_ref()?.0,
-                l.accuracy_radius.as_ref().and_then(Num::as_u32).and_then(|a| u16::try_from(a).ok()),
+                l.accuracy_radius
+                    .as_ref()
+                    .and_then(Num::as_u32)
+                    .and_then(|a| u16::try_from(a).ok()),
             ),
             None => (self.latitude.as_ref()?.0, self.longitude.as_ref()?.0, None),
         };
@@ -296,7 +307,8 @@ struct Num(f64);
 
 impl Num {
     fn as_u32(&self) -> Option<u32> {
-        (self.0 >= 0.0 && self.0 <= f64::from(u32::MAX) && self.0.fract() == 0.0).then_some(self.0 as u32)
+        (self.0 >= 0.0 && self.0 <= f64::from(u32::MAX) && self.0.fract() == 0.0)
+            .then_some(self.0 as u32)
     }
 }
 
@@ -321,7 +333,10 @@ impl<'de> Deserialize<'de> for Num {
                 Ok(Num(v))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Num, E> {
-                v.trim().parse().map(Num).map_err(|_| E::custom("not a number"))
+                v.trim()
+                    .parse()
+                    .map(Num)
+                    .map_err(|_| E::custom("not a number"))
             }
         }
         d.deserialize_any(NumVisitor)
@@ -413,7 +428,9 @@ mod tests {
         let geo = GeoIp::embedded();
         let dbs = geo.databases();
         assert_eq!(dbs.len(), 2);
-        assert!(dbs.iter().all(|d| d.licence.is_some() && d.build_date.starts_with("20")));
+        assert!(dbs
+            .iter()
+            .all(|d| d.licence.is_some() && d.build_date.starts_with("20")));
         // DigitalOcean, Amsterdam (the demo's phishing proxy).
         let f = geo.lookup("188.166.14.77".parse().expect("test address"));
         assert_eq!(f.country.as_ref().map(|c| &*c.0), Some("NL"));
@@ -433,7 +450,10 @@ mod tests {
         .err()
         .expect("a corrupt file is an error");
         let msg = err.to_string();
-        assert!(msg.contains("GeoLite2-City.mmdb") && msg.contains("city database"), "{msg}");
+        assert!(
+            msg.contains("GeoLite2-City.mmdb") && msg.contains("city database"),
+            "{msg}"
+        );
         let missing = GeoIp::open(&GeoIpOptions {
             city: None,
             asn: Some(dir.join("nope.mmdb")),

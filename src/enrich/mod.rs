@@ -341,21 +341,24 @@ fn exported_values(events: &[Event]) -> Vec<(IpAddr, (u64, Exported))> {
     let tallies: FxHashMap<IpAddr, Tally> = events
         .par_iter()
         .filter(|e| e.ip.is_some())
-        .fold(FxHashMap::default, |mut acc: FxHashMap<IpAddr, Tally>, e| {
-            let Some(ip) = e.ip else { return acc };
-            let t = acc.entry(ip).or_default();
-            t.events += 1;
-            if let Some(c) = e.country.as_ref().filter(|c| !c.is_empty()) {
-                *t.country.entry(c.clone()).or_default() += 1;
-            }
-            if let Some(city) = e.city.as_ref().filter(|c| !c.is_empty()) {
-                *t.place.entry((city.clone(), e.region.clone())).or_default() += 1;
-            }
-            if let Some(a) = e.asn.filter(|a| *a != 0) {
-                *t.asn.entry(a).or_default() += 1;
-            }
-            acc
-        })
+        .fold(
+            FxHashMap::default,
+            |mut acc: FxHashMap<IpAddr, Tally>, e| {
+                let Some(ip) = e.ip else { return acc };
+                let t = acc.entry(ip).or_default();
+                t.events += 1;
+                if let Some(c) = e.country.as_ref().filter(|c| !c.is_empty()) {
+                    *t.country.entry(c.clone()).or_default() += 1;
+                }
+                if let Some(city) = e.city.as_ref().filter(|c| !c.is_empty()) {
+                    *t.place.entry((city.clone(), e.region.clone())).or_default() += 1;
+                }
+                if let Some(a) = e.asn.filter(|a| *a != 0) {
+                    *t.asn.entry(a).or_default() += 1;
+                }
+                acc
+            },
+        )
         .reduce(FxHashMap::default, |mut a, b| {
             for (ip, t) in b {
                 let into = a.entry(ip).or_default();
@@ -374,7 +377,10 @@ fn exported_values(events: &[Event]) -> Vec<(IpAddr, (u64, Exported))> {
         });
     fn most_common<K: Clone + Ord>(m: &BTreeMap<K, u64>) -> Option<K> {
         // max_by_key returns the last maximum; iterate in reverse so ties go to the smallest key.
-        m.iter().rev().max_by_key(|(_, n)| **n).map(|(k, _)| k.clone())
+        m.iter()
+            .rev()
+            .max_by_key(|(_, n)| **n)
+            .map(|(k, _)| k.clone())
     }
     let mut out: Vec<(IpAddr, (u64, Exported))> = tallies
         .into_iter()
@@ -416,7 +422,12 @@ mod tests {
         use crate::model::Source;
         let mut events = Vec::new();
         for c in ["NL", "DE", "DE", "NL"] {
-            let mut e = Event::new(chrono::Utc::now(), Source::Signin, "u".into(), "Sign-in".into());
+            let mut e = Event::new(
+                chrono::Utc::now(),
+                Source::Signin,
+                "u".into(),
+                "Sign-in".into(),
+            );
             e.ip = Some("188.166.14.77".parse().expect("test address"));
             e.country = Some(c.into());
             events.push(e);

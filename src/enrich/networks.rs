@@ -191,12 +191,19 @@ impl NetworkConfig {
             .headers()
             .map_err(|e| err(1, format!("not a CSV list: {e}")))?
             .clone();
-        let col = |want: &str| headers.iter().position(|h| h.trim().eq_ignore_ascii_case(want));
+        let col = |want: &str| {
+            headers
+                .iter()
+                .position(|h| h.trim().eq_ignore_ascii_case(want))
+        };
         let (Some(c_asn), Some(c_name), Some(c_cat)) = (col("asn"), col("name"), col("category"))
         else {
             return Err(err(
                 1,
-                format!("expected the columns asn,name,category[,note], found {:?}", headers.iter().collect::<Vec<_>>()),
+                format!(
+                    "expected the columns asn,name,category[,note], found {:?}",
+                    headers.iter().collect::<Vec<_>>()
+                ),
             ));
         };
         for rec in reader.records() {
@@ -209,10 +216,18 @@ impl NetworkConfig {
             let asn: u32 = asn_text
                 .trim_start_matches(['A', 'S', 'a', 's'])
                 .parse()
-                .map_err(|_| err(line, format!("asn: expected a number such as 14061, found {asn_text:?}")))?;
+                .map_err(|_| {
+                    err(
+                        line,
+                        format!("asn: expected a number such as 14061, found {asn_text:?}"),
+                    )
+                })?;
             let cat_text = rec.get(c_cat).unwrap_or_default();
             let category = ProviderCategory::parse(cat_text).ok_or_else(|| {
-                err(line, format!("category: expected hosting, vpn, proxy or isp, found {cat_text:?}"))
+                err(
+                    line,
+                    format!("category: expected hosting, vpn, proxy or isp, found {cat_text:?}"),
+                )
             })?;
             self.providers.insert(
                 asn,
@@ -282,11 +297,17 @@ mod tests {
     fn list_errors_name_the_line_and_field() {
         let mut cfg = NetworkConfig::default();
         let err = cfg
-            .add_list("asn,name,category\n64500,A,hosting\nAS64501,B,cloudy\n", "mine.csv")
+            .add_list(
+                "asn,name,category\n64500,A,hosting\nAS64501,B,cloudy\n",
+                "mine.csv",
+            )
             .err()
             .expect("an unknown category is an error");
         let msg = err.to_string();
-        assert!(msg.contains("mine.csv, line 3") && msg.contains("cloudy"), "{msg}");
+        assert!(
+            msg.contains("mine.csv, line 3") && msg.contains("cloudy"),
+            "{msg}"
+        );
         let err = cfg
             .add_list("number,who\n1,x\n", "other.csv")
             .err()

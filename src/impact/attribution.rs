@@ -103,7 +103,10 @@ pub fn attribute(
     ips: &Enrichment,
     opts: &AttributionOptions,
 ) -> Footprint {
-    let strong: Vec<&Lead> = leads.iter().filter(|l| l.severity >= opts.seed_severity).collect();
+    let strong: Vec<&Lead> = leads
+        .iter()
+        .filter(|l| l.severity >= opts.seed_severity)
+        .collect();
     let Some(first_signal) = strong
         .iter()
         .flat_map(|l| l.events.iter())
@@ -134,7 +137,8 @@ pub fn attribute(
     // it, only hosting, VPN and unowned addresses are taken as the attacker's.
     let mut seeds: BTreeMap<usize, String> = BTreeMap::new();
     for l in &strong {
-        let lead_ips: BTreeSet<IpAddr> = l.events.iter().filter_map(|i| events.get(*i)?.ip).collect();
+        let lead_ips: BTreeSet<IpAddr> =
+            l.events.iter().filter_map(|i| events.get(*i)?.ip).collect();
         let single = lead_ips.len() <= 1;
         for &i in &l.events {
             let Some(e) = events.get(i) else { continue };
@@ -186,12 +190,21 @@ pub fn attribute(
     let reach = first_signal - opts.ip_reach_before;
     let mut attributed: BTreeMap<usize, (Confidence, String)> = BTreeMap::new();
     loop {
-        let before = (ip_keys.len(), sessions.len(), tokens.len(), attributed.len());
+        let before = (
+            ip_keys.len(),
+            sessions.len(),
+            tokens.len(),
+            attributed.len(),
+        );
         for &i in user_events {
             let e = &events[i];
-            let via_session = e.session_id.as_deref().and_then(|s| sessions.get(s).map(|_| s));
+            let via_session = e
+                .session_id
+                .as_deref()
+                .and_then(|s| sessions.get(s).map(|_| s));
             let via_token = e.token_id.as_deref().and_then(|t| tokens.get(t).map(|_| t));
-            let via_ip = e.ip.filter(|ip| ip_keys.contains_key(ip) && e.time >= reach);
+            let via_ip =
+                e.ip.filter(|ip| ip_keys.contains_key(ip) && e.time >= reach);
             let (conf, why) = if let Some(rule) = seeds.get(&i) {
                 (Confidence::High, format!("evidence of {rule}"))
             } else if let Some(s) = via_session {
@@ -205,20 +218,33 @@ pub fn attribute(
             };
             attributed.entry(i).or_insert((conf, why.clone()));
             if let Some(ip) = e.ip.filter(|ip| usable_ip(*ip)) {
-                ip_keys.entry(ip).or_insert((format!("used by {why}"), conf));
+                ip_keys
+                    .entry(ip)
+                    .or_insert((format!("used by {why}"), conf));
             }
             if let Some(s) = e.session_id.as_deref().filter(|s| !s.is_empty()) {
                 if conf == Confidence::High {
-                    sessions.entry(s.to_string()).or_insert((format!("used by {why}"), conf));
+                    sessions
+                        .entry(s.to_string())
+                        .or_insert((format!("used by {why}"), conf));
                 }
             }
             if let Some(t) = e.token_id.as_deref().filter(|t| !t.is_empty()) {
                 if conf == Confidence::High {
-                    tokens.entry(t.to_string()).or_insert((format!("used by {why}"), conf));
+                    tokens
+                        .entry(t.to_string())
+                        .or_insert((format!("used by {why}"), conf));
                 }
             }
         }
-        if before == (ip_keys.len(), sessions.len(), tokens.len(), attributed.len()) {
+        if before
+            == (
+                ip_keys.len(),
+                sessions.len(),
+                tokens.len(),
+                attributed.len(),
+            )
+        {
             break;
         }
     }
@@ -227,8 +253,10 @@ pub fn attribute(
         baseline_ips: baseline.into_iter().collect(),
         ..Footprint::default()
     };
-    let mut ordered: Vec<(usize, Confidence, String)> =
-        attributed.into_iter().map(|(i, (c, w))| (i, c, w)).collect();
+    let mut ordered: Vec<(usize, Confidence, String)> = attributed
+        .into_iter()
+        .map(|(i, (c, w))| (i, c, w))
+        .collect();
     ordered.sort_by(|a, b| {
         let (ea, eb) = (&events[a.0], &events[b.0]);
         (ea.time, ea.origin).cmp(&(eb.time, eb.origin))
@@ -264,12 +292,22 @@ pub fn attribute(
     };
     let ip_seen = stats(&|e| e.ip.map(|i| i.to_string()));
     fp.ips = build(
-        ip_keys.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        ip_keys
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
         ip_seen,
     );
-    fp.ips.sort_by(|a, b| a.first.cmp(&b.first).then_with(|| a.key.cmp(&b.key)));
-    fp.sessions = build(sessions, stats(&|e| e.session_id.as_deref().map(str::to_string)));
-    fp.tokens = build(tokens, stats(&|e| e.token_id.as_deref().map(str::to_string)));
+    fp.ips
+        .sort_by(|a, b| a.first.cmp(&b.first).then_with(|| a.key.cmp(&b.key)));
+    fp.sessions = build(
+        sessions,
+        stats(&|e| e.session_id.as_deref().map(str::to_string)),
+    );
+    fp.tokens = build(
+        tokens,
+        stats(&|e| e.token_id.as_deref().map(str::to_string)),
+    );
     let mut asns = BTreeSet::new();
     let mut agents = BTreeSet::new();
     for (i, _, _) in &ordered {

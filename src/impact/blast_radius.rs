@@ -202,7 +202,10 @@ pub fn blast_radius(
             continue;
         }
         if op == "MailItemsAccessed" {
-            let folder = e.attr("folder").unwrap_or("(folder not recorded)").to_string();
+            let folder = e
+                .attr("folder")
+                .unwrap_or("(folder not recorded)")
+                .to_string();
             let sync = e
                 .attr("prop.MailAccessType")
                 .is_some_and(|t| t.eq_ignore_ascii_case("sync"));
@@ -236,7 +239,10 @@ pub fn blast_radius(
             br.mail_sent.push(SentMessage {
                 time: e.time,
                 operation: op.to_string(),
-                subject: e.attr("subject").or(e.object.as_deref()).map(str::to_string),
+                subject: e
+                    .attr("subject")
+                    .or(e.object.as_deref())
+                    .map(str::to_string),
                 message_id: id.map(str::to_string),
                 recipients,
                 evidence: Evidence::of(e, files),
@@ -251,13 +257,20 @@ pub fn blast_radius(
             for key in FORWARD_PARAMS {
                 for v in e.attr_all(key) {
                     for t in v.split([';', ',']).map(str::trim).filter(|t| !t.is_empty()) {
-                        targets.insert(t.trim_start_matches("smtp:").trim_start_matches("SMTP:").to_lowercase());
+                        targets.insert(
+                            t.trim_start_matches("smtp:")
+                                .trim_start_matches("SMTP:")
+                                .to_lowercase(),
+                        );
                     }
                 }
             }
             br.rules_and_forwarding.push(action(e, files, &[]));
         } else if FILE_OPERATIONS.contains(&op) {
-            let site = e.attr("site_url").unwrap_or("(site not recorded)").to_string();
+            let site = e
+                .attr("site_url")
+                .unwrap_or("(site not recorded)")
+                .to_string();
             let s = sites.entry(site).or_default();
             *s.0.entry(op.to_string()).or_default() += items(e);
             if let Some(f) = e.attr("file_name").or(e.object.as_deref()) {
@@ -269,23 +282,38 @@ pub fn blast_radius(
     }
     // Messages the attacker sent that only message trace shows (no audit Send record).
     for id in &sent_ids {
-        if br.mail_sent.iter().any(|m| m.message_id.as_deref() == Some(*id)) {
+        if br
+            .mail_sent
+            .iter()
+            .any(|m| m.message_id.as_deref() == Some(*id))
+        {
             continue;
         }
-        let Some(rows) = trace_by_id.get(id) else { continue };
-        let Some(first) = rows.first().map(|j| &events[*j]) else { continue };
+        let Some(rows) = trace_by_id.get(id) else {
+            continue;
+        };
+        let Some(first) = rows.first().map(|j| &events[*j]) else {
+            continue;
+        };
         let recipients = trace_recipients(events, Some(rows));
         br.mail_sent.push(SentMessage {
             time: first.time,
             operation: "Message (trace)".to_string(),
-            subject: first.attr("subject").or(first.object.as_deref()).map(str::to_string),
+            subject: first
+                .attr("subject")
+                .or(first.object.as_deref())
+                .map(str::to_string),
             message_id: Some(id.to_string()),
             recipients,
             evidence: Evidence::of(first, files),
         });
     }
     br.mail_sent.sort_by(|a, b| {
-        (a.time, &a.evidence.file, a.evidence.record).cmp(&(b.time, &b.evidence.file, b.evidence.record))
+        (a.time, &a.evidence.file, a.evidence.record).cmp(&(
+            b.time,
+            &b.evidence.file,
+            b.evidence.record,
+        ))
     });
     br.synced_folders = folders
         .values()
@@ -331,7 +359,11 @@ fn exposed(
     for id in ids {
         for j in trace_by_id.get(id).into_iter().flatten() {
             let e = &events[*j];
-            let subject = e.attr("subject").or(e.object.as_deref()).unwrap_or("").to_string();
+            let subject = e
+                .attr("subject")
+                .or(e.object.as_deref())
+                .unwrap_or("")
+                .to_string();
             for who in [Some(&*e.user), e.attr("recipient")].into_iter().flatten() {
                 let who = who.to_lowercase();
                 if who == user || who.is_empty() {

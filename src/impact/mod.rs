@@ -41,7 +41,10 @@ impl Evidence {
             time: e.time,
             source: e.source,
             operation: e.operation.to_string(),
-            file: files.get(e.origin.file as usize).cloned().unwrap_or_default(),
+            file: files
+                .get(e.origin.file as usize)
+                .cloned()
+                .unwrap_or_default(),
             line: e.origin.line,
             record: e.origin.record,
             record_id: e.record_id.as_deref().map(str::to_string),
@@ -146,7 +149,10 @@ pub fn assess(
     let tenant = if opts.tenant_domains.is_empty() {
         recipients::tenant_domains(events)
     } else {
-        opts.tenant_domains.iter().map(|d| d.trim().to_lowercase()).collect()
+        opts.tenant_domains
+            .iter()
+            .map(|d| d.trim().to_lowercase())
+            .collect()
     };
     let mut by_user: BTreeMap<String, Vec<&Lead>> = BTreeMap::new();
     for l in leads {
@@ -236,7 +242,10 @@ pub fn assess(
         .filter(|u| u.verdict != Verdict::Clean)
         .map(|u| (u.user.clone(), u.verdict))
         .collect();
-    for u in users.iter_mut().filter(|u| u.verdict == Verdict::Compromised) {
+    for u in users
+        .iter_mut()
+        .filter(|u| u.verdict == Verdict::Compromised)
+    {
         let mut reached: Vec<String> = u
             .recipients
             .recipients
@@ -270,7 +279,10 @@ pub fn leads_from_findings(
         .collect();
     let mut by_origin: BTreeMap<(u32, u64), Vec<usize>> = BTreeMap::new();
     for (i, e) in events.iter().enumerate() {
-        by_origin.entry((e.origin.file, e.origin.record)).or_default().push(i);
+        by_origin
+            .entry((e.origin.file, e.origin.record))
+            .or_default()
+            .push(i);
     }
     findings
         .iter()

@@ -39,18 +39,29 @@ pub fn pivots(
         .copied()
         .filter(|a| {
             footprint.ips.iter().any(|k| {
-                k.key.parse().ok().and_then(|ip| ips.get(ip)).is_some_and(|i| {
-                    i.asn == Some(*a) && matches!(i.network, NetworkKind::Hosting | NetworkKind::Vpn)
-                })
+                k.key
+                    .parse()
+                    .ok()
+                    .and_then(|ip| ips.get(ip))
+                    .is_some_and(|i| {
+                        i.asn == Some(*a)
+                            && matches!(i.network, NetworkKind::Hosting | NetworkKind::Vpn)
+                    })
             })
         })
         .collect();
     let agents: BTreeSet<&str> = footprint.user_agents.iter().map(String::as_str).collect();
-    let forwards: BTreeSet<&str> = blast.forwarding_targets.iter().map(String::as_str).collect();
+    let forwards: BTreeSet<&str> = blast
+        .forwarding_targets
+        .iter()
+        .map(String::as_str)
+        .collect();
     let mut acc: BTreeMap<(String, &'static str, String), (u64, DateTime<Utc>, DateTime<Utc>)> =
         BTreeMap::new();
     let mut add = |who: &str, shared: &'static str, key: String, t: DateTime<Utc>| {
-        let s = acc.entry((who.to_string(), shared, key)).or_insert((0, t, t));
+        let s = acc
+            .entry((who.to_string(), shared, key))
+            .or_insert((0, t, t));
         s.0 += 1;
         s.1 = s.1.min(t);
         s.2 = s.2.max(t);
@@ -60,7 +71,11 @@ pub fn pivots(
             let text = ip.to_string();
             if attacker_ips.contains(&text) {
                 add(&e.user, "ip", text, e.time);
-            } else if let Some(a) = ips.get(ip).and_then(|i| i.asn).filter(|a| attacker_asns.contains(a)) {
+            } else if let Some(a) = ips
+                .get(ip)
+                .and_then(|i| i.asn)
+                .filter(|a| attacker_asns.contains(a))
+            {
                 add(&e.user, "asn", format!("AS{a}"), e.time);
             }
         }

@@ -65,7 +65,8 @@ pub fn domain_of(address: &str) -> String {
 pub fn tenant_domains(events: &[Event]) -> Vec<String> {
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     for e in events {
-        if matches!(e.source, Source::Signin | Source::Noninteractive) && !e.user.contains("#ext#") {
+        if matches!(e.source, Source::Signin | Source::Noninteractive) && !e.user.contains("#ext#")
+        {
             let d = domain_of(&e.user);
             if !d.is_empty() {
                 *counts.entry(d).or_default() += 1;
@@ -85,8 +86,7 @@ pub fn notification_list(
     tenant: &[String],
 ) -> NotificationList {
     let user = user.trim().to_lowercase();
-    let in_window =
-        |e: &Event| from.is_none_or(|f| e.time >= f) && to.is_none_or(|t| e.time <= t);
+    let in_window = |e: &Event| from.is_none_or(|f| e.time >= f) && to.is_none_or(|t| e.time <= t);
     let mine: Vec<&Event> = events
         .iter()
         .filter(|e| *e.user == *user && in_window(e))
@@ -105,7 +105,9 @@ pub fn notification_list(
     let mut by_recipient: BTreeMap<String, Acc> = BTreeMap::new();
     let mut traced_ids: BTreeSet<&str> = BTreeSet::new();
     for e in mine.iter().filter(|e| e.source == Source::Messagetrace) {
-        let Some(rcpt) = e.attr("recipient") else { continue };
+        let Some(rcpt) = e.attr("recipient") else {
+            continue;
+        };
         let rcpt = rcpt.trim().to_lowercase();
         if rcpt.is_empty() {
             continue;
@@ -135,7 +137,11 @@ pub fn notification_list(
                 domain,
                 first: a.first?,
                 last: a.last?,
-                count: if a.ids.is_empty() { a.rows } else { a.ids.len() as u64 },
+                count: if a.ids.is_empty() {
+                    a.rows
+                } else {
+                    a.ids.len() as u64
+                },
                 subjects: a.subjects.into_iter().collect(),
                 statuses: a.statuses.into_iter().collect(),
                 message_ids: a.ids.into_iter().collect(),
@@ -144,16 +150,26 @@ pub fn notification_list(
             })
         })
         .collect();
-    recipients.sort_by(|a, b| a.domain.cmp(&b.domain).then_with(|| a.recipient.cmp(&b.recipient)));
+    recipients.sort_by(|a, b| {
+        a.domain
+            .cmp(&b.domain)
+            .then_with(|| a.recipient.cmp(&b.recipient))
+    });
 
     let untraced_sends = mine
         .iter()
         .filter(|e| e.source == Source::Audit && SEND_OPERATIONS.contains(&&*e.operation))
-        .filter(|e| e.attr("message_id").is_none_or(|id| !traced_ids.contains(id)))
+        .filter(|e| {
+            e.attr("message_id")
+                .is_none_or(|id| !traced_ids.contains(id))
+        })
         .map(|e| UntracedSend {
             time: e.time,
             operation: e.operation.to_string(),
-            subject: e.attr("subject").or(e.object.as_deref()).map(str::to_string),
+            subject: e
+                .attr("subject")
+                .or(e.object.as_deref())
+                .map(str::to_string),
             message_id: e.attr("message_id").map(str::to_string),
             evidence: Evidence::of(e, files),
         })

@@ -14,7 +14,10 @@ pub const CONTAINMENT_OPERATIONS: &[(&str, &str)] = &[
     ("Reset user password.", "password reset"),
     ("Change user password.", "password changed"),
     ("Reset password (by admin)", "password reset"),
-    ("Update StsRefreshTokenValidFrom Timestamp.", "sessions revoked"),
+    (
+        "Update StsRefreshTokenValidFrom Timestamp.",
+        "sessions revoked",
+    ),
     ("Revoke user sessions", "sessions revoked"),
     ("Disable account.", "account disabled"),
     ("Admin deleted security info", "MFA methods removed"),
@@ -79,7 +82,13 @@ pub fn window(
     let theirs: std::collections::BTreeSet<(u32, u64, u32)> = footprint
         .events
         .iter()
-        .map(|(i, _, _)| (events[*i].origin.file, events[*i].origin.record, events[*i].origin.part))
+        .map(|(i, _, _)| {
+            (
+                events[*i].origin.file,
+                events[*i].origin.record,
+                events[*i].origin.part,
+            )
+        })
         .collect();
     let containment: Vec<Containment> = containment(events, files, user)
         .into_iter()

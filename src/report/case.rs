@@ -177,12 +177,18 @@ pub fn write_folder(dir: &Path, case: &Case) -> io::Result<()> {
     let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
     let mut summary = summary(case.impact, case.findings.len(), ing.coverage.users.len());
     if let Some(map) = summary.as_object_mut() {
-        map.insert("tool".into(), json!({
-            "name": "breachline",
-            "version": env!("CARGO_PKG_VERSION"),
-            "command": case.command,
-        }));
-        map.insert("geoip".into(), serde_json::to_value(&case.ips.databases).unwrap_or(Value::Null));
+        map.insert(
+            "tool".into(),
+            json!({
+                "name": "breachline",
+                "version": env!("CARGO_PKG_VERSION"),
+                "command": case.command,
+            }),
+        );
+        map.insert(
+            "geoip".into(),
+            serde_json::to_value(&case.ips.databases).unwrap_or(Value::Null),
+        );
     }
     write_json(dir, "summary.json", &summary)?;
     write_json(dir, "findings.json", case.findings)?;

@@ -91,11 +91,15 @@ pub fn timeline_row(
         o(&e.region),
         o(&e.city),
         e.asn.map(|a| a.to_string()).unwrap_or_default(),
-        info.map(|i| i.scope.as_str().to_string()).unwrap_or_default(),
+        info.map(|i| i.scope.as_str().to_string())
+            .unwrap_or_default(),
         info.map(|i| o(&i.country)).unwrap_or_default(),
-        info.and_then(|i| i.asn).map(|a| a.to_string()).unwrap_or_default(),
+        info.and_then(|i| i.asn)
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
         info.map(|i| o(&i.as_org)).unwrap_or_default(),
-        info.map(|i| i.network.as_str().to_string()).unwrap_or_default(),
+        info.map(|i| i.network.as_str().to_string())
+            .unwrap_or_default(),
         info.map(|i| o(&i.provider)).unwrap_or_default(),
         o(&e.user_agent),
         o(&e.application),

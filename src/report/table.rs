@@ -225,7 +225,14 @@ pub fn ips(ips: &Enrichment, limit: usize) -> String {
     let mut rows = ips.sorted();
     rows.sort_by(|a, b| b.events.cmp(&a.events).then(a.ip.cmp(&b.ip)));
     let mut t = new_table(&[
-        "ip", "events", "country", "region / city", "asn", "owner", "network", "notes",
+        "ip",
+        "events",
+        "country",
+        "region / city",
+        "asn",
+        "owner",
+        "network",
+        "notes",
     ]);
     for i in rows.iter().take(limit) {
         let mut notes = Vec::new();
@@ -288,7 +295,14 @@ pub fn databases(ips: &Enrichment) -> String {
 /// A notification list: recipients grouped by domain, with counts, times and subjects.
 pub fn recipients(list: &crate::impact::NotificationList) -> String {
     let mut t = new_table(&[
-        "domain", "recipient", "internal", "messages", "first", "last", "subjects", "status",
+        "domain",
+        "recipient",
+        "internal",
+        "messages",
+        "first",
+        "last",
+        "subjects",
+        "status",
     ]);
     for r in &list.recipients {
         t.add_row(vec![
@@ -316,11 +330,25 @@ pub fn recipients(list: &crate::impact::NotificationList) -> String {
 pub fn impact(impact: &crate::impact::Impact) -> String {
     use crate::impact::Verdict;
     let mut t = new_table(&[
-        "user", "verdict", "score", "window (UTC)", "attacker IPs", "after containment", "to notify",
+        "user",
+        "verdict",
+        "score",
+        "window (UTC)",
+        "attacker IPs",
+        "after containment",
+        "to notify",
     ]);
-    let mut users: Vec<&crate::impact::UserImpact> =
-        impact.users.iter().filter(|u| u.verdict != Verdict::Clean).collect();
-    users.sort_by(|a, b| b.verdict.cmp(&a.verdict).then(b.score.cmp(&a.score)).then(a.user.cmp(&b.user)));
+    let mut users: Vec<&crate::impact::UserImpact> = impact
+        .users
+        .iter()
+        .filter(|u| u.verdict != Verdict::Clean)
+        .collect();
+    users.sort_by(|a, b| {
+        b.verdict
+            .cmp(&a.verdict)
+            .then(b.score.cmp(&a.score))
+            .then(a.user.cmp(&b.user))
+    });
     for u in &users {
         let (window, after) = match &u.window {
             Some(w) if u.verdict == Verdict::Compromised => (
@@ -329,7 +357,12 @@ pub fn impact(impact: &crate::impact::Impact) -> String {
             ),
             _ => (String::new(), String::new()),
         };
-        let external = u.recipients.recipients.iter().filter(|r| !r.internal).count();
+        let external = u
+            .recipients
+            .recipients
+            .iter()
+            .filter(|r| !r.internal)
+            .count();
         let notify = if u.verdict == Verdict::Compromised {
             format!(
                 "{} ({} external, {} internal)",
