@@ -138,6 +138,24 @@ pub struct Impact {
     pub users: Vec<UserImpact>,
 }
 
+impl Impact {
+    /// The compromised and suspicious accounts, most serious first (verdict, score, then name).
+    pub fn flagged(&self) -> Vec<&UserImpact> {
+        let mut users: Vec<&UserImpact> = self
+            .users
+            .iter()
+            .filter(|u| u.verdict != Verdict::Clean)
+            .collect();
+        users.sort_by(|a, b| {
+            b.verdict
+                .cmp(&a.verdict)
+                .then(b.score.cmp(&a.score))
+                .then(a.user.cmp(&b.user))
+        });
+        users
+    }
+}
+
 /// Assesses every user that has leads, in parallel; users in name order.
 pub fn assess(
     events: &[Event],

@@ -366,17 +366,7 @@ fn summary(page: &mut Page, case: &Case, compromised: &[&UserImpact]) {
             ("to notify", Kind::Number),
         ],
     );
-    let mut users: Vec<&UserImpact> = impact
-        .users
-        .iter()
-        .filter(|u| u.verdict != Verdict::Clean)
-        .collect();
-    users.sort_by(|a, b| {
-        b.verdict
-            .cmp(&a.verdict)
-            .then(b.score.cmp(&a.score))
-            .then(a.user.cmp(&b.user))
-    });
+    let users = impact.flagged();
     for u in users {
         let c = u.verdict == Verdict::Compromised;
         let ips: Vec<&str> = u

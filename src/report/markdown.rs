@@ -67,17 +67,7 @@ pub fn render(case: &Case) -> String {
     );
 
     out.push_str("## Verdicts\n\n");
-    let mut users: Vec<_> = impact
-        .users
-        .iter()
-        .filter(|u| u.verdict != Verdict::Clean)
-        .collect();
-    users.sort_by(|a, b| {
-        b.verdict
-            .cmp(&a.verdict)
-            .then(b.score.cmp(&a.score))
-            .then(a.user.cmp(&b.user))
-    });
+    let users = impact.flagged();
     if users.is_empty() {
         out.push_str("No account is compromised or suspicious.\n\n");
     } else {

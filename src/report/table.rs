@@ -338,17 +338,7 @@ pub fn impact(impact: &crate::impact::Impact) -> String {
         "after containment",
         "to notify",
     ]);
-    let mut users: Vec<&crate::impact::UserImpact> = impact
-        .users
-        .iter()
-        .filter(|u| u.verdict != Verdict::Clean)
-        .collect();
-    users.sort_by(|a, b| {
-        b.verdict
-            .cmp(&a.verdict)
-            .then(b.score.cmp(&a.score))
-            .then(a.user.cmp(&b.user))
-    });
+    let users = impact.flagged();
     for u in &users {
         let (window, after) = match &u.window {
             Some(w) if u.verdict == Verdict::Compromised => (
