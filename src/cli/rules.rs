@@ -26,6 +26,17 @@ pub struct RuleSelection {
     /// Tune a rule parameter: RULE.NAME=VALUE (e.g. mass-send.min_messages=10). Repeatable.
     #[arg(long = "param", value_name = "RULE.NAME=VALUE")]
     pub params: Vec<String>,
+
+    /// Sigma rules to run as well: a .yml file or a folder (walked). Only rules whose logsource
+    /// breachline reads (azure signinlogs / auditlogs, m365 audit / exchange /
+    /// threat_management) load; the others are listed at load time with the reason. Repeatable.
+    #[arg(long = "sigma", value_name = "PATH")]
+    pub sigma: Vec<PathBuf>,
+
+    /// A TOML file of extra Sigma field mappings (the shape of data/sigma-fields.toml).
+    /// Repeatable.
+    #[arg(long = "sigma-fields", value_name = "FILE")]
+    pub sigma_fields: Vec<PathBuf>,
 }
 
 impl RuleSelection {
@@ -40,8 +51,45 @@ impl RuleSelection {
             let (rule, name, value) = detect::parse_override(p).map_err(anyhow::Error::msg)?;
             overrides.entry(rule).or_default().insert(name, value);
         }
-        Ok(RuleSet::load(dirs, &self.disable, &overrides)?)
+        let sigma = self.load_sigma()?;
+        let set = RuleSet::load_with_sigma(dirs, sigma, &self.disable, &overrides)?;
+        report_skipped(&set);
+        Ok(set)
     }
+
+    /// The Sigma rules of `--sigma`, with the `--sigma-fields` mappings.
+    fn load_sigma(&self) -> anyhow::Result<detect::sigma::Loaded> {
+        if self.sigma.is_empty() {
+            if !self.sigma_fields.is_empty() {
+                anyhow::bail!("--sigma-fields maps the fields of --sigma rules; add --sigma PATH");
+            }
+            return Ok(Default::default());
+        }
+        let map = detect::sigma::FieldMap::load(&self.sigma_fields).map_err(anyhow::Error::msg)?;
+        let loaded = detect::sigma::load(&self.sigma, &map).map_err(anyhow::Error::msg)?;
+        Ok(loaded)
+    }
+}
+
+/// Every Sigma rule that does not load, once, on stderr; then how many did.
+fn report_skipped(set: &RuleSet) {
+    let loaded = set.rules.iter().filter(|r| r.meta.sigma.is_some()).count();
+    if loaded == 0 && set.skipped.is_empty() {
+        return;
+    }
+    for s in &set.skipped {
+        let what = match (&s.title, s.document) {
+            (t, d) if !t.is_empty() && d > 1 => format!(" (document {d}: {t})"),
+            (t, _) if !t.is_empty() => format!(" ({t})"),
+            _ => String::new(),
+        };
+        eprintln!("sigma: skipped {}{what}: {}", s.file, s.reason);
+    }
+    eprintln!(
+        "sigma: {loaded} rule{} loaded, {} skipped",
+        if loaded == 1 { "" } else { "s" },
+        set.skipped.len()
+    );
 }
 
 #[derive(Args, Debug)]

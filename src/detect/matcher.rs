@@ -267,6 +267,8 @@ pub enum Cond {
         tests: Vec<Test>,
         all_values: bool,
     },
+    /// A Sigma rule's detection (`--sigma`), matched by the sigma-rust crate.
+    Sigma(std::sync::Arc<crate::detect::sigma::detection::SigmaCond>),
 }
 
 /// A condition that cannot be built: what is wrong and the text to find it by in the file.
@@ -702,6 +704,7 @@ impl Cond {
             Cond::All(parts) => parts.iter().all(|c| c.matches(v, ctx)),
             Cond::Any(parts) => parts.iter().any(|c| c.matches(v, ctx)),
             Cond::Not(c) => !c.matches(v, ctx),
+            Cond::Sigma(s) => s.matches(v),
             Cond::Field {
                 field,
                 exists,

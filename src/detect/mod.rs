@@ -11,6 +11,7 @@ pub mod field;
 pub mod finding;
 pub mod matcher;
 pub mod rule;
+pub mod sigma;
 pub mod test_runner;
 pub mod window;
 
@@ -202,6 +203,8 @@ pub fn parse_override(s: &str) -> Result<(String, String, Yaml), String> {
 #[derive(Clone, Debug)]
 pub struct RuleSet {
     pub rules: Vec<Rule>,
+    /// Sigma rules given that are not evaluated, with the reason.
+    pub skipped: Vec<sigma::Skipped>,
 }
 
 impl RuleSet {
@@ -214,6 +217,17 @@ impl RuleSet {
     /// a typo must not leave a rule running); `overrides` tune parameters.
     pub fn load(
         dirs: &[PathBuf],
+        disable: &[String],
+        overrides: &Overrides,
+    ) -> Result<RuleSet, RuleError> {
+        RuleSet::load_with_sigma(dirs, sigma::Loaded::default(), disable, overrides)
+    }
+
+    /// As [`RuleSet::load`], with Sigma rules (`--sigma`) joining the native ones; a Sigma rule
+    /// can be disabled by its id like any other, and has no parameters to tune.
+    pub fn load_with_sigma(
+        dirs: &[PathBuf],
+        sigma: sigma::Loaded,
         disable: &[String],
         overrides: &Overrides,
     ) -> Result<RuleSet, RuleError> {
@@ -232,6 +246,20 @@ impl RuleSet {
             for r in rule::load_dir(dir, overrides)? {
                 by_id.insert(r.meta.id.clone(), r);
             }
+        }
+        for r in sigma.rules {
+            if let Some(id) = overrides.keys().find(|k| **k == r.meta.id) {
+                return Err(RuleError::Invalid {
+                    file: "--param".into(),
+                    line: None,
+                    field: id.clone(),
+                    message: format!(
+                        "`{id}` is a Sigma rule ({}); Sigma rules have no parameters",
+                        r.meta.file
+                    ),
+                });
+            }
+            by_id.insert(r.meta.id.clone(), r);
         }
         for id in overrides.keys() {
             if !by_id.contains_key(id) {
@@ -255,6 +283,7 @@ impl RuleSet {
         }
         Ok(RuleSet {
             rules: by_id.into_values().collect(),
+            skipped: sigma.skipped,
         })
     }
 
@@ -358,6 +387,7 @@ pub fn run(
 ) -> Vec<Finding> {
     let started = std::time::Instant::now();
     let cpu_started = cpu_seconds();
+    sigma::detection::new_run();
     let ctx = MatchContext {
         tenant_domains: tenant_domains(events),
     };
@@ -470,6 +500,10 @@ pub fn run(
                 let (a, b) = match *slot {
                     Slots::One(k) => (&hits[k], &hits[k]),
                     Slots::Two { first, then } => (&hits[first], &hits[then]),
+                    Slots::Many { start, len } => {
+                        temporal(r, &user, &views, &hits[start..start + len], files, &mut out);
+                        continue;
+                    }
                 };
                 evaluate(r, &user, &views, a, b, files, &mut out);
             }
@@ -519,7 +553,15 @@ struct Matcher<'r> {
 #[derive(Clone, Copy)]
 enum Slots {
     One(usize),
-    Two { first: usize, then: usize },
+    Two {
+        first: usize,
+        then: usize,
+    },
+    /// A temporal correlation's steps, `len` matchers from `start`.
+    Many {
+        start: usize,
+        len: usize,
+    },
 }
 
 /// Every condition of every rule, in one list, so each event is read from memory once and
@@ -543,6 +585,20 @@ fn plan(rules: &[Rule]) -> (Vec<Matcher<'_>>, Vec<Slots>) {
                 slots.push(Slots::Two {
                     first: matchers.len() - 2,
                     then: matchers.len() - 1,
+                });
+            }
+            Logic::Temporal { steps, .. } => {
+                let start = matchers.len();
+                for s in steps {
+                    matchers.push(Matcher {
+                        pre: &s.prefilter,
+                        cond: &s.when,
+                        roles: &s.roles,
+                    });
+                }
+                slots.push(Slots::Many {
+                    start,
+                    len: steps.len(),
                 });
             }
             _ => {
@@ -592,6 +648,57 @@ fn group(views: &[EventView<'_>], hits: &[usize], by: &[Field]) -> Vec<(Vec<Stri
             (k, v)
         })
         .collect()
+}
+
+/// A temporal correlation: every step within the window (per `group_by` group).
+fn temporal(
+    rule: &Rule,
+    user: &str,
+    views: &[EventView<'_>],
+    step_hits: &[Vec<usize>],
+    files: &[String],
+    out: &mut Vec<Finding>,
+) {
+    let Logic::Temporal {
+        within, ordered, ..
+    } = &rule.logic
+    else {
+        return;
+    };
+    if step_hits.iter().any(|h| h.is_empty()) {
+        return;
+    }
+    let mut union: Vec<usize> = step_hits.iter().flatten().copied().collect();
+    union.sort_unstable();
+    union.dedup();
+    for (_, members) in group(views, &union, &rule.group_by) {
+        let members: FxHashSet<usize> = members.into_iter().collect();
+        let steps: Vec<Vec<usize>> = step_hits
+            .iter()
+            .map(|h| h.iter().copied().filter(|p| members.contains(p)).collect())
+            .collect();
+        for pos in window::together(views, &steps, *within, *ordered) {
+            let mut d = Map::new();
+            if let (Some(&a), Some(&b)) = (pos.first(), pos.last()) {
+                for f in &rule.group_by {
+                    d.insert(
+                        f.to_string(),
+                        Json::from(f.first(&views[a]).unwrap_or_default()),
+                    );
+                }
+                d.insert("count".into(), Json::from(pos.len()));
+                d.insert("window".into(), Json::from(rule::format_duration(*within)));
+                d.insert(
+                    "span".into(),
+                    Json::from(rule::format_duration(
+                        views[b].event.time - views[a].event.time,
+                    )),
+                );
+            }
+            let refs: Vec<&EventView> = pos.iter().map(|&p| &views[p]).collect();
+            out.push(Finding::new(rule, user, &refs, d, files));
+        }
+    }
 }
 
 fn evaluate(
@@ -724,6 +831,7 @@ fn evaluate(
                 out.push(Finding::new(rule, user, &refs(&pos), d, files));
             }
         }
+        Logic::Temporal { .. } => {}
         Logic::Baseline { detector, field } => {
             if hits.is_empty() {
                 return;

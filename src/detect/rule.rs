@@ -290,6 +290,13 @@ pub enum Logic {
         detector: Detector,
         field: Option<Field>,
     },
+    /// Every step matched within `within` (in the steps' order when `ordered`): Sigma's
+    /// `temporal` and `temporal_ordered` correlations.
+    Temporal {
+        steps: Vec<Step>,
+        within: Duration,
+        ordered: bool,
+    },
 }
 
 impl Logic {
@@ -299,6 +306,7 @@ impl Logic {
             Logic::Threshold { .. } => "threshold",
             Logic::Sequence { .. } => "sequence",
             Logic::Baseline { .. } => "baseline",
+            Logic::Temporal { .. } => "temporal",
         }
     }
 }
@@ -317,6 +325,9 @@ pub struct RuleMeta {
     /// Where the rule was read from (`rules/inbox-rule.yaml (built in)` or a path).
     pub file: String,
     pub kind: &'static str,
+    /// Set for a Sigma rule (`--sigma`): its id, level, status and tags.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sigma: Option<super::sigma::SigmaMeta>,
 }
 
 /// A rule ready to run.
@@ -695,6 +706,7 @@ fn compile(
             params: def.params,
             file: file.to_string(),
             kind: logic.kind(),
+            sigma: None,
         },
         roles,
         when,

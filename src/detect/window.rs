@@ -210,6 +210,83 @@ pub fn sequences(
     out
 }
 
+/// Occurrences of every step within `within`: each is the positions (in time order) of the
+/// events that make it up. Unordered: the first window, in time order, that holds an event of
+/// every step; then the search goes on after it, so occurrences do not overlap. Ordered: a
+/// step-1 event, then the first later step-2 event, and so on, all within `within` of the first.
+/// `steps` hold positions into `views` (time order), each list ascending.
+pub fn together(
+    views: &[EventView<'_>],
+    steps: &[Vec<usize>],
+    within: Duration,
+    ordered: bool,
+) -> Vec<Vec<usize>> {
+    let mut out = Vec::new();
+    if steps.is_empty() || steps.iter().any(|s| s.is_empty()) {
+        return out;
+    }
+    let time = |p: usize| views[p].event.time;
+    if ordered {
+        let mut after: Option<usize> = None;
+        for &a in &steps[0] {
+            if after.is_some_and(|x| a <= x) {
+                continue;
+            }
+            let mut chain = vec![a];
+            let mut last = a;
+            for s in &steps[1..] {
+                let i = s.partition_point(|&p| p <= last);
+                match s.get(i) {
+                    Some(&p) if time(p) - time(a) <= within => {
+                        chain.push(p);
+                        last = p;
+                    }
+                    _ => break,
+                }
+            }
+            if chain.len() == steps.len() {
+                after = Some(last);
+                out.push(chain);
+            }
+        }
+        return out;
+    }
+    // Unordered: a sliding window over every (position, step) in time order.
+    let mut marks: Vec<(usize, usize)> = steps
+        .iter()
+        .enumerate()
+        .flat_map(|(k, s)| s.iter().map(move |&p| (p, k)))
+        .collect();
+    marks.sort_unstable();
+    let mut counts = vec![0usize; steps.len()];
+    let mut covered = 0;
+    let mut start = 0;
+    for end in 0..marks.len() {
+        let (p, k) = marks[end];
+        if counts[k] == 0 {
+            covered += 1;
+        }
+        counts[k] += 1;
+        while time(p) - time(marks[start].0) > within {
+            let (_, ks) = marks[start];
+            counts[ks] -= 1;
+            if counts[ks] == 0 {
+                covered -= 1;
+            }
+            start += 1;
+        }
+        if covered == steps.len() {
+            let mut pos: Vec<usize> = marks[start..=end].iter().map(|m| m.0).collect();
+            pos.dedup();
+            out.push(pos);
+            counts.iter_mut().for_each(|c| *c = 0);
+            covered = 0;
+            start = end + 1;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,6 +305,38 @@ mod tests {
             e.attrs.push(("operation_count".into(), c.into()));
         }
         e
+    }
+
+    #[test]
+    fn together_finds_every_step_within_the_window() {
+        let events: Vec<Event> = [0, 3, 20, 22, 25, 60]
+            .iter()
+            .map(|&m| ev(m, None))
+            .collect();
+        let views: Vec<EventView> = events
+            .iter()
+            .map(|e| EventView {
+                event: e,
+                ip: None,
+                role: Role::Actor,
+            })
+            .collect();
+        // Step A at 0, 22 and 60 min; step B at 3 and 20 min.
+        let steps = vec![vec![0, 3, 5], vec![1, 2]];
+        let w = Duration::minutes(5);
+        // Unordered: A0+B3, then B20+A22; A60 has no B near it.
+        assert_eq!(
+            together(&views, &steps, w, false),
+            vec![vec![0, 1], vec![2, 3]]
+        );
+        // Ordered (A then B): only A0 -> B3; A22 has no later B.
+        assert_eq!(together(&views, &steps, w, true), vec![vec![0, 1]]);
+        // B then A: B3 is too far from A22 (19 min), B20 -> A22 is within.
+        let rev = vec![steps[1].clone(), steps[0].clone()];
+        assert_eq!(together(&views, &rev, w, true), vec![vec![2, 3]]);
+        // A window too small for any pair.
+        assert!(together(&views, &steps, Duration::minutes(1), false).is_empty());
+        assert!(together(&views, &[vec![0], vec![]], w, false).is_empty());
     }
 
     #[test]
