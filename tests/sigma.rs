@@ -297,9 +297,8 @@ fn a_rule_without_its_logsource_field_or_modifier_is_skipped_with_the_reason() {
         assert_eq!(hits.len(), 1, "{file} reported once: {:#?}", loaded.skipped);
         hits[0].reason.clone()
     };
-    assert!(
-        reason("a_activity.yml").contains("activitylogs) is not in the evidence breachline reads")
-    );
+    assert!(reason("a_activity.yml")
+        .contains("logsource azure/activitylogs is not one breachline reads"));
     assert!(reason("b_unmapped.yml").contains("`NetworkLocationDetails`"));
     assert!(
         !reason("b_unmapped.yml").contains("`ResultType`"),
@@ -537,4 +536,17 @@ fn user_field_mappings_make_a_skipped_rule_load() {
     let map = FieldMap::load(&[&extra]).expect("extends");
     let loaded = sigma::load(&[dir.path().join("r.yml")], &map).expect("loads");
     assert_eq!(loaded.rules.len(), 1, "{:#?}", loaded.skipped);
+}
+
+#[test]
+fn a_sigma_folder_given_as_native_rules_says_to_use_sigma() {
+    let run = breachline(&[
+        "rules",
+        "list",
+        "--rules",
+        &fixture("sigma/rules").display().to_string(),
+    ]);
+    let se = String::from_utf8_lossy(&run.stderr).into_owned();
+    assert!(!run.status.success());
+    assert!(se.contains("pass it with --sigma PATH"), "{se}");
 }

@@ -127,6 +127,19 @@ pub enum RulesCommand {
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
     },
+    /// Which Sigma rules breachline can evaluate: how many load, per logsource, and every rule
+    /// that does not, with the reason (point it at a checkout of SigmaHQ's rules/cloud).
+    Sigma {
+        /// Sigma rule files or folders.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Extra field mappings (the shape of data/sigma-fields.toml). Repeatable.
+        #[arg(long = "sigma-fields", value_name = "FILE")]
+        sigma_fields: Vec<PathBuf>,
+        /// Markdown tables (for a README or a pull request) instead of plain text.
+        #[arg(long)]
+        markdown: bool,
+    },
 }
 
 pub fn run(args: &RulesArgs, _cli: &Cli) -> anyhow::Result<u8> {
@@ -143,6 +156,17 @@ pub fn run(args: &RulesArgs, _cli: &Cli) -> anyhow::Result<u8> {
                 out.write_all(report::findings::rules(&set.rules).as_bytes())
             };
             report::ignore_broken_pipe(written.and_then(|_| out.flush()))?;
+            Ok(super::exit::OK)
+        }
+        RulesCommand::Sigma {
+            paths,
+            sigma_fields,
+            markdown,
+        } => {
+            let map = detect::sigma::FieldMap::load(sigma_fields).map_err(anyhow::Error::msg)?;
+            let loaded = detect::sigma::load(paths, &map).map_err(anyhow::Error::msg)?;
+            let text = report::findings::sigma_coverage(&loaded, *markdown);
+            report::ignore_broken_pipe(out.write_all(text.as_bytes()).and_then(|_| out.flush()))?;
             Ok(super::exit::OK)
         }
         RulesCommand::Show { id, selection } => {

@@ -493,6 +493,9 @@ pub fn parse(
                 "the normalized columns, attr.<name> or ip.<fact> (docs/rules.md)"
             ));
         }
+        if text.contains("\nlogsource:") && text.contains("\ndetection:") {
+            message.push_str(" (this looks like a Sigma rule: pass it with --sigma PATH)");
+        }
         RuleError::Parse {
             file: file.to_string(),
             line,

@@ -63,3 +63,81 @@ pub fn rules(list: &[Rule]) -> String {
     }
     format!("{t}\n{} rules\n", list.len())
 }
+
+/// `rules sigma`: how many Sigma rule documents breachline evaluates, per logsource, and every
+/// one it skips with the reason. Plain tables, or Markdown for a README.
+pub fn sigma_coverage(loaded: &crate::detect::sigma::Loaded, markdown: bool) -> String {
+    use std::collections::BTreeMap;
+    let evaluated = loaded.rules.len() + loaded.feeding.len();
+    let share = if loaded.documents == 0 {
+        0.0
+    } else {
+        100.0 * evaluated as f64 / loaded.documents as f64
+    };
+    let mut by_logsource: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &loaded.rules {
+        if let Some(s) = &r.meta.sigma {
+            *by_logsource.entry(s.logsource.as_str()).or_default() += 1;
+        }
+    }
+    let other = loaded
+        .skipped
+        .iter()
+        .filter(|s| s.other_logsource())
+        .count();
+    let readable = loaded.documents - other;
+    let headline = format!(
+        "{evaluated} of {} Sigma rule documents evaluated ({share:.0}%); of the {readable} for logsources breachline reads, {:.0}%. {} skipped ({other} for other logsources){}\n",
+        loaded.documents,
+        if readable == 0 { 0.0 } else { 100.0 * evaluated as f64 / readable as f64 },
+        loaded.skipped.len(),
+        if loaded.feeding.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} of the evaluated only feed a correlation",
+                loaded.feeding.len()
+            )
+        }
+    );
+    let skipped_rows: Vec<[String; 3]> = loaded
+        .skipped
+        .iter()
+        .map(|s| {
+            let file = if s.document > 1 {
+                format!("{} (document {})", s.file, s.document)
+            } else {
+                s.file.clone()
+            };
+            [file, s.title.clone(), s.reason.clone()]
+        })
+        .collect();
+    if markdown {
+        let cell = |s: &str| s.replace('|', "\\|");
+        let mut out = headline;
+        out.push_str("\n| loaded as | rules |\n|---|---|\n");
+        for (ls, n) in &by_logsource {
+            out.push_str(&format!("| {ls} | {n} |\n"));
+        }
+        if !loaded.feeding.is_empty() {
+            out.push_str(&format!(
+                "| base rules of correlations | {} |\n",
+                loaded.feeding.len()
+            ));
+        }
+        out.push_str("\n| file | title | why it is skipped |\n|---|---|---|\n");
+        for [f, t, r] in &skipped_rows {
+            out.push_str(&format!("| `{}` | {} | {} |\n", cell(f), cell(t), cell(r)));
+        }
+        return out;
+    }
+    let mut t = new_table(&["loaded as", "rules"]);
+    for (ls, n) in &by_logsource {
+        t.add_row(vec![ls.to_string(), n.to_string()]);
+    }
+    let mut s = new_table(&["file", "title", "why it is skipped"]);
+    for row in &skipped_rows {
+        s.add_row(row.to_vec());
+    }
+    format!("{headline}\n{t}\n\n{s}\n")
+}

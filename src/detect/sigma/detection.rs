@@ -49,9 +49,12 @@ pub fn new_run() {
     RUN.fetch_add(1, Ordering::Relaxed);
 }
 
+/// (run, event address, shape address): what the kept Sigma event was built for.
+type Key = (u64, usize, usize);
+
 thread_local! {
-    /// (run, event address, shape address) and the Sigma event built for them.
-    static LAST: RefCell<Option<((u64, usize, usize), SigmaEvent)>> = const { RefCell::new(None) };
+    /// The last Sigma event built on this thread, with its key.
+    static LAST: RefCell<Option<(Key, SigmaEvent)>> = const { RefCell::new(None) };
 }
 
 impl SigmaCond {

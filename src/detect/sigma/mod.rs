@@ -53,6 +53,14 @@ pub struct Skipped {
     pub reason: String,
 }
 
+impl Skipped {
+    /// Whether the rule is for evidence breachline does not read (its logsource), rather than
+    /// evidence it reads with a field, modifier or form it cannot evaluate.
+    pub fn other_logsource(&self) -> bool {
+        self.reason.starts_with("logsource ")
+    }
+}
+
 /// The Sigma rules read from the paths given.
 #[derive(Debug, Default)]
 pub struct Loaded {
@@ -60,6 +68,9 @@ pub struct Loaded {
     pub skipped: Vec<Skipped>,
     /// Rule documents read (loaded + skipped + base rules only used by correlations).
     pub documents: usize,
+    /// Ids of base rules that only feed a correlation (no `generate: true`): evaluated, but with
+    /// no findings of their own.
+    pub feeding: Vec<String>,
 }
 
 /// A detection rule that parsed, before its shape is known.
@@ -190,6 +201,7 @@ pub fn load(paths: &[PathBuf], map: &FieldMap) -> Result<Loaded, String> {
     let (mut compiled, skipped, used) = correlation::compile(correlations, &rules, map);
     loaded.skipped.extend(skipped);
     // Base rules of a correlation without `generate: true` only feed the correlation.
+    loaded.feeding = used.iter().cloned().collect();
     rules.retain(|r| !used.contains(&r.meta.id));
     rules.append(&mut compiled);
     rules.sort_by(|a, b| a.meta.id.cmp(&b.meta.id));
