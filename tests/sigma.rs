@@ -550,3 +550,66 @@ fn a_sigma_folder_given_as_native_rules_says_to_use_sigma() {
     assert!(!run.status.success());
     assert!(se.contains("pass it with --sigma PATH"), "{se}");
 }
+
+#[test]
+fn sigma_findings_are_identical_on_one_or_many_threads() {
+    let sigma_dir = fixture("sigma/rules").display().to_string();
+    let demo = fixture("demo").display().to_string();
+    let mut outputs = Vec::new();
+    for threads in ["1", "3"] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let out = dir.path().display().to_string();
+        let run = breachline(&[
+            "analyze",
+            "-q",
+            &demo,
+            "--out",
+            &out,
+            "--sigma",
+            &sigma_dir,
+            "--threads",
+            threads,
+        ]);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let findings = std::fs::read(dir.path().join("findings.json")).expect("findings");
+        let timeline = std::fs::read(dir.path().join("timeline.csv")).expect("timeline");
+        outputs.push((findings, timeline));
+    }
+    assert!(outputs[0].0.len() > 1000, "findings written");
+    assert!(
+        outputs[0] == outputs[1],
+        "findings and timeline differ between 1 and 3 threads"
+    );
+}
+
+#[test]
+fn a_required_operation_becomes_the_prefilter_and_nothing_else_does() {
+    let loaded = sigma::load(&[fixture("sigma/rules")], &builtin_map()).expect("loads");
+    let ops = |id: &str| {
+        loaded
+            .rules
+            .iter()
+            .find(|r| r.meta.id.ends_with(id))
+            .map(|r| r.prefilter.operations.clone())
+            .expect("rule loaded")
+    };
+    assert_eq!(
+        ops("a01"),
+        Some(vec![
+            "new-inboxrule".to_string(),
+            "set-inboxrule".to_string()
+        ])
+    );
+    // Entra activities are written with a final period in the unified audit log.
+    assert_eq!(
+        ops("a05"),
+        Some(vec!["update user".to_string(), "update user.".to_string()])
+    );
+    // `startswith` and `and not` leave it to the matcher.
+    assert_eq!(ops("a02"), None);
+    assert_eq!(ops("a03"), None);
+}

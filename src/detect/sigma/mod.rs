@@ -88,6 +88,8 @@ struct Parsed {
     keywords: bool,
     rule: sigma_rust::Rule,
     tests: Vec<RuleTest>,
+    /// The operations an event must have to match, when the detection says (a fast pre-check).
+    operations: Option<Vec<String>>,
 }
 
 /// Every `.yml` / `.yaml` file under the paths (files as given, folders walked in name order).
@@ -474,6 +476,7 @@ fn parse_detection(
         format!("sigma-rust cannot read the rule: {e}")
     })?;
     let tests = tests_of(y)?;
+    let operations = required_operations(detection, &conditions[0], ls);
     let (meta, severity) = meta_of(y, file, document, &ls.name);
     Ok(Parsed {
         file: file.to_string(),
@@ -488,8 +491,72 @@ fn parse_detection(
         keywords,
         rule,
         tests,
+        operations,
         meta,
     })
+}
+
+/// The operations a detection requires, when its condition is selections joined by `and` and
+/// one of them compares the field mapped to `operation` with plain values (no modifier, no
+/// wildcard). Events with another operation cannot match, so the engine skips them without
+/// building their Sigma event. `None` when the detection does not say.
+fn required_operations(
+    detection: &Yaml,
+    condition: &str,
+    ls: &fields::Logsource,
+) -> Option<Vec<String>> {
+    let words: Vec<&str> = condition.split_whitespace().collect();
+    let plain = |w: &str| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+    };
+    if words.is_empty()
+        || !words.iter().all(|w| {
+            *w == "and" || (plain(w) && !matches!(*w, "or" | "not" | "of" | "them" | "all"))
+        })
+    {
+        return None;
+    }
+    for name in words.iter().filter(|w| **w != "and") {
+        let Some(Yaml::Mapping(sel)) = detection.get(*name) else {
+            continue;
+        };
+        for (k, v) in sel {
+            let Some(key) = k.as_str() else { continue };
+            let Some(spec) = ls.fields.get(key) else {
+                continue;
+            };
+            if spec.read != fields::Read::Field(super::field::Field::Operation)
+                || spec.absent.is_some()
+                || spec.equals.is_some()
+            {
+                continue;
+            }
+            let values: Vec<&Yaml> = match v {
+                Yaml::Sequence(items) => items.iter().collect(),
+                one => vec![one],
+            };
+            let mut out = Vec::new();
+            for v in values {
+                let text = v.as_str()?;
+                if text.is_empty() || !text.is_ascii() || text.contains(['*', '?', '\\']) {
+                    return None;
+                }
+                let lower = text.to_ascii_lowercase();
+                if let Some(suffix) = &spec.strip_suffix {
+                    out.push(format!("{lower}{}", suffix.to_ascii_lowercase()));
+                }
+                out.push(lower);
+            }
+            if !out.is_empty() {
+                out.sort();
+                out.dedup();
+                return Some(out);
+            }
+        }
+    }
+    None
 }
 
 /// One shape per logsource: every field its rules read (all of the logsource's fields when a
@@ -525,9 +592,13 @@ fn shapes(parsed: &[Parsed], map: &FieldMap) -> BTreeMap<String, Arc<Shape>> {
 }
 
 /// Prefilter and roles of a Sigma condition on one logsource.
-pub(crate) fn prefilter_for(map: &FieldMap, logsource: &str) -> Prefilter {
+pub(crate) fn prefilter_for(
+    map: &FieldMap,
+    logsource: &str,
+    operations: Option<Vec<String>>,
+) -> Prefilter {
     Prefilter {
-        operations: None,
+        operations,
         sources: map
             .logsources
             .iter()
@@ -569,7 +640,7 @@ fn compile(p: Parsed, shape: Arc<Shape>, map: &FieldMap) -> Rule {
             sigma: Some(p.meta),
         },
         roles: vec![Role::Actor],
-        prefilter: prefilter_for(map, &p.logsource),
+        prefilter: prefilter_for(map, &p.logsource, p.operations),
         when: Cond::Sigma(Arc::new(SigmaCond {
             rule: p.rule,
             shape,
