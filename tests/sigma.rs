@@ -613,3 +613,41 @@ fn a_required_operation_becomes_the_prefilter_and_nothing_else_does() {
     assert_eq!(ops("a02"), None);
     assert_eq!(ops("a03"), None);
 }
+
+#[test]
+fn a_test_case_folder_names_sigma_rules_by_id() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let case = dir.path().join("inbox-rule-case");
+    std::fs::create_dir(&case).expect("mkdir");
+    for entry in std::fs::read_dir(fixture("demo/audit")).expect("demo audit") {
+        let p = entry.expect("entry").path();
+        if let Some(name) = p.file_name() {
+            std::fs::copy(&p, case.join(name)).expect("copy evidence");
+        }
+    }
+    let expected = |user_rule: &str| {
+        format!(
+            "[[must_fire]]\nrule = \"3d6f8a52-7c41-4e0b-9a51-0c9e2f7b1a01\"\nuser = \"{user_rule}\"\n\n[[must_not_fire]]\nrule = \"3d6f8a52-7c41-4e0b-9a51-0c9e2f7b1a01\"\nuser = \"*\"\nexcept_users = [\"priya.natarajan@northwindtraders.example\"]\n"
+        )
+    };
+    let sigma_dir = fixture("sigma/rules").display().to_string();
+    let case_dir = dir.path().display().to_string();
+    std::fs::write(
+        case.join("expected.toml"),
+        expected("priya.natarajan@northwindtraders.example"),
+    )
+    .expect("write");
+    let run = breachline(&["rules", "test", &case_dir, "--sigma", &sigma_dir]);
+    let so = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert_eq!(run.status.code(), Some(0), "{so}");
+    assert!(so.contains("inbox-rule-case"), "{so}");
+    // The same expectation for another user fails.
+    std::fs::write(
+        case.join("expected.toml"),
+        expected("adam.sato@northwindtraders.example"),
+    )
+    .expect("write");
+    let run = breachline(&["rules", "test", &case_dir, "--sigma", &sigma_dir]);
+    let so = String::from_utf8_lossy(&run.stdout).into_owned();
+    assert_eq!(run.status.code(), Some(1), "{so}");
+}

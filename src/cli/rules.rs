@@ -185,6 +185,19 @@ pub fn run(args: &RulesArgs, _cli: &Cli) -> anyhow::Result<u8> {
                 r.meta.description.trim(),
                 r.meta.why.trim()
             );
+            if let Some(sg) = &r.meta.sigma {
+                s.push_str(&format!(
+                    "\nSigma: level {}, status {}, logsource {}, tags {}\n",
+                    sg.level,
+                    sg.status.as_deref().unwrap_or("-"),
+                    sg.logsource,
+                    if sg.tags.is_empty() {
+                        "-".to_string()
+                    } else {
+                        sg.tags.join(", ")
+                    }
+                ));
+            }
             if !r.meta.params.is_empty() {
                 s.push_str("\nParameters (--param ID.NAME=VALUE):\n");
                 for (name, p) in &r.meta.params {
