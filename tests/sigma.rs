@@ -189,6 +189,34 @@ const CASES: &[Case] = &[
         no_fire: "{time: 2024-05-13T14:00:00Z, operation: Set-Mailbox, attr.param.Identity: boss}",
     },
     Case {
+        name: "lte",
+        logsource: "azure/signinlogs",
+        detection: "selection:\n    AutonomousSystemNumber|lte: 1000\ncondition: selection",
+        fire: "{time: 2024-05-13T14:00:00Z, source: signin, asn: 701}",
+        no_fire: "{time: 2024-05-13T14:00:00Z, source: signin, asn: 7922}",
+    },
+    Case {
+        name: "cased",
+        logsource: "azure/signinlogs",
+        detection: "selection:\n    UserAgent|cased|contains: BAV2ROPC\ncondition: selection",
+        fire: "{time: 2024-05-13T14:00:00Z, source: signin, user_agent: BAV2ROPC}",
+        no_fire: "{time: 2024-05-13T14:00:00Z, source: signin, user_agent: bav2ropc}",
+    },
+    Case {
+        name: "fieldref",
+        logsource: "m365/audit",
+        detection: "selection:\n    Operation: MailItemsAccessed\n    UserId|fieldref: MailboxOwnerUPN\ncondition: selection",
+        fire: "{time: 2024-05-13T14:00:00Z, user: a@x.example, operation: MailItemsAccessed, attr.mailbox_owner: a@x.example}",
+        no_fire: "{time: 2024-05-13T14:00:00Z, user: a@x.example, operation: MailItemsAccessed, attr.mailbox_owner: b@x.example}",
+    },
+    Case {
+        name: "base64",
+        logsource: "azure/signinlogs",
+        detection: "selection:\n    UserAgent|base64|contains: admin\ncondition: selection",
+        fire: "{time: 2024-05-13T14:00:00Z, source: signin, user_agent: 'x YWRtaW4= y'}",
+        no_fire: "{time: 2024-05-13T14:00:00Z, source: signin, user_agent: admin}",
+    },
+    Case {
         name: "keywords",
         logsource: "m365/audit",
         detection: "keywords:\n    - '*proton-mailbox*'\ncondition: keywords",
@@ -275,6 +303,14 @@ fn a_rule_without_its_logsource_field_or_modifier_is_skipped_with_the_reason() {
     );
     write(
         dir.path(),
+        "f2_reflag.yml",
+        &format!(
+            "{}    selection:\n        UserAgent|re|i: '^python'\n    condition: selection\n",
+            head("reflag", signin)
+        ),
+    );
+    write(
+        dir.path(),
         "g_good.yml",
         &format!(
             "{}    selection:\n        ResultType: 50126\n    condition: selection\n",
@@ -313,7 +349,8 @@ fn a_rule_without_its_logsource_field_or_modifier_is_skipped_with_the_reason() {
     assert!(
         reason("j_corr_missing.yml").contains("references rule `s-unmapped`, which is not loaded")
     );
-    assert_eq!(loaded.skipped.len(), 9);
+    assert!(reason("f2_reflag.yml").contains("write (?i)"));
+    assert_eq!(loaded.skipped.len(), 10);
     // The base rule of the two skipped correlations still produces findings of its own.
     assert_eq!(loaded.rules[0].meta.kind, "sigma");
     // A path that does not exist is an error, not an empty rule set.

@@ -361,6 +361,11 @@ fn detection_fields(detection: &Yaml) -> Result<(BTreeSet<String>, bool), String
                     "field `{key}`: modifier `expand` (placeholders such as %internal_domains%) is not supported"
                 ));
             }
+            if matches!(*m, "i" | "m" | "s") {
+                return Err(format!(
+                    "field `{key}`: regular-expression flag `{m}` is not supported by sigma-rust 0.7 (write (?{m}) at the start of the expression)"
+                ));
+            }
             if !MODIFIERS.contains(m) {
                 return Err(format!("field `{key}`: unknown modifier `{m}`"));
             }
