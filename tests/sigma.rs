@@ -544,6 +544,12 @@ fn timeline_evidence_only_takes_sigma_rules() {
         "--format",
         "csv",
     ]);
+    let without = breachline(&["timeline", &demo, "--sigma", &sigma_dir]);
+    assert!(
+        !without.status.success(),
+        "--sigma without --evidence-only is refused"
+    );
+    assert!(String::from_utf8_lossy(&without.stderr).contains("--evidence-only"));
     let (a, b) = (stdout(&plain), stdout(&with));
     assert!(
         b.lines().count() >= a.lines().count(),

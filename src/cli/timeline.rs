@@ -51,8 +51,8 @@ pub struct TimelineArgs {
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
-    /// Only the events that are evidence of a finding (built-in rules, plus --rules, less
-    /// --disable; at most 200 evidence rows per finding).
+    /// Only the events that are evidence of a finding (built-in rules, plus --rules and
+    /// --sigma, less --disable; at most 200 evidence rows per finding).
     #[arg(long)]
     pub evidence_only: bool,
 
@@ -70,10 +70,14 @@ pub fn run(args: &TimelineArgs, cli: &Cli) -> anyhow::Result<u8> {
     };
     let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
     let sel = &args.selection;
-    let chooses_rules = !sel.rules.is_empty() || !sel.disable.is_empty() || !sel.params.is_empty();
+    let chooses_rules = !sel.rules.is_empty()
+        || !sel.disable.is_empty()
+        || !sel.params.is_empty()
+        || !sel.sigma.is_empty()
+        || !sel.sigma_fields.is_empty();
     if chooses_rules && !args.evidence_only {
         anyhow::bail!(
-            "--rules, --disable and --param choose the rules for --evidence-only; add it"
+            "--rules, --sigma, --disable and --param choose the rules for --evidence-only; add it"
         );
     }
     let evidence: Vec<crate::model::Event>;
