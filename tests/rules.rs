@@ -67,14 +67,7 @@ fn every_builtin_rule_test_passes() {
     let failed: Vec<String> = results
         .iter()
         .filter(|r| !r.passed())
-        .map(|r| {
-            format!(
-                "{} / {}: {}",
-                r.suite,
-                r.name,
-                r.failure.as_deref().unwrap_or("")
-            )
-        })
+        .map(|r| r.to_string())
         .collect();
     assert!(
         failed.is_empty(),

@@ -251,14 +251,7 @@ fn every_modifier_and_condition_form_fires_on_its_event_and_not_on_the_other() {
     let failed: Vec<String> = results
         .iter()
         .filter(|r| !r.passed())
-        .map(|r| {
-            format!(
-                "{} / {}: {}",
-                r.suite,
-                r.name,
-                r.failure.clone().unwrap_or_default()
-            )
-        })
+        .map(|r| r.to_string())
         .collect();
     assert!(failed.is_empty(), "{failed:#?}");
 }
@@ -693,4 +686,24 @@ fn a_test_case_folder_names_sigma_rules_by_id() {
     let run = breachline(&["rules", "test", &case_dir, "--sigma", &sigma_dir]);
     let so = String::from_utf8_lossy(&run.stdout).into_owned();
     assert_eq!(run.status.code(), Some(1), "{so}");
+}
+
+#[test]
+fn a_document_that_is_not_a_map_is_reported_not_dropped() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(
+        dir.path(),
+        "two.yml",
+        "title: good\nid: n-1\nlogsource:\n    product: azure\n    service: signinlogs\ndetection:\n    selection:\n        ResultType: 50126\n    condition: selection\n---\n- just\n- a list\n",
+    );
+    let loaded = sigma::load(&[dir.path().to_path_buf()], &builtin_map()).expect("loads");
+    assert_eq!(loaded.rules.len(), 1);
+    assert_eq!(loaded.documents, 2);
+    assert_eq!(loaded.skipped.len(), 1, "{:#?}", loaded.skipped);
+    assert_eq!(loaded.skipped[0].document, 2);
+    assert!(
+        loaded.skipped[0].reason.contains("not a map"),
+        "{:#?}",
+        loaded.skipped
+    );
 }

@@ -48,6 +48,17 @@ impl TestResult {
     }
 }
 
+/// `suite / name`, then `: why` for a failure.
+impl std::fmt::Display for TestResult {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} / {}", self.suite, self.name)?;
+        match &self.failure {
+            Some(why) => write!(f, ": {why}"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Builds the events and the enrichment table a rule test describes.
 pub fn synthetic_events(
     rule: &Rule,

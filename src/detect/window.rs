@@ -294,6 +294,18 @@ mod tests {
     use crate::model::{Event, Source};
     use chrono::TimeZone;
 
+    /// The events as the user's own (no enrichment).
+    fn actor_views(events: &[Event]) -> Vec<EventView<'_>> {
+        events
+            .iter()
+            .map(|e| EventView {
+                event: e,
+                ip: None,
+                role: Role::Actor,
+            })
+            .collect()
+    }
+
     fn ev(min: i64, count: Option<&str>) -> Event {
         let t = chrono::Utc
             .with_ymd_and_hms(2024, 5, 13, 0, 0, 0)
@@ -313,14 +325,7 @@ mod tests {
             .iter()
             .map(|&m| ev(m, None))
             .collect();
-        let views: Vec<EventView> = events
-            .iter()
-            .map(|e| EventView {
-                event: e,
-                ip: None,
-                role: Role::Actor,
-            })
-            .collect();
+        let views = actor_views(&events);
         // Step A at 0, 22 and 60 min; step B at 3 and 20 min.
         let steps = vec![vec![0, 3, 5], vec![1, 2]];
         let w = Duration::minutes(5);
@@ -348,14 +353,7 @@ mod tests {
             ev(200, Some("3")),
             ev(205, Some("8")),
         ];
-        let views: Vec<EventView> = events
-            .iter()
-            .map(|e| EventView {
-                event: e,
-                ip: None,
-                role: Role::Actor,
-            })
-            .collect();
+        let views = actor_views(&events);
         let hits: Vec<&EventView> = views.iter().collect();
         let b = bursts(&hits, &Count::Items, 10.0, Duration::minutes(10));
         assert_eq!(b.len(), 2, "{b:?}");
@@ -385,14 +383,7 @@ mod tests {
             mk(80, "s2", "US"),
             mk(90, "s1", "NL"),
         ];
-        let views: Vec<EventView> = events
-            .iter()
-            .map(|e| EventView {
-                event: e,
-                ip: None,
-                role: Role::Actor,
-            })
-            .collect();
+        let views = actor_views(&events);
         let all: Vec<usize> = (0..views.len()).collect();
         let step = |min| Step {
             when: crate::detect::matcher::Cond::True,

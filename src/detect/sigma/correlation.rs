@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use serde_yaml_ng::Value as Yaml;
 
 use super::fields::{FieldMap, Read};
-use super::{escape, meta_of, mitre_of, tests_of, Skipped};
+use super::{escape, meta_of, mitre_of, tests_of, text_of, texts_of, Skipped};
 use crate::detect::field::{Field, Role};
 use crate::detect::matcher::{Cond, Prefilter};
 use crate::detect::rule::{parse_duration, Count, Logic, Params, Rule, RuleMeta, Step};
@@ -56,8 +56,8 @@ pub fn compile(
             Err(reason) => skipped.push(Skipped {
                 file: p.file.clone(),
                 document: p.document,
-                title: text(&p.yaml, "title").unwrap_or_default(),
-                id: text(&p.yaml, "id"),
+                title: text_of(&p.yaml, "title").unwrap_or_default(),
+                id: text_of(&p.yaml, "id"),
                 reason,
             }),
         }
@@ -66,31 +66,16 @@ pub fn compile(
     (out, skipped, used)
 }
 
-fn text(y: &Yaml, key: &str) -> Option<String> {
-    match y.get(key)? {
-        Yaml::String(s) => Some(s.clone()),
-        Yaml::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 fn one(p: &Pending, rules: &[Rule], map: &FieldMap) -> Result<(Rule, Vec<String>, bool), String> {
     let c = p
         .yaml
         .get("correlation")
         .ok_or_else(|| "no correlation".to_string())?;
-    let kind = text(c, "type").ok_or_else(|| "correlation has no `type`".to_string())?;
+    let kind = text_of(c, "type").ok_or_else(|| "correlation has no `type`".to_string())?;
     if c.get("aliases").is_some() {
         return Err("correlation `aliases` are not supported".into());
     }
-    let names: Vec<String> = match c.get("rules") {
-        Some(Yaml::Sequence(s)) => s
-            .iter()
-            .filter_map(|x| x.as_str().map(str::to_string))
-            .collect(),
-        Some(Yaml::String(s)) => vec![s.clone()],
-        _ => return Err("correlation has no `rules`".into()),
-    };
+    let names = texts_of(c, "rules");
     if names.is_empty() {
         return Err("correlation has no `rules`".into());
     }
@@ -114,19 +99,12 @@ fn one(p: &Pending, rules: &[Rule], map: &FieldMap) -> Result<(Rule, Vec<String>
     }
     let generate = matches!(c.get("generate"), Some(Yaml::Bool(true)));
     let timespan =
-        text(c, "timespan").ok_or_else(|| "correlation has no `timespan`".to_string())?;
+        text_of(c, "timespan").ok_or_else(|| "correlation has no `timespan`".to_string())?;
     let within = parse_duration(&timespan)
         .filter(|d| d.num_milliseconds() > 0)
         .ok_or_else(|| format!("timespan `{timespan}`: expected 30s, 10m, 1h or 1d"))?;
     // group-by: one breachline field per name, the same in every referenced rule's logsource.
-    let group: Vec<String> = match c.get("group-by") {
-        Some(Yaml::Sequence(s)) => s
-            .iter()
-            .filter_map(|x| x.as_str().map(str::to_string))
-            .collect(),
-        Some(Yaml::String(s)) => vec![s.clone()],
-        _ => Vec::new(),
-    };
+    let group = texts_of(c, "group-by");
     let resolve = |name: &str| -> Result<Field, String> {
         let mut got: Option<Field> = None;
         for b in &bases {
@@ -231,7 +209,7 @@ fn one(p: &Pending, rules: &[Rule], map: &FieldMap) -> Result<(Rule, Vec<String>
             }
             "value_count" => {
                 let field = cond
-                    .and_then(|c| text(c, "field"))
+                    .and_then(|c| text_of(c, "field"))
                     .ok_or_else(|| "value_count condition has no `field`".to_string())?;
                 let f = resolve(&field)?;
                 let (w, pf) = any_of();
@@ -278,7 +256,7 @@ fn one(p: &Pending, rules: &[Rule], map: &FieldMap) -> Result<(Rule, Vec<String>
             other => return Err(format!("correlation type `{other}` is not supported")),
         };
     let (meta, severity) = meta_of(&p.yaml, &p.file, p.document, &format!("correlation {kind}"));
-    let title = text(&p.yaml, "title").unwrap_or_else(|| meta.id.clone());
+    let title = text_of(&p.yaml, "title").unwrap_or_else(|| meta.id.clone());
     let tests = tests_of(&p.yaml)?;
     let why = format!(
         "Sigma {kind} correlation of {} within {timespan}",
@@ -293,7 +271,7 @@ fn one(p: &Pending, rules: &[Rule], map: &FieldMap) -> Result<(Rule, Vec<String>
             id: meta.id.clone(),
             title: title.clone(),
             severity,
-            description: text(&p.yaml, "description").unwrap_or_default(),
+            description: text_of(&p.yaml, "description").unwrap_or_default(),
             why,
             mitre: mitre_of(&meta.tags),
             references: Vec::new(),

@@ -8,7 +8,7 @@
 //! list freed and another allocated at the same place is never mistaken for the old one.
 
 use std::cell::RefCell;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -113,12 +113,13 @@ pub enum Out {
 /// Several values are joined by `; `.
 pub fn value_of(v: &EventView<'_>, spec: &FieldSpec) -> Option<Out> {
     let mut text: Option<String> = None;
-    let mut push = |s: &str| match &mut text {
-        Some(t) => {
+    // Values are written straight into the one text (no temporary per value).
+    let mut add = |part: std::fmt::Arguments<'_>| {
+        let t = text.get_or_insert_with(String::new);
+        if !t.is_empty() {
             t.push_str("; ");
-            t.push_str(s);
         }
-        None => text = Some(s.to_string()),
+        let _ = t.write_fmt(part);
     };
     let mut single: Option<Value<'_>> = None;
     let mut n = 0usize;
@@ -128,13 +129,18 @@ pub fn value_of(v: &EventView<'_>, spec: &FieldSpec) -> Option<Out> {
             if n == 1 {
                 single = Some(x);
             }
-            push(&x.to_text());
+            match x {
+                Value::Text(s) => add(format_args!("{s}")),
+                Value::Int(i) => add(format_args!("{i}")),
+                Value::Ip(ip) => add(format_args!("{ip}")),
+                Value::Bool(b) => add(format_args!("{b}")),
+            }
             false
         }),
         Read::AttrPrefix(prefix) => {
             for (k, val) in &v.event.attrs {
                 if let Some(name) = k.strip_prefix(prefix.as_str()) {
-                    push(&format!("{name}: {val}"));
+                    add(format_args!("{name}: {val}"));
                 }
             }
             false

@@ -149,8 +149,14 @@ pub fn load(paths: &[PathBuf], map: &FieldMap) -> Result<Loaded, String> {
             };
             let y: Yaml = match serde_yaml_ng::from_str(doc) {
                 Ok(y @ Yaml::Mapping(_)) => y,
-                Ok(_) => {
-                    loaded.documents -= 1;
+                Ok(other) => {
+                    loaded.skipped.push(skip(
+                        format!(
+                            "not a Sigma rule: the document is {}, not a map",
+                            super::matcher::describe(&other)
+                        ),
+                        None,
+                    ));
                     continue;
                 }
                 Err(e) => {
@@ -230,7 +236,7 @@ fn documents(text: &str) -> Vec<&str> {
     out.into_iter().filter(|d| !d.trim().is_empty()).collect()
 }
 
-fn text_of(y: &Yaml, key: &str) -> Option<String> {
+pub(crate) fn text_of(y: &Yaml, key: &str) -> Option<String> {
     match y.get(key)? {
         Yaml::String(s) => Some(s.clone()),
         Yaml::Number(n) => Some(n.to_string()),
@@ -239,7 +245,8 @@ fn text_of(y: &Yaml, key: &str) -> Option<String> {
     }
 }
 
-fn texts_of(y: &Yaml, key: &str) -> Vec<String> {
+/// A text or a list of texts (other items are left out).
+pub(crate) fn texts_of(y: &Yaml, key: &str) -> Vec<String> {
     match y.get(key) {
         Some(Yaml::Sequence(s)) => s
             .iter()
