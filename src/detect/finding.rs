@@ -9,6 +9,7 @@ use serde_json::{Map, Value as Json};
 
 use super::field::{EventView, Field};
 use super::rule::{Rule, Severity};
+use crate::model::{Event, Source};
 use crate::normalize::time;
 
 /// At most this many evidence rows are listed in one finding; `details.evidence_total` then says
@@ -25,8 +26,50 @@ pub struct Evidence {
     pub record_id: Option<String>,
     #[serde(serialize_with = "iso")]
     pub time: DateTime<Utc>,
-    pub source: &'static str,
+    pub source: Source,
     pub operation: String,
+}
+
+/// Evidence sorts by time, then source, operation and place.
+impl Ord for Evidence {
+    fn cmp(&self, other: &Self) -> Ordering {
+        fn key(e: &Evidence) -> (DateTime<Utc>, Source, &str, &str, u64, u64, Option<&str>) {
+            (
+                e.time,
+                e.source,
+                e.operation.as_str(),
+                e.file.as_str(),
+                e.line,
+                e.record,
+                e.record_id.as_deref(),
+            )
+        }
+        key(self).cmp(&key(other))
+    }
+}
+
+impl PartialOrd for Evidence {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Evidence {
+    /// Where an event is: its file (by the ingest's file list), line, record and record id.
+    pub fn of(e: &Event, files: &[String]) -> Evidence {
+        Evidence {
+            file: files
+                .get(e.origin.file as usize)
+                .cloned()
+                .unwrap_or_default(),
+            line: e.origin.line,
+            record: e.origin.record,
+            record_id: e.record_id.as_deref().map(str::to_string),
+            time: e.time,
+            source: e.source,
+            operation: e.operation.to_string(),
+        }
+    }
 }
 
 /// What a rule found.
@@ -95,21 +138,7 @@ impl Finding {
         let rows = evidence
             .iter()
             .take(MAX_EVIDENCE)
-            .map(|v| {
-                let e = v.event;
-                Evidence {
-                    file: files
-                        .get(e.origin.file as usize)
-                        .cloned()
-                        .unwrap_or_default(),
-                    line: e.origin.line,
-                    record: e.origin.record,
-                    record_id: e.record_id.as_deref().map(str::to_string),
-                    time: e.time,
-                    source: e.source.as_str(),
-                    operation: e.operation.to_string(),
-                }
-            })
+            .map(|v| Evidence::of(v.event, files))
             .collect();
         let summary = render(&rule.summary, &details, evidence.first().copied());
         Finding {

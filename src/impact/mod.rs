@@ -11,7 +11,6 @@ pub mod window;
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -23,34 +22,8 @@ pub use pivots::Pivot;
 pub use recipients::{NotificationList, Recipient};
 pub use window::CompromiseWindow;
 
-/// Where an event is in the evidence, for citing it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-pub struct Evidence {
-    pub time: DateTime<Utc>,
-    pub source: Source,
-    pub operation: String,
-    pub file: String,
-    pub line: u64,
-    pub record: u64,
-    pub record_id: Option<String>,
-}
-
-impl Evidence {
-    pub fn of(e: &Event, files: &[String]) -> Evidence {
-        Evidence {
-            time: e.time,
-            source: e.source,
-            operation: e.operation.to_string(),
-            file: files
-                .get(e.origin.file as usize)
-                .cloned()
-                .unwrap_or_default(),
-            line: e.origin.line,
-            record: e.origin.record,
-            record_id: e.record_id.as_deref().map(str::to_string),
-        }
-    }
-}
+/// Where an event is in the evidence, for citing it (the same record findings cite).
+pub use crate::detect::Evidence;
 
 /// One event attributed to the attacker.
 #[derive(Clone, Debug, PartialEq, Serialize)]

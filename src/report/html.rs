@@ -1096,7 +1096,7 @@ fn findings(page: &mut Page, case: &Case) {
                 .text(&f.rule_id)
                 .text(&f.user)
                 .time(&e.time)
-                .text(e.source)
+                .text(e.source.as_str())
                 .text(&e.operation)
                 .text(&e.file)
                 .num(e.line)
