@@ -267,3 +267,33 @@ fn timeline_evidence_only_shows_the_cited_events() {
         "--disable without --evidence-only is refused"
     );
 }
+
+#[test]
+fn tenant_domains_given_on_analyze_decide_the_rules_external_tests_too() {
+    let demo = fixture("demo").display().to_string();
+    let forwarding = |extra: &[&str]| -> bool {
+        let mut args = vec!["analyze", "-q", demo.as_str(), "--json"];
+        args.extend(extra);
+        let out = breachline(&args);
+        let (so, se) = text(&out);
+        assert!(out.status.success(), "{se}");
+        let v: serde_json::Value = serde_json::from_str(&so).expect("analyze --json");
+        v.as_array()
+            .expect("a list of findings")
+            .iter()
+            .any(|f| f["rule_id"] == "mailbox-forwarding-external")
+    };
+    assert!(
+        forwarding(&[]),
+        "forwarding to proton-mailbox.example is external"
+    );
+    assert!(
+        !forwarding(&[
+            "--tenant-domain",
+            "northwindtraders.example",
+            "--tenant-domain",
+            "proton-mailbox.example",
+        ]),
+        "with proton-mailbox.example declared as the tenant's, it is internal"
+    );
+}

@@ -49,8 +49,9 @@ pub struct AnalyzeArgs {
     #[arg(long, value_enum, value_name = "SEVERITY")]
     pub fail_on: Option<Severity>,
 
-    /// The tenant's own domains (repeatable): decides internal versus external recipients.
-    /// Inferred from the accounts that sign in when absent.
+    /// The tenant's own domains (repeatable): decides internal versus external recipients, and
+    /// the rules' `external_domain` tests. Inferred from the accounts that sign in or act in
+    /// the audit log when absent.
     #[arg(long, value_name = "DOMAIN")]
     pub tenant_domain: Vec<String>,
 }
@@ -64,7 +65,7 @@ pub fn assess(
     tenant_domains: &[String],
 ) -> (Vec<detect::Finding>, impact::Impact) {
     let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
-    let findings = detect::run(&ing.events, ips, rules, &files, users);
+    let findings = detect::run_in_tenant(&ing.events, ips, rules, &files, users, tenant_domains);
     let leads = impact::leads_from_findings(&ing.events, &files, &findings);
     let opts = ImpactOptions {
         tenant_domains: tenant_domains.to_vec(),

@@ -385,11 +385,31 @@ pub fn run(
     files: &[String],
     users: &[String],
 ) -> Vec<Finding> {
+    run_in_tenant(events, enrichment, rules, files, users, &[])
+}
+
+/// As [`run`], with the tenant's mail domains given (`--tenant-domain`); empty infers them
+/// ([`tenant_domains`]), so `external_domain` and the notification lists agree.
+pub fn run_in_tenant(
+    events: &[Event],
+    enrichment: &Enrichment,
+    rules: &[Rule],
+    files: &[String],
+    users: &[String],
+    tenant: &[String],
+) -> Vec<Finding> {
     let started = std::time::Instant::now();
     let cpu_started = cpu_seconds();
     sigma::detection::new_run();
     let ctx = MatchContext {
-        tenant_domains: tenant_domains(events),
+        tenant_domains: if tenant.is_empty() {
+            tenant_domains(events)
+        } else {
+            tenant
+                .iter()
+                .map(|d| d.trim().to_ascii_lowercase())
+                .collect()
+        },
     };
     let (matchers, slots) = plan(rules);
     let words = matchers.len().div_ceil(64).max(1);

@@ -60,20 +60,13 @@ pub fn domain_of(address: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The tenant's domains, inferred from the evidence: the domains of the accounts that sign in
-/// (guest `#ext#` accounts excepted).
+/// The tenant's domains, inferred from the evidence, sorted: the same inference the rules use
+/// ([`crate::detect::tenant_domains`]: the domains of the accounts that sign in or act in the
+/// audit log, guest `#ext#` accounts excepted).
 pub fn tenant_domains(events: &[Event]) -> Vec<String> {
-    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-    for e in events {
-        if matches!(e.source, Source::Signin | Source::Noninteractive) && !e.user.contains("#ext#")
-        {
-            let d = domain_of(&e.user);
-            if !d.is_empty() {
-                *counts.entry(d).or_default() += 1;
-            }
-        }
-    }
-    counts.into_keys().collect()
+    let mut out: Vec<String> = crate::detect::tenant_domains(events).into_iter().collect();
+    out.sort();
+    out
 }
 
 /// Every recipient of mail from `user` between `from` and `to` (inclusive; open ends allowed).
