@@ -382,7 +382,7 @@ fn exposed(
         .map(|(address, (ids, subjects))| {
             let domain = domain_of(&address);
             ExposedCorrespondent {
-                internal: tenant.iter().any(|t| *t == domain),
+                internal: tenant.contains(&domain),
                 domain,
                 address,
                 messages: ids.len() as u64,

@@ -49,6 +49,13 @@ pub struct NotificationList {
     pub untraced_sends: Vec<UntracedSend>,
 }
 
+impl NotificationList {
+    /// How many recipients are outside the tenant.
+    pub fn external(&self) -> usize {
+        self.recipients.iter().filter(|r| !r.internal).count()
+    }
+}
+
 /// Audit operations that send mail as or for a mailbox.
 pub const SEND_OPERATIONS: &[&str] = &["Send", "SendAs", "SendOnBehalf"];
 
@@ -126,7 +133,7 @@ pub fn notification_list(
         .filter_map(|(recipient, a)| {
             let domain = domain_of(&recipient);
             Some(Recipient {
-                internal: tenant.iter().any(|t| *t == domain),
+                internal: tenant.contains(&domain),
                 domain,
                 first: a.first?,
                 last: a.last?,

@@ -80,6 +80,19 @@ pub struct Gap {
     pub hours: i64,
 }
 
+/// `FROM to TO (N h)`, as the reports list gaps.
+impl std::fmt::Display for Gap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} to {} ({} h)",
+            crate::normalize::time::format(&self.from),
+            crate::normalize::time::format(&self.to),
+            self.hours
+        )
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct UserCoverage {
     pub user: Text,

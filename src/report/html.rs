@@ -319,12 +319,7 @@ fn summary(page: &mut Page, case: &Case, compromised: &[&UserImpact]) {
                 .collect();
             let _ = write!(h, "<li>Mail forwarded to {}.</li>", t.join(", "));
         }
-        let ext = u
-            .recipients
-            .recipients
-            .iter()
-            .filter(|r| !r.internal)
-            .count();
+        let ext = u.recipients.external();
         let _ = write!(
             h,
             "<li>{} recipients to notify ({} external, {} internal).</li></ul></div>\n",
@@ -1191,18 +1186,7 @@ fn custody(page: &mut Page, case: &Case) {
         ],
     );
     for s in &ing.coverage.sources {
-        let gaps: Vec<String> = s
-            .gaps
-            .iter()
-            .map(|g| {
-                format!(
-                    "{} to {} ({} h)",
-                    time::format(&g.from),
-                    time::format(&g.to),
-                    g.hours
-                )
-            })
-            .collect();
+        let gaps: Vec<String> = s.gaps.iter().map(|g| g.to_string()).collect();
         let gaps = if gaps.is_empty() {
             "none".to_string()
         } else {

@@ -231,12 +231,7 @@ pub fn render(case: &Case) -> String {
             d.1 += 1;
             d.2 += r.count;
         }
-        let external = u
-            .recipients
-            .recipients
-            .iter()
-            .filter(|r| !r.internal)
-            .count();
+        let external = u.recipients.external();
         let _ = writeln!(
             out,
             "### Recipients to notify\n\n{} recipients ({} external, {} internal); the full list is in `recipients.csv`.\n",

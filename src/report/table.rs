@@ -58,19 +58,7 @@ pub fn inspect(ing: &Ingested) -> String {
         let gaps = if s.gaps.is_empty() {
             "none".to_string()
         } else {
-            let shown: Vec<String> = s
-                .gaps
-                .iter()
-                .take(3)
-                .map(|g| {
-                    format!(
-                        "{} to {} ({} h)",
-                        time::format(&g.from),
-                        time::format(&g.to),
-                        g.hours
-                    )
-                })
-                .collect();
+            let shown: Vec<String> = s.gaps.iter().take(3).map(|g| g.to_string()).collect();
             let more = s.gaps.len().saturating_sub(3);
             format!(
                 "{}{}",
@@ -347,12 +335,7 @@ pub fn impact(impact: &crate::impact::Impact) -> String {
             ),
             _ => (String::new(), String::new()),
         };
-        let external = u
-            .recipients
-            .recipients
-            .iter()
-            .filter(|r| !r.internal)
-            .count();
+        let external = u.recipients.external();
         let notify = if u.verdict == Verdict::Compromised {
             format!(
                 "{} ({} external, {} internal)",
