@@ -75,6 +75,77 @@ impl Outcome {
     }
 }
 
+/// What kind of identity a log's actor string names. Only accounts (people's and shared
+/// mailboxes' UPNs) get verdicts; the rest are reported as actors with their findings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActorKind {
+    /// A user principal name in one of the tenant's (or a guest's) domains.
+    Account,
+    /// A Windows or Exchange system identity (`NT AUTHORITY\SYSTEM (...)`, `S-1-5-18`).
+    System,
+    /// An application or service principal (`app@sharepoint`, an app id, a display name).
+    App,
+    /// An unauthenticated actor (`anonymous`, anonymous sharing links).
+    Anonymous,
+}
+
+impl ActorKind {
+    /// What the actor string `user` (as logged, any case) names.
+    pub fn of(user: &str) -> ActorKind {
+        let u = user.trim();
+        let lower = u.to_ascii_lowercase();
+        if lower.is_empty() || lower == "anonymous" || lower.starts_with("urn:spo:anon") {
+            return ActorKind::Anonymous;
+        }
+        if lower.contains('\\')
+            || lower.starts_with("s-1-5-")
+            || lower.starts_with("nt authority")
+            || lower.starts_with("system")
+        {
+            return ActorKind::System;
+        }
+        match lower.split_once('@') {
+            Some((local, domain))
+                if !local.is_empty()
+                    && !domain.contains('@')
+                    && is_mail_domain(domain)
+                    && !lower.contains(char::is_whitespace) =>
+            {
+                ActorKind::Account
+            }
+            _ => ActorKind::App,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::Account => "account",
+            ActorKind::System => "system",
+            ActorKind::App => "app",
+            ActorKind::Anonymous => "anonymous",
+        }
+    }
+}
+
+/// Whether a domain can be an account's mail domain: dotted, and not a Microsoft service host
+/// (`app@sharepoint`, `...@namprd04.prod.outlook.com` name servers, not mailboxes).
+pub fn is_mail_domain(domain: &str) -> bool {
+    const SERVICE_HOSTS: &[&str] = &[
+        ".prod.outlook.com",
+        ".protection.outlook.com",
+        ".outlook.office365.com",
+        ".exchangelabs.com",
+    ];
+    let d = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    d.contains('.')
+        && !d.starts_with('.')
+        && !d.contains("..")
+        && d.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b >= 0x80)
+        && !SERVICE_HOSTS.iter().any(|h| d.ends_with(h) || d == h[1..])
+}
+
 /// Index of an evidence file in the ingest report (`files[file]`).
 pub type FileId = u32;
 
@@ -177,6 +248,15 @@ impl Event {
             .iter()
             .filter(move |(k, _)| &**k == name)
             .map(|(_, v)| &**v)
+    }
+
+    /// An attempt that did not get in: a failed or interrupted sign-in (interactive,
+    /// non-interactive, or an audit-log logon record).
+    pub fn is_attempt(&self) -> bool {
+        matches!(self.outcome, Outcome::Failure | Outcome::Interrupted)
+            && (matches!(self.source, Source::Signin | Source::Noninteractive)
+                || (self.source == Source::Audit
+                    && matches!(&*self.operation, "UserLoginFailed" | "UserLoggedIn")))
     }
 
     /// The users this event belongs to in a per-user timeline: the actor, and for a message

@@ -40,6 +40,7 @@ fn inbox_rule_lead(events: &[Event]) -> Lead {
         severity: 3,
         user: VICTIM.into(),
         events: vec![i],
+        attempt: false,
     }
 }
 
@@ -55,6 +56,7 @@ fn sign_in_lead(events: &[Event]) -> Lead {
         severity: 4,
         user: VICTIM.into(),
         events: vec![i],
+        attempt: false,
     }
 }
 
@@ -256,21 +258,73 @@ fn blast_radius_names_reads_sync_sends_rules_and_forwarding() {
 }
 
 #[test]
-fn a_user_with_only_a_medium_lead_is_suspicious_with_no_blast_radius() {
+fn two_medium_leads_are_suspicious_one_is_not_and_failed_attempts_are_targeted() {
     let (ing, ips, files) = demo();
     let grace = "grace.kim@northwindtraders.example";
-    let i = index_of(&ing.events, |e| &*e.user == grace);
-    let leads = vec![Lead {
-        rule_id: "test-mfa-denied".into(),
+    let i = index_of(&ing.events, |e| &*e.user == grace && !e.is_attempt());
+    let lead = |rule: &str, events: Vec<usize>, attempt: bool| Lead {
+        rule_id: rule.into(),
         severity: 2,
         user: grace.into(),
+        events,
+        attempt,
+    };
+    let assess = |leads: &[Lead]| {
+        impact::assess(&ing.events, &files, &ips, leads, &ImpactOptions::default())
+            .users
+            .remove(0)
+    };
+    let one = assess(&[lead("test-a", vec![i], false)]);
+    assert_eq!(
+        one.verdict,
+        Verdict::Clean,
+        "one medium finding is not enough"
+    );
+    let two = assess(&[
+        lead("test-a", vec![i], false),
+        lead("test-b", vec![i], false),
+    ]);
+    assert_eq!(two.verdict, Verdict::Suspicious);
+    assert!(two.footprint.is_empty() && two.window.is_none());
+    assert!(two.recipients.recipients.is_empty());
+    let tried = assess(&[
+        lead("test-spray", vec![i], true),
+        lead("test-b", vec![i], true),
+    ]);
+    assert_eq!(tried.verdict, Verdict::Targeted);
+    assert_eq!(
+        tried.rules,
+        vec!["test-b", "test-spray"],
+        "attempts are still listed"
+    );
+}
+
+#[test]
+fn system_actors_and_apps_get_no_verdict() {
+    let (ing, ips, files) = demo();
+    let i = index_of(&ing.events, |e| &*e.user == VICTIM);
+    let leads: Vec<Lead> = [
+        "nt authority\\system (microsoft.exchange.servicehost)",
+        "app@sharepoint",
+        "anonymous",
+    ]
+    .iter()
+    .map(|actor| Lead {
+        rule_id: "test-critical".into(),
+        severity: 4,
+        user: actor.to_string(),
         events: vec![i],
-    }];
+        attempt: false,
+    })
+    .collect();
     let out = impact::assess(&ing.events, &files, &ips, &leads, &ImpactOptions::default());
-    let u = &out.users[0];
-    assert_eq!(u.verdict, Verdict::Suspicious);
-    assert!(u.footprint.is_empty() && u.window.is_none());
-    assert!(u.recipients.recipients.is_empty());
+    assert!(
+        out.users.is_empty(),
+        "{:?}",
+        out.users.iter().map(|u| &u.user).collect::<Vec<_>>()
+    );
+    let kinds: Vec<&str> = out.actors.iter().map(|a| a.kind.as_str()).collect();
+    assert_eq!(kinds, vec!["anonymous", "app", "system"]);
 }
 
 #[test]

@@ -182,7 +182,7 @@ fn attacker_controlled_text_is_escaped() {
     let evil = "</script><script>alert(1)</script><img src=x onerror=alert(2)>";
     let csv = format!(
         "RecordId,CreationDate,RecordType,Operation,UserId,AuditData\n\
-         1,2024-05-13T10:00:00Z,ExchangeAdmin,New-InboxRule,mallory@contoso.example,\"{{\"\"Id\"\":\"\"1\"\",\"\"CreationTime\"\":\"\"2024-05-13T10:00:00\"\",\"\"Operation\"\":\"\"New-InboxRule\"\",\"\"UserId\"\":\"\"mallory@contoso.example\"\",\"\"ClientIP\"\":\"\"203.0.113.9\"\",\"\"Parameters\"\":[{{\"\"Name\"\":\"\"Name\"\",\"\"Value\"\":\"\"{evil}\"\"}},{{\"\"Name\"\":\"\"DeleteMessage\"\",\"\"Value\"\":\"\"True\"\"}}],\"\"ObjectId\"\":\"\"{evil}\"\"}}\"\n"
+         1,2024-05-13T10:00:00Z,ExchangeAdmin,New-InboxRule,mallory@contoso.example,\"{{\"\"Id\"\":\"\"1\"\",\"\"CreationTime\"\":\"\"2024-05-13T10:00:00\"\",\"\"Operation\"\":\"\"New-InboxRule\"\",\"\"UserId\"\":\"\"mallory@contoso.example\"\",\"\"ClientIP\"\":\"\"203.0.113.9\"\",\"\"Parameters\"\":[{{\"\"Name\"\":\"\"Name\"\",\"\"Value\"\":\"\"{evil}\"\"}},{{\"\"Name\"\":\"\"DeleteMessage\"\",\"\"Value\"\":\"\"True\"\"}},{{\"\"Name\"\":\"\"MarkAsRead\"\",\"\"Value\"\":\"\"True\"\"}}],\"\"ObjectId\"\":\"\"{evil}\"\"}}\"\n"
     );
     let evidence = dir.path().join("evidence");
     std::fs::create_dir_all(&evidence).expect("evidence folder");

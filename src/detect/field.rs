@@ -99,6 +99,9 @@ pub enum Field {
     IpProvider,
     IpTrustedCountry,
     IpScope,
+    IpShared,
+    IpAccounts,
+    IpSprayAccounts,
     Role,
 }
 
@@ -131,6 +134,9 @@ pub const NAMES: &[&str] = &[
     "ip.provider",
     "ip.trusted_country",
     "ip.scope",
+    "ip.shared",
+    "ip.accounts",
+    "ip.spray_accounts",
     "role",
 ];
 
@@ -165,6 +171,9 @@ impl Field {
             "ip.provider" => Field::IpProvider,
             "ip.trusted_country" => Field::IpTrustedCountry,
             "ip.scope" => Field::IpScope,
+            "ip.shared" => Field::IpShared,
+            "ip.accounts" => Field::IpAccounts,
+            "ip.spray_accounts" => Field::IpSprayAccounts,
             "role" => Field::Role,
             _ => match name.strip_prefix("attr.") {
                 Some(attr) if !attr.is_empty() => Field::Attr(Text::from(attr)),
@@ -221,6 +230,9 @@ impl Field {
             Field::IpProvider => v.ip.and_then(|i| text(&i.provider)),
             Field::IpTrustedCountry => v.ip.map(|i| Value::Bool(i.trusted_country)),
             Field::IpScope => v.ip.map(|i| Value::Text(i.scope.as_str())),
+            Field::IpShared => v.ip.map(|i| Value::Bool(i.shared)),
+            Field::IpAccounts => v.ip.map(|i| Value::Int(i64::from(i.accounts))),
+            Field::IpSprayAccounts => v.ip.map(|i| Value::Int(i64::from(i.spray_accounts))),
             Field::Role => Some(Value::Text(v.role.as_str())),
         };
         one.is_some_and(pred)
@@ -299,6 +311,9 @@ impl fmt::Display for Field {
             Field::IpProvider => "ip.provider",
             Field::IpTrustedCountry => "ip.trusted_country",
             Field::IpScope => "ip.scope",
+            Field::IpShared => "ip.shared",
+            Field::IpAccounts => "ip.accounts",
+            Field::IpSprayAccounts => "ip.spray_accounts",
             Field::Role => "role",
         };
         f.write_str(s)

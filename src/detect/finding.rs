@@ -172,7 +172,8 @@ impl Finding {
 }
 
 /// Fills `{name}` placeholders: a detail of that name, else the first evidence event's field
-/// (`{ip}`, `{ip.as_org}`, `{attr.param.ForwardingSmtpAddress}`), else `?`.
+/// (`{ip}`, `{ip.as_org}`, `{attr.param.ForwardingSmtpAddress}`), or `{inbox_rule}` (what the
+/// first event's inbox rule does, [`describe_inbox_rule`]), else `?`.
 pub fn render(
     template: &str,
     details: &Map<String, Json>,
@@ -202,12 +203,84 @@ pub fn render(
                     .join(", "),
             ),
             Some(other) => Some(other.to_string()),
+            None if name == "inbox_rule" => first.map(|v| describe_inbox_rule(v.event)),
             None => first.and_then(|v| Field::parse(name).ok().and_then(|f| f.first(v))),
         };
         out.push_str(value.as_deref().unwrap_or("?"));
         rest = &after[close + 1..];
     }
     out.push_str(rest);
+    out
+}
+
+/// What an inbox rule does and on what condition, in words, from the parameters of
+/// `New-InboxRule` / `Set-InboxRule` or the properties of an OWA `UpdateInboxRules` record:
+/// `'.' (New-InboxRule): if the subject or body has "invoice", moves to 'RSS Feeds', marks as
+/// read`. Only what the record says is written: no placeholder for what it does not.
+pub fn describe_inbox_rule(e: &Event) -> String {
+    let param = |name: &str| {
+        e.attr(&format!("param.{name}"))
+            .or_else(|| e.attr(&format!("prop.{name}")))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let yes = |name: &str| {
+        param(name)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("$true"))
+    };
+    let mut conditions = Vec::new();
+    for (name, what) in [
+        ("From", "from"),
+        ("FromAddressContainsWords", "the sender has"),
+        ("SentTo", "sent to"),
+        ("SubjectContainsWords", "the subject has"),
+        ("BodyContainsWords", "the body has"),
+        ("SubjectOrBodyContainsWords", "the subject or body has"),
+        ("HeaderContainsWords", "a header has"),
+        ("RuleCondition", "when"),
+    ] {
+        if let Some(v) = param(name) {
+            conditions.push(format!("{what} {v:?}"));
+        }
+    }
+    let mut actions = Vec::new();
+    for (name, what) in [
+        ("ForwardTo", "forwards to"),
+        ("ForwardAsAttachmentTo", "forwards as attachment to"),
+        ("RedirectTo", "redirects to"),
+        ("MoveToFolder", "moves to"),
+        ("CopyToFolder", "copies to"),
+        ("RuleActions", "does"),
+    ] {
+        if let Some(v) = param(name) {
+            actions.push(format!("{what} {v:?}"));
+        }
+    }
+    if yes("DeleteMessage") {
+        actions.push("deletes the message".into());
+    }
+    if yes("MarkAsRead") {
+        actions.push("marks it read".into());
+    }
+    if yes("StopProcessingRules") {
+        actions.push("stops other rules".into());
+    }
+    let name = param("Name")
+        .or_else(|| param("RuleName"))
+        .or(e.object.as_deref())
+        .unwrap_or("");
+    let mut out = format!("inbox rule {name:?} ({})", e.operation);
+    out.push_str(": ");
+    if conditions.is_empty() {
+        out.push_str("on every message");
+    } else {
+        out.push_str("if ");
+        out.push_str(&conditions.join(" and "));
+    }
+    if !actions.is_empty() {
+        out.push_str(", ");
+        out.push_str(&actions.join(", "));
+    }
     out
 }
 

@@ -99,6 +99,18 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../rules/mass-mail-read.yaml"),
     ),
     (
+        "rules/password-spray-source-success.yaml",
+        include_str!("../../rules/password-spray-source-success.yaml"),
+    ),
+    (
+        "rules/risky-signin-then-persistence.yaml",
+        include_str!("../../rules/risky-signin-then-persistence.yaml"),
+    ),
+    (
+        "rules/mfa-fatigue-then-approval.yaml",
+        include_str!("../../rules/mfa-fatigue-then-approval.yaml"),
+    ),
+    (
         "rules/mass-send.yaml",
         include_str!("../../rules/mass-send.yaml"),
     ),
@@ -292,8 +304,9 @@ impl RuleSet {
     }
 }
 
-/// The tenant's mail domains: the domains of the users who signed in or acted in the audit log
-/// (message-trace senders are anyone on the internet, so they do not count).
+/// The tenant's mail domains: the domains of the accounts that signed in or acted in the audit
+/// log (message-trace senders are anyone on the internet, so they do not count). Only account
+/// UPNs count ([`crate::model::ActorKind`]): never `app@sharepoint` or a server's host name.
 pub fn tenant_domains(events: &[Event]) -> FxHashSet<String> {
     // Users are interned, so consecutive events of one user share the text's address: skip
     // those without hashing, and hash each distinct user once per thread.
@@ -317,13 +330,12 @@ pub fn tenant_domains(events: &[Event]) -> FxHashSet<String> {
         });
     let mut out = FxHashSet::default();
     for u in users {
-        if u.contains("#ext#") {
+        if u.contains("#ext#") || crate::model::ActorKind::of(u) != crate::model::ActorKind::Account
+        {
             continue;
         }
         if let Some((_, d)) = u.rsplit_once('@') {
-            if !d.is_empty() && !d.contains(' ') {
-                out.insert(d.to_ascii_lowercase());
-            }
+            out.insert(d.trim().to_ascii_lowercase());
         }
     }
     out
@@ -749,10 +761,43 @@ fn evaluate(
                 return;
             }
             if rule.group_by.is_empty() {
-                for &h in hits {
+                // Matches no further apart than the rule's gap are one burst, one finding.
+                let mut start = 0;
+                for k in 1..=hits.len() {
+                    let split = k == hits.len()
+                        || views[hits[k]].event.time - views[hits[k - 1]].event.time
+                            > rule.burst.gap;
+                    if !split {
+                        continue;
+                    }
+                    let pos = &hits[start..k];
+                    start = k;
                     let mut d = Map::new();
-                    d.insert("count".into(), Json::from(1));
-                    out.push(Finding::new(rule, user, &[&views[h]], d, files));
+                    d.insert("count".into(), Json::from(pos.len()));
+                    let mut f = Finding::new(rule, user, &refs(pos), d, files);
+                    if let Some((min, severity)) = rule.burst.escalate {
+                        if pos.len() as u64 >= min && severity > f.severity {
+                            f.details.insert(
+                                "escalated".into(),
+                                Json::from(format!(
+                                    "{} from {}: {} matches within one burst (at least {min})",
+                                    severity.as_str(),
+                                    f.severity.as_str(),
+                                    pos.len()
+                                )),
+                            );
+                            f.severity = severity;
+                        }
+                    }
+                    if pos.len() > 1 {
+                        f.summary = format!(
+                            "{} (and {} more like it until {})",
+                            f.summary,
+                            pos.len() - 1,
+                            crate::normalize::time::format(&f.last)
+                        );
+                    }
+                    out.push(f);
                 }
             } else {
                 for (_, pos) in group(views, hits, &rule.group_by) {
@@ -762,18 +807,38 @@ fn evaluate(
                 }
             }
         }
-        Logic::Threshold { count, min, window } => {
+        Logic::Threshold {
+            count,
+            min,
+            window,
+            history,
+        } => {
             if hits.is_empty() {
                 return;
             }
             for (_, pos) in group(views, hits, &rule.group_by) {
                 let list = refs(&pos);
+                let days = history.map(|_| window::daily_peaks(&list, count, *window));
                 for b in window::bursts(&list, count, *min, *window) {
+                    let mut usual = None;
+                    if let (Some(factor), Some(days)) = (history, &days) {
+                        let (first, last) = (list[b.start].event.time, list[b.end].event.time);
+                        if let Some(u) = window::usual_peak(days, first, last) {
+                            if b.peak < factor * u.peak {
+                                continue;
+                            }
+                            usual = Some(u);
+                        }
+                    }
                     let mut d = grouped_details(&pos[b.start..=b.end]);
                     d.insert("count".into(), number(b.peak));
                     d.insert("total".into(), number(b.total));
                     d.insert("min".into(), number(*min));
                     d.insert("window".into(), Json::from(rule::format_duration(*window)));
+                    if let Some(u) = usual {
+                        d.insert("usual_peak".into(), number(u.peak));
+                        d.insert("history_days".into(), Json::from(u.days));
+                    }
                     d.insert(
                         "counted".into(),
                         Json::from(match count {

@@ -153,6 +153,9 @@ struct ThresholdDef {
     count: String,
     min: Yaml,
     window: Yaml,
+    /// A burst must also reach this many times the account's usual daily peak.
+    #[serde(default)]
+    history_factor: Option<Yaml>,
 }
 
 fn default_count() -> String {
@@ -180,6 +183,40 @@ struct SequenceDef {
     same: Vec<Field>,
     #[serde(default)]
     differ_any: Vec<Field>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BurstDef {
+    #[serde(default)]
+    gap: Option<Yaml>,
+    #[serde(default)]
+    escalate: Option<EscalateDef>,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EscalateDef {
+    min: Yaml,
+    severity: Severity,
+}
+
+/// How a per-event rule's matches for one account become findings: matches no further apart
+/// than `gap` are one burst and one finding (with a count, first and last time and every
+/// evidence row); a burst of at least `escalate.0` matches gets severity `escalate.1`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Burst {
+    pub gap: Duration,
+    pub escalate: Option<(u64, Severity)>,
+}
+
+impl Default for Burst {
+    fn default() -> Self {
+        Burst {
+            gap: Duration::hours(1),
+            escalate: None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -253,6 +290,8 @@ struct RuleDef {
     sequence: Option<SequenceDef>,
     #[serde(default)]
     baseline: Option<BaselineDef>,
+    #[serde(default)]
+    burst: Option<BurstDef>,
     summary: String,
     #[serde(default)]
     tests: Vec<RuleTest>,
@@ -278,6 +317,9 @@ pub enum Logic {
         count: Count,
         min: f64,
         window: Duration,
+        /// Set: a burst must also reach this many times the account's own usual daily peak
+        /// (on other days), so a heavy reader's ordinary day is not a finding.
+        history: Option<f64>,
     },
     Sequence {
         first: Step,
@@ -340,6 +382,8 @@ pub struct Rule {
     pub prefilter: Prefilter,
     pub group_by: Vec<Field>,
     pub logic: Logic,
+    /// How per-event matches are gathered into findings (per-event rules only).
+    pub burst: Burst,
     pub summary: String,
     pub params: Params,
     pub tests: Vec<RuleTest>,
@@ -489,7 +533,7 @@ pub fn parse(
         let mut message = strip_position(&msg);
         if message.contains("unknown field") && !message.contains("expected") {
             message.push_str(&format!(
-                "; a rule has id, title, severity, description, why, mitre, references, params, roles, match, group_by, threshold | sequence | baseline, summary, tests; field names are {}",
+                "; a rule has id, title, severity, description, why, mitre, references, params, roles, match, group_by, threshold | sequence | baseline, burst, summary, tests; field names are {}",
                 "the normalized columns, attr.<name> or ip.<fact> (docs/rules.md)"
             ));
         }
@@ -630,7 +674,22 @@ fn compile(
                 "a threshold needs a `match` saying which events it counts".into(),
             ));
         }
-        Logic::Threshold { count, min, window }
+        let history = match &t.history_factor {
+            Some(y) => {
+                ref_ok(y, "threshold.history_factor")?;
+                Some(
+                    number(Some(&resolve(y)), "history_factor")
+                        .map_err(|m| invalid("threshold.history_factor", "history_factor:", m))?,
+                )
+            }
+            None => None,
+        };
+        Logic::Threshold {
+            count,
+            min,
+            window,
+            history,
+        }
     } else if let Some(s) = &def.sequence {
         ref_ok(&s.within, "sequence.within")?;
         let step = |st: &StepDef, name: &str| -> Result<Step, RuleError> {
@@ -697,6 +756,26 @@ fn compile(
         t.expectation()
             .map_err(|m| invalid("tests.expect", &t.name, m))?;
     }
+    let mut burst = Burst::default();
+    if let Some(b) = &def.burst {
+        if !matches!(logic, Logic::Event) || !def.group_by.is_empty() {
+            return Err(invalid(
+                "burst",
+                "burst:",
+                "`burst` is for per-event rules without `group_by`".into(),
+            ));
+        }
+        if let Some(g) = &b.gap {
+            ref_ok(g, "burst.gap")?;
+            burst.gap = duration(Some(&resolve(g))).map_err(|m| invalid("burst.gap", "gap:", m))?;
+        }
+        if let Some(e) = &b.escalate {
+            ref_ok(&e.min, "burst.escalate.min")?;
+            let min = number(Some(&resolve(&e.min)), "min")
+                .map_err(|m| invalid("burst.escalate.min", "min:", m))?;
+            burst.escalate = Some((min.max(1.0) as u64, e.severity));
+        }
+    }
     let rule = Rule {
         meta: RuleMeta {
             id: def.id,
@@ -716,6 +795,7 @@ fn compile(
         prefilter,
         group_by: def.group_by,
         logic,
+        burst,
         summary: def.summary,
         params,
         tests: def.tests,

@@ -200,14 +200,14 @@ pub fn synthetic_events(
                     }
                 }
                 "ip.country" | "ip.asn" | "ip.as_org" | "ip.network" | "ip.provider"
-                | "ip.trusted_country" | "ip.location" => {
+                | "ip.trusted_country" | "ip.location" | "ip.shared" | "ip.spray_accounts" => {
                     ip_facts.insert(key.clone(), y.clone());
                 }
                 other => {
                     let hint = Field::parse(other)
                         .err()
                         .unwrap_or_else(|| format!("`{other}` cannot be set in a test event"));
-                    return Err(at(other, format!("{hint}; ip facts: ip.country, ip.asn, ip.as_org, ip.network, ip.provider, ip.trusted_country, ip.location [lat, lon]")));
+                    return Err(at(other, format!("{hint}; ip facts: ip.country, ip.asn, ip.as_org, ip.network, ip.provider, ip.trusted_country, ip.shared, ip.spray_accounts, ip.location [lat, lon]")));
                 }
             }
         }
@@ -260,6 +260,12 @@ fn apply_facts(info: &mut IpInfo, facts: &BTreeMap<String, Yaml>) -> Result<(), 
             "ip.as_org" => info.as_org = Some(Text::from(text(y)?)),
             "ip.provider" => info.provider = Some(Text::from(text(y)?)),
             "ip.trusted_country" => info.trusted_country = matches!(y, Yaml::Bool(true)),
+            "ip.shared" => info.shared = matches!(y, Yaml::Bool(true)),
+            "ip.spray_accounts" => {
+                info.spray_accounts = text(y)?
+                    .parse()
+                    .map_err(|_| "ip.spray_accounts: expected a number".to_string())?
+            }
             "ip.network" => {
                 info.network = match text(y)?.as_str() {
                     "hosting" => NetworkKind::Hosting,

@@ -118,6 +118,63 @@ pub fn bursts(hits: &[&EventView<'_>], count: &Count, min: f64, window: Duration
     out
 }
 
+/// The largest window count reached on each UTC day with any hit (day as days since 1970).
+pub fn daily_peaks(hits: &[&EventView<'_>], count: &Count, window: Duration) -> Vec<(i64, f64)> {
+    let mut out: Vec<(i64, f64)> = Vec::new();
+    let mut start = 0;
+    for k in 1..=hits.len() {
+        let day = |i: usize| hits[i].event.time.timestamp().div_euclid(86_400);
+        if k < hits.len() && day(k) == day(k - 1) {
+            continue;
+        }
+        let peak = bursts(&hits[start..k], count, 0.0, window)
+            .iter()
+            .map(|b| b.peak)
+            .fold(0.0, f64::max);
+        out.push((day(start), peak));
+        start = k;
+    }
+    out
+}
+
+/// An account's usual daily peak, from the days outside a burst.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Usual {
+    /// The median of the daily peaks.
+    pub peak: f64,
+    /// How many days it comes from.
+    pub days: usize,
+}
+
+/// Days of history needed before an account's own usual peak counts.
+pub const HISTORY_MIN_DAYS: usize = 3;
+
+/// The median daily peak over the days not touched by the burst from `first` to `last`, or
+/// `None` with fewer than [`HISTORY_MIN_DAYS`] such days (a new account has no usual day).
+pub fn usual_peak(
+    days: &[(i64, f64)],
+    first: chrono::DateTime<chrono::Utc>,
+    last: chrono::DateTime<chrono::Utc>,
+) -> Option<Usual> {
+    let (a, b) = (
+        first.timestamp().div_euclid(86_400),
+        last.timestamp().div_euclid(86_400),
+    );
+    let mut other: Vec<f64> = days
+        .iter()
+        .filter(|(d, _)| *d < a || *d > b)
+        .map(|(_, p)| *p)
+        .collect();
+    if other.len() < HISTORY_MIN_DAYS {
+        return None;
+    }
+    other.sort_by(f64::total_cmp);
+    Some(Usual {
+        peak: other[other.len() / 2],
+        days: other.len(),
+    })
+}
+
 /// One occurrence of a sequence: the earlier events and the later ones that completed it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Occurrence {

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 
 use crate::model::{Event, Text};
@@ -143,7 +143,29 @@ pub struct IpInfo {
     pub disagreements: Vec<String>,
     /// Events in the evidence from this address.
     pub events: u64,
+    /// Distinct accounts that acted successfully from this address (sign-ins, audit records).
+    pub accounts: u32,
+    /// Distinct UTC days with such activity.
+    pub days: u32,
+    /// Tenant egress: used by at least [`SHARED_MIN_ACCOUNTS`] accounts on at least
+    /// [`SHARED_MIN_DAYS`] days (a corporate VPN, a VDI pool, an office): an everyday
+    /// address of the tenant, whatever its network kind, not one attacker's.
+    pub shared: bool,
+    /// The most distinct accounts that failed a password from this address within one hour:
+    /// five or more is a password spray's source, whatever the address's network.
+    pub spray_accounts: u32,
 }
+
+/// Sign-in error codes of a wrong or unusable password (Entra AADSTS numbers): invalid user
+/// name or password, locked (smart lockout), user not found, password expired, disabled.
+pub const PASSWORD_FAILURE_CODES: &[&str] = &["50126", "50053", "50034", "50055", "50056", "50057"];
+
+/// Accounts an address must serve to count as the tenant's shared egress: a VPN concentrator or
+/// VDI pool serves many people; an attacker's proxy in one campaign rarely reaches five
+/// accounts of one tenant on three separate days.
+pub const SHARED_MIN_ACCOUNTS: u32 = 5;
+/// Days an address must be used on to count as shared egress.
+pub const SHARED_MIN_DAYS: u32 = 3;
 
 impl IpInfo {
     /// An address with nothing looked up yet: only its scope, and `NotPublic` / `Unknown`.
@@ -169,6 +191,10 @@ impl IpInfo {
             trusted_country: false,
             disagreements: Vec::new(),
             events: 0,
+            accounts: 0,
+            days: 0,
+            shared: false,
+            spray_accounts: 0,
         }
     }
 }
@@ -239,11 +265,20 @@ impl Enrichment {
 /// Looks up every distinct address in `events` once, in parallel.
 pub fn enrich(events: &[Event], geo: &GeoIp, nets: &NetworkConfig) -> Enrichment {
     let exported = exported_values(events);
+    let usage = usage(events);
     let infos: Vec<IpInfo> = exported
         .into_par_iter()
         .map(|(ip, (count, ex))| {
             let mut info = lookup(ip, &ex, geo, nets);
             info.events = count;
+            if let Some(&(accounts, days, spray)) = usage.get(&ip) {
+                info.accounts = accounts;
+                info.days = days;
+                info.spray_accounts = spray;
+                info.shared = info.scope.is_public()
+                    && accounts >= SHARED_MIN_ACCOUNTS
+                    && days >= SHARED_MIN_DAYS;
+            }
             info
         })
         .collect();
@@ -330,6 +365,98 @@ pub fn lookup(ip: IpAddr, exported: &Exported, geo: &GeoIp, nets: &NetworkConfig
 }
 
 /// Per distinct address: how many events, and the most common exported values.
+/// Per address: how many distinct accounts acted successfully from it, on how many UTC days,
+/// and the most distinct accounts that failed a password from it within one hour.
+fn usage(events: &[Event]) -> FxHashMap<IpAddr, (u32, u32, u32)> {
+    use crate::model::{ActorKind, Outcome, Source};
+    #[derive(Default)]
+    struct Seen<'a> {
+        users: FxHashSet<&'a str>,
+        days: FxHashSet<i64>,
+        failures: Vec<(i64, &'a str)>,
+    }
+    let password_failure = |e: &Event| {
+        e.outcome == Outcome::Failure
+            && match e.source {
+                Source::Signin | Source::Noninteractive => e
+                    .error_code
+                    .as_deref()
+                    .is_some_and(|c| PASSWORD_FAILURE_CODES.contains(&c)),
+                Source::Audit => {
+                    &*e.operation == "UserLoginFailed"
+                        && e.error_code
+                            .as_deref()
+                            .is_none_or(|c| PASSWORD_FAILURE_CODES.contains(&c))
+                }
+                Source::Messagetrace => false,
+            }
+    };
+    let seen: FxHashMap<IpAddr, Seen> = events
+        .par_iter()
+        .filter(|e| e.ip.is_some() && e.source != Source::Messagetrace)
+        .fold(FxHashMap::default, |mut acc: FxHashMap<IpAddr, Seen>, e| {
+            let Some(ip) = e.ip else { return acc };
+            if matches!(e.outcome, Outcome::Success | Outcome::Unknown) {
+                let t = acc.entry(ip).or_default();
+                t.users.insert(&e.user);
+                t.days.insert(e.time.timestamp().div_euclid(86_400));
+            } else if password_failure(e) {
+                let t = acc.entry(ip).or_default();
+                t.failures.push((e.time.timestamp(), &e.user));
+            }
+            acc
+        })
+        .reduce(FxHashMap::default, |mut a, b| {
+            for (ip, s) in b {
+                let into = a.entry(ip).or_default();
+                into.users.extend(s.users);
+                into.days.extend(s.days);
+                into.failures.extend(s.failures);
+            }
+            a
+        });
+    seen.into_iter()
+        .map(|(ip, mut s)| {
+            let accounts = s
+                .users
+                .iter()
+                .filter(|u| ActorKind::of(u) == ActorKind::Account)
+                .count();
+            s.failures.sort_unstable();
+            (
+                ip,
+                (
+                    accounts as u32,
+                    s.days.len() as u32,
+                    most_in_an_hour(&s.failures),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The most distinct users among `(unix seconds, user)` pairs (sorted) within any hour.
+fn most_in_an_hour(failures: &[(i64, &str)]) -> u32 {
+    let mut in_window: BTreeMap<&str, u32> = BTreeMap::new();
+    let mut start = 0;
+    let mut best = 0;
+    for &(t, user) in failures {
+        *in_window.entry(user).or_default() += 1;
+        while failures[start].0 < t - 3600 {
+            let u = failures[start].1;
+            if let Some(n) = in_window.get_mut(u) {
+                *n -= 1;
+                if *n == 0 {
+                    in_window.remove(u);
+                }
+            }
+            start += 1;
+        }
+        best = best.max(in_window.len() as u32);
+    }
+    best
+}
+
 fn exported_values(events: &[Event]) -> Vec<(IpAddr, (u64, Exported))> {
     #[derive(Default)]
     struct Tally {

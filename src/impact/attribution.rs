@@ -32,6 +32,9 @@ pub struct Lead {
     pub user: String,
     /// Indexes into the evidence events.
     pub events: Vec<usize>,
+    /// Every evidence event is an attempt that did not get in (a failed or interrupted sign-in):
+    /// the account was targeted; such a lead seeds nothing and scores nothing.
+    pub attempt: bool,
 }
 
 /// Why one key (IP, session, token) belongs to the attacker.
@@ -55,6 +58,9 @@ pub struct Footprint {
     pub user_agents: Vec<String>,
     /// The user's own IPs, seen before any signal: never attributed.
     pub baseline_ips: Vec<IpAddr>,
+    /// Addresses on attacker events that were left out of the attacker's IPs, and why
+    /// (Microsoft's own service front ends on service-side records, the tenant's shared egress).
+    pub excluded_ips: Vec<ExcludedIp>,
     /// Indexes of the attacker's events, in time order, with why and how sure.
     #[serde(skip)]
     pub events: Vec<(usize, Confidence, String)>,
@@ -68,6 +74,38 @@ impl Footprint {
     pub fn ip_set(&self) -> BTreeSet<IpAddr> {
         self.ips.iter().filter_map(|k| k.key.parse().ok()).collect()
     }
+}
+
+/// An address seen on the attacker's events that is not the attacker's.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ExcludedIp {
+    pub ip: IpAddr,
+    pub why: String,
+}
+
+/// Autonomous systems of Microsoft's own services (Azure and Microsoft's corporate and Office
+/// 365 networks). A server-side audit record (a mailbox action done by Exchange, a SharePoint
+/// job, a directory change by an Entra service) carries such an address as its client IP.
+pub const MICROSOFT_ASNS: &[u32] = &[8068, 8069, 8070, 8071, 8075, 12076, 3598, 6584, 23468];
+
+/// Why `ip` on event `e` cannot be an attacker's address, if it cannot: Microsoft's service
+/// address on a record that is not a sign-in (on a sign-in it is the client: an attacker can
+/// rent an Azure machine), or the tenant's shared egress.
+pub fn not_attacker_ip(e: &Event, ip: IpAddr, ips: &Enrichment) -> Option<String> {
+    let info = ips.get(ip)?;
+    if info.shared {
+        return Some(format!(
+            "the tenant's shared egress ({} accounts on {} days)",
+            info.accounts, info.days
+        ));
+    }
+    let microsoft = info.asn.filter(|a| MICROSOFT_ASNS.contains(a))?;
+    (!matches!(e.source, Source::Signin | Source::Noninteractive)).then(|| {
+        format!(
+            "a Microsoft service address (AS{microsoft}) on a service-side {} record",
+            e.source
+        )
+    })
 }
 
 /// Tunable parameters of attribution, with the reasons for their defaults.
@@ -105,7 +143,7 @@ pub fn attribute(
 ) -> Footprint {
     let strong: Vec<&Lead> = leads
         .iter()
-        .filter(|l| l.severity >= opts.seed_severity)
+        .filter(|l| l.severity >= opts.seed_severity && !l.attempt)
         .collect();
     let Some(first_signal) = strong
         .iter()
@@ -126,7 +164,12 @@ pub fn attribute(
         })
         .filter_map(|e| e.ip)
         .collect();
-    let usable_ip = |ip: IpAddr| {
+    let mut excluded: BTreeMap<IpAddr, String> = BTreeMap::new();
+    let mut usable_ip = |e: &Event, ip: IpAddr| {
+        if let Some(why) = not_attacker_ip(e, ip, ips) {
+            excluded.entry(ip).or_insert(why);
+            return false;
+        }
         !baseline.contains(&ip)
             && ips
                 .get(ip)
@@ -145,7 +188,7 @@ pub fn attribute(
             let take = match e.ip {
                 None => single,
                 Some(ip) => {
-                    usable_ip(ip)
+                    usable_ip(e, ip)
                         && (single
                             || ips.get(ip).is_none_or(|info| {
                                 matches!(
@@ -161,7 +204,14 @@ pub fn attribute(
         }
     }
     let Some(first_signal) = seeds.keys().map(|i| events[*i].time).min() else {
-        return Footprint::default();
+        drop(usable_ip);
+        return Footprint {
+            excluded_ips: excluded
+                .into_iter()
+                .map(|(ip, why)| ExcludedIp { ip, why })
+                .collect(),
+            ..Footprint::default()
+        };
     };
 
     // key -> (why, confidence)
@@ -170,7 +220,7 @@ pub fn attribute(
     let mut tokens: BTreeMap<String, (String, Confidence)> = BTreeMap::new();
     for (i, rule) in &seeds {
         let e = &events[*i];
-        if let Some(ip) = e.ip.filter(|ip| usable_ip(*ip)) {
+        if let Some(ip) = e.ip.filter(|ip| usable_ip(e, *ip)) {
             ip_keys
                 .entry(ip)
                 .or_insert((format!("source of {rule} evidence"), Confidence::High));
@@ -217,7 +267,7 @@ pub fn attribute(
                 continue;
             };
             attributed.entry(i).or_insert((conf, why.clone()));
-            if let Some(ip) = e.ip.filter(|ip| usable_ip(*ip)) {
+            if let Some(ip) = e.ip.filter(|ip| usable_ip(e, *ip)) {
                 ip_keys
                     .entry(ip)
                     .or_insert((format!("used by {why}"), conf));
@@ -249,8 +299,14 @@ pub fn attribute(
         }
     }
 
+    let ip_set: BTreeSet<IpAddr> = ip_keys.keys().copied().collect();
     let mut fp = Footprint {
-        baseline_ips: baseline.into_iter().collect(),
+        excluded_ips: excluded
+            .into_iter()
+            .filter(|(ip, _)| !ip_set.contains(ip))
+            .map(|(ip, why)| ExcludedIp { ip, why })
+            .collect(),
+        baseline_ips: baseline.iter().copied().collect(),
         ..Footprint::default()
     };
     let mut ordered: Vec<(usize, Confidence, String)> = attributed
@@ -323,4 +379,166 @@ pub fn attribute(
     fp.user_agents = agents.into_iter().collect();
     fp.events = ordered;
     fp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::enrich::IpInfo;
+    use crate::model::Text;
+
+    fn at(day: u32, hour: u32) -> DateTime<Utc> {
+        use chrono::TimeZone;
+        Utc.with_ymd_and_hms(2024, 5, day, hour, 0, 0)
+            .single()
+            .expect("a valid time")
+    }
+
+    fn event(time: DateTime<Utc>, source: Source, op: &str, ip: &str, session: &str) -> Event {
+        let mut e = Event::new(
+            time,
+            source,
+            Text::from("v@contoso.example"),
+            Text::from(op),
+        );
+        e.outcome = Outcome::Success;
+        e.ip = ip.parse().ok();
+        e.session_id = Some(Text::from(session));
+        e
+    }
+
+    fn info(ip: &str, asn: u32, network: NetworkKind, shared: bool) -> IpInfo {
+        let mut i = IpInfo::bare(ip.parse().expect("an address"));
+        i.asn = Some(asn);
+        i.network = network;
+        i.shared = shared;
+        i
+    }
+
+    /// Home sign-ins for two weeks, a VPN pool everyone uses, then a sign-in from a VPS whose
+    /// session reads mail through Exchange (a Microsoft address on the audit record).
+    fn case() -> (Vec<Event>, Enrichment) {
+        let events = vec![
+            event(at(1, 8), Source::Signin, "Sign-in", "73.20.1.2", "s-home"),
+            event(at(2, 8), Source::Signin, "Sign-in", "20.61.10.4", "s-vdi"),
+            event(
+                at(13, 14),
+                Source::Signin,
+                "Sign-in",
+                "188.166.14.77",
+                "s-evil",
+            ),
+            event(
+                at(13, 15),
+                Source::Audit,
+                "MailItemsAccessed",
+                "40.107.1.1",
+                "s-evil",
+            ),
+            event(
+                at(13, 16),
+                Source::Audit,
+                "New-InboxRule",
+                "20.61.10.4",
+                "s-vdi",
+            ),
+            event(
+                at(13, 17),
+                Source::Audit,
+                "Send",
+                "188.166.14.77",
+                "s-other",
+            ),
+        ];
+        let ips = Enrichment::from_infos(
+            vec![
+                info("73.20.1.2", 7922, NetworkKind::Isp, false),
+                info("20.61.10.4", 8075, NetworkKind::Hosting, true),
+                info("188.166.14.77", 14061, NetworkKind::Hosting, false),
+                info("40.107.1.1", 8075, NetworkKind::Hosting, false),
+            ],
+            Vec::new(),
+        );
+        (events, ips)
+    }
+
+    fn lead(events: Vec<usize>, severity: u8, attempt: bool) -> Lead {
+        Lead {
+            rule_id: "t".into(),
+            severity,
+            user: "v@contoso.example".into(),
+            events,
+            attempt,
+        }
+    }
+
+    #[test]
+    fn the_attacker_session_and_ip_spread_and_service_addresses_are_left_out() {
+        let (events, ips) = case();
+        let all: Vec<usize> = (0..events.len()).collect();
+        let fp = attribute(
+            &events,
+            &all,
+            &[lead(vec![2], 4, false)],
+            &ips,
+            &AttributionOptions::default(),
+        );
+        let attributed: Vec<usize> = fp.events.iter().map(|(i, _, _)| *i).collect();
+        // The VPS sign-in, its session's mail access, and a send from the VPS address.
+        assert_eq!(attributed, vec![2, 3, 5]);
+        assert_eq!(
+            fp.ips.iter().map(|k| k.key.as_str()).collect::<Vec<_>>(),
+            vec!["188.166.14.77"]
+        );
+        assert_eq!(fp.excluded_ips.len(), 1);
+        assert_eq!(fp.excluded_ips[0].ip.to_string(), "40.107.1.1");
+        assert!(
+            fp.excluded_ips[0].why.contains("AS8075"),
+            "{}",
+            fp.excluded_ips[0].why
+        );
+        assert!(fp
+            .baseline_ips
+            .iter()
+            .any(|ip| ip.to_string() == "73.20.1.2"));
+    }
+
+    #[test]
+    fn shared_egress_is_never_the_attackers_and_attempts_seed_nothing() {
+        let (events, ips) = case();
+        let all: Vec<usize> = (0..events.len()).collect();
+        // A high finding on the inbox rule made from the shared VPN pool.
+        let fp = attribute(
+            &events,
+            &all,
+            &[lead(vec![4], 3, false)],
+            &ips,
+            &AttributionOptions::default(),
+        );
+        assert!(fp.ips.is_empty(), "{:?}", fp.ips);
+        assert!(fp
+            .excluded_ips
+            .iter()
+            .any(|x| x.why.contains("shared egress")));
+        let fp = attribute(
+            &events,
+            &all,
+            &[lead(vec![2], 4, true)],
+            &ips,
+            &AttributionOptions::default(),
+        );
+        assert!(fp.is_empty(), "a failed attempt seeds no footprint");
+    }
+
+    #[test]
+    fn a_microsoft_address_on_a_sign_in_is_the_client() {
+        let (events, ips) = case();
+        let e = &events[1];
+        let ms: IpAddr = "40.107.1.1".parse().expect("an address");
+        assert!(
+            not_attacker_ip(e, ms, &ips).is_none(),
+            "an Azure VM can sign in"
+        );
+        assert!(not_attacker_ip(&events[3], ms, &ips).is_some());
+    }
 }

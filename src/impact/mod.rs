@@ -35,10 +35,19 @@ pub struct AttributedEvent {
 }
 
 /// What the evidence says about one account.
+///
+/// - `compromised`: a score of at least [`VerdictOptions::compromised_score`] from findings on
+///   activity that succeeded, *and* attacker activity attributed in the account;
+/// - `suspicious`: a score of at least [`VerdictOptions::suspicious_score`] from such findings,
+///   without the proof above;
+/// - `targeted`: findings only on attempts that failed (a password spray, denied MFA prompts):
+///   someone went after the account, nothing says they got in;
+/// - `clean`: nothing above.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Clean,
+    Targeted,
     Suspicious,
     Compromised,
 }
@@ -47,6 +56,7 @@ impl Verdict {
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Clean => "clean",
+            Verdict::Targeted => "targeted",
             Verdict::Suspicious => "suspicious",
             Verdict::Compromised => "compromised",
         }
@@ -57,13 +67,25 @@ impl Verdict {
 /// per rule counts, so a noisy rule cannot make a verdict alone.
 pub const SEVERITY_WEIGHTS: [u32; 5] = [0, 2, 10, 25, 50];
 
+/// An identity in the evidence that is not an account (a system identity, an app or service
+/// principal, an anonymous user), with the rules that fired on its records. These get no verdict.
+#[derive(Clone, Debug, Serialize)]
+pub struct ActorFindings {
+    pub actor: String,
+    pub kind: crate::model::ActorKind,
+    pub rules: Vec<String>,
+    pub findings: usize,
+}
+
 /// Tunable thresholds of the verdict, with reasons.
 #[derive(Clone, Debug)]
 pub struct VerdictOptions {
     /// Compromised needs this score (50: one critical finding, or two high ones) *and* an
     /// attacker footprint: signals without attacker activity are suspicious, not proof.
     pub compromised_score: u32,
-    /// Suspicious from this score (10: one medium finding).
+    /// Suspicious from this score (20: one high finding, or two medium ones of different
+    /// rules). A single medium finding (a VPN sign-in, a third-party mail client, a delegate's
+    /// permission) is an everyday event in a real tenant, not enough to put a person on a list.
     pub suspicious_score: u32,
 }
 
@@ -71,7 +93,7 @@ impl Default for VerdictOptions {
     fn default() -> Self {
         VerdictOptions {
             compromised_score: 50,
-            suspicious_score: 10,
+            suspicious_score: 20,
         }
     }
 }
@@ -109,10 +131,13 @@ pub struct UserImpact {
 pub struct Impact {
     pub tenant_domains: Vec<String>,
     pub users: Vec<UserImpact>,
+    /// Identities that are not accounts, with their findings (no verdict), by name.
+    pub actors: Vec<ActorFindings>,
 }
 
 impl Impact {
-    /// The compromised and suspicious accounts, most serious first (verdict, score, then name).
+    /// The compromised, suspicious and targeted accounts, most serious first (verdict, score,
+    /// then name).
     pub fn flagged(&self) -> Vec<&UserImpact> {
         let mut users: Vec<&UserImpact> = self
             .users
@@ -146,9 +171,28 @@ pub fn assess(
             .collect()
     };
     let mut by_user: BTreeMap<String, Vec<&Lead>> = BTreeMap::new();
+    let mut actors: BTreeMap<String, Vec<&Lead>> = BTreeMap::new();
     for l in leads {
-        by_user.entry(l.user.to_lowercase()).or_default().push(l);
+        let user = l.user.to_lowercase();
+        if crate::model::ActorKind::of(&user) == crate::model::ActorKind::Account {
+            by_user.entry(user).or_default().push(l);
+        } else {
+            actors.entry(user).or_default().push(l);
+        }
     }
+    let actors: Vec<ActorFindings> = actors
+        .into_iter()
+        .map(|(actor, ls)| {
+            let rules: std::collections::BTreeSet<String> =
+                ls.iter().map(|l| l.rule_id.clone()).collect();
+            ActorFindings {
+                kind: crate::model::ActorKind::of(&actor),
+                actor,
+                rules: rules.into_iter().collect(),
+                findings: ls.len(),
+            }
+        })
+        .collect();
     let mut events_of: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     let mut trace_by_id: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, e) in events.iter().enumerate() {
@@ -169,7 +213,12 @@ pub fn assess(
             let owned: Vec<Lead> = user_leads.iter().map(|l| (*l).clone()).collect();
             let footprint = attribution::attribute(events, mine, &owned, ips, &opts.attribution);
             let mut rules: BTreeMap<&str, u8> = BTreeMap::new();
+            let mut attempted = false;
             for l in user_leads {
+                if l.attempt {
+                    attempted |= l.severity >= 2;
+                    continue;
+                }
                 let s = rules.entry(l.rule_id.as_str()).or_insert(0);
                 *s = (*s).max(l.severity.min(4));
             }
@@ -178,9 +227,15 @@ pub fn assess(
                 Verdict::Compromised
             } else if score >= opts.verdict.suspicious_score {
                 Verdict::Suspicious
+            } else if attempted {
+                Verdict::Targeted
             } else {
                 Verdict::Clean
             };
+            // Every rule that fired is listed, attempts included.
+            for l in user_leads.iter().filter(|l| l.attempt) {
+                rules.entry(l.rule_id.as_str()).or_insert(0);
+            }
             let window = window::window(events, files, user, &footprint);
             let blast_radius = if verdict == Verdict::Compromised {
                 blast_radius::blast_radius(events, files, user, &footprint, &trace_by_id, &tenant)
@@ -230,7 +285,7 @@ pub fn assess(
     // indicators themselves, and other accounts sharing the attacker's keys.
     let flagged: BTreeMap<String, Verdict> = users
         .iter()
-        .filter(|u| u.verdict != Verdict::Clean)
+        .filter(|u| u.verdict >= Verdict::Suspicious)
         .map(|u| (u.user.clone(), u.verdict))
         .collect();
     for u in users
@@ -253,6 +308,7 @@ pub fn assess(
     Impact {
         tenant_domains: tenant,
         users,
+        actors,
     }
 }
 
@@ -293,6 +349,7 @@ pub fn leads_from_findings(
                 rule_id: f.rule_id.clone(),
                 severity: f.severity as u8,
                 user: f.user.to_lowercase(),
+                attempt: !idx.is_empty() && idx.iter().all(|&i| events[i].is_attempt()),
                 events: idx,
             }
         })

@@ -14,6 +14,9 @@ pub const CONTAINMENT_OPERATIONS: &[(&str, &str)] = &[
     ("Reset user password.", "password reset"),
     ("Change user password.", "password changed"),
     ("Reset password (by admin)", "password reset"),
+    ("Change password (self-service)", "password changed"),
+    ("Reset password (self-service)", "password reset"),
+    ("Set force change user password.", "password change forced"),
     (
         "Update StsRefreshTokenValidFrom Timestamp.",
         "sessions revoked",
@@ -110,4 +113,53 @@ pub fn window(
         containment,
         after_containment,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The operations a rule file lists under `operation: [...]` on the line after `key`.
+    fn listed(rule: &str, key: &str) -> Vec<String> {
+        let from = rule.find(key).expect("the rule has the key");
+        let line = rule[from..]
+            .lines()
+            .find(|l| l.trim_start().starts_with("operation: ["))
+            .expect("an operation list");
+        let inner = line
+            .split_once('[')
+            .and_then(|(_, r)| r.rsplit_once(']'))
+            .expect("brackets")
+            .0;
+        inner.split(',').map(|s| s.trim().to_string()).collect()
+    }
+
+    #[test]
+    fn the_containment_rules_list_the_same_operations_as_the_window() {
+        let known: Vec<&str> = CONTAINMENT_OPERATIONS.iter().map(|(op, _)| *op).collect();
+        let reset = include_str!("../../rules/password-reset.yaml");
+        let after = include_str!("../../rules/signin-after-containment.yaml");
+        for op in listed(reset, "match:")
+            .iter()
+            .chain(&listed(after, "first:"))
+        {
+            assert!(
+                known.contains(&op.as_str()),
+                "{op} is containment in a rule but not in window.rs"
+            );
+        }
+        let password_or_revoke: Vec<&str> = CONTAINMENT_OPERATIONS
+            .iter()
+            .filter(|(_, what)| what.starts_with("password") || *what == "sessions revoked")
+            .map(|(op, _)| *op)
+            .filter(|op| *op != "Revoke user sessions")
+            .collect();
+        let in_reset = listed(reset, "match:");
+        for op in password_or_revoke {
+            assert!(
+                in_reset.iter().any(|o| o == op),
+                "{op} is containment in window.rs but password-reset.yaml misses it"
+            );
+        }
+    }
 }

@@ -42,6 +42,7 @@ pub fn summary(impact: &Impact, findings_total: usize, users_in_evidence: usize)
                 "attacker_ips": u.footprint.ips.iter().map(|k| &k.key).collect::<Vec<_>>(),
                 "attacker_sessions": u.footprint.sessions.iter().map(|k| &k.key).collect::<Vec<_>>(),
                 "attacker_asns": u.footprint.asns,
+                "ips_left_out": u.footprint.excluded_ips,
                 "recipients_to_notify": u.recipients.recipients.len(),
                 "forwarding_targets": u.blast_radius.forwarding_targets,
                 "accounts_reached": u.accounts_reached,
@@ -55,10 +56,12 @@ pub fn summary(impact: &Impact, findings_total: usize, users_in_evidence: usize)
             "users_in_evidence": users_in_evidence,
             "compromised": count(Verdict::Compromised),
             "suspicious": count(Verdict::Suspicious),
-            "clean": users_in_evidence.saturating_sub(count(Verdict::Compromised) + count(Verdict::Suspicious)),
+            "targeted": count(Verdict::Targeted),
+            "clean": users_in_evidence.saturating_sub(count(Verdict::Compromised) + count(Verdict::Suspicious) + count(Verdict::Targeted)),
             "findings": findings_total,
         },
         "users": users,
+        "actors": impact.actors,
     })
 }
 

@@ -329,7 +329,7 @@ pub fn impact(impact: &crate::impact::Impact) -> String {
     let users = impact.flagged();
     for u in &users {
         let (window, after) = match &u.window {
-            Some(w) if u.verdict == Verdict::Compromised => (
+            Some(w) if u.verdict >= Verdict::Suspicious => (
                 format!("{} to {}", time::format(&w.start), time::format(&w.end)),
                 w.after_containment.len().to_string(),
             ),
@@ -355,7 +355,7 @@ pub fn impact(impact: &crate::impact::Impact) -> String {
                 u.footprint
                     .ips
                     .iter()
-                    .filter(|_| u.verdict == Verdict::Compromised)
+                    .filter(|_| u.verdict >= Verdict::Suspicious)
                     .map(|k| k.key.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
@@ -365,7 +365,7 @@ pub fn impact(impact: &crate::impact::Impact) -> String {
         ]);
     }
     if users.is_empty() {
-        return "Verdicts: no account is compromised or suspicious.\n".to_string();
+        return "Verdicts: no account is compromised, suspicious or targeted.\n".to_string();
     }
     format!("Verdicts (accounts not listed are clean)\n{t}\n")
 }

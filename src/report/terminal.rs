@@ -62,7 +62,7 @@ pub fn verdict_cell(v: Verdict) -> Cell {
     match v {
         Verdict::Compromised => c.fg(Color::Red),
         Verdict::Suspicious => c.fg(Color::Yellow),
-        Verdict::Clean => c,
+        Verdict::Targeted | Verdict::Clean => c,
     }
 }
 

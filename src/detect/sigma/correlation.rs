@@ -201,6 +201,7 @@ fn one(p: &Pending, rules: &[Rule], map: &FieldMap) -> Result<(Rule, Vec<String>
                         count: Count::Events,
                         min: threshold()?,
                         window: within,
+                        history: None,
                     },
                     w,
                     pf,
@@ -218,6 +219,7 @@ fn one(p: &Pending, rules: &[Rule], map: &FieldMap) -> Result<(Rule, Vec<String>
                         count: Count::Distinct(f),
                         min: threshold()?,
                         window: within,
+                        history: None,
                     },
                     w,
                     pf,
@@ -285,6 +287,7 @@ fn one(p: &Pending, rules: &[Rule], map: &FieldMap) -> Result<(Rule, Vec<String>
         prefilter,
         group_by,
         logic,
+        burst: Default::default(),
         summary: match kind.as_str() {
             "value_count" => format!(
                 "{}: {{count}} {{counted}} within {{window}}",

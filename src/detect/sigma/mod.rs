@@ -659,6 +659,7 @@ fn compile(p: Parsed, shape: Arc<Shape>, map: &FieldMap) -> Rule {
         })),
         group_by: Vec::new(),
         logic: Logic::Event,
+        burst: Default::default(),
         summary: summary(&p.title),
         params: Params::default(),
         tests: p.tests,
