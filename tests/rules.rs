@@ -180,3 +180,62 @@ fn print_demo_findings() {
         );
     }
 }
+
+/// The findings one of a built-in rule's own test cases gives.
+fn findings_of_test(rule_id: &str, test_name: &str) -> Vec<detect::Finding> {
+    let set = RuleSet::builtin().unwrap_or_else(|e| panic!("{e}"));
+    let rule = set.get(rule_id).expect("built-in rule");
+    let test = rule
+        .tests
+        .iter()
+        .find(|t| t.name == test_name)
+        .expect("the rule has this test");
+    let (events, ips) = test_runner::synthetic_events(
+        rule,
+        test,
+        &breachline::enrich::GeoIp::embedded(),
+        &breachline::enrich::NetworkConfig::builtin(),
+    )
+    .expect("test events build");
+    detect::run(&events, &ips, std::slice::from_ref(rule), &[], &[])
+}
+
+#[test]
+fn a_burst_of_hiding_inbox_rules_is_one_critical_finding_that_says_what_they_do() {
+    let f = findings_of_test(
+        "inbox-rule-suspicious",
+        "three hiding rules within minutes are one critical finding",
+    );
+    assert_eq!(f.len(), 1);
+    let f = &f[0];
+    assert_eq!(f.severity, detect::Severity::Critical);
+    assert_eq!(f.evidence.len(), 3);
+    assert_eq!(f.details["count"], 3);
+    assert!(f.details.contains_key("escalated"));
+    assert!(
+        f.summary
+            .starts_with("inbox rule \".\" (New-InboxRule): if from \"ceo@contoso.example\", moves to \"RSS Feeds\", marks it read"),
+        "{}",
+        f.summary
+    );
+    assert!(
+        f.summary
+            .contains("and 2 more like it until 2024-05-13T14:36:00Z"),
+        "{}",
+        f.summary
+    );
+    assert!(!f.summary.contains('?'), "{}", f.summary);
+    // One rule alone stays high.
+    let one = findings_of_test(
+        "inbox-rule-suspicious",
+        "a '..' rule moving payment mail to RSS fires",
+    );
+    assert_eq!(one[0].severity, detect::Severity::High);
+    assert!(
+        one[0]
+            .summary
+            .contains("if the subject or body has \"invoice;payment\""),
+        "{}",
+        one[0].summary
+    );
+}

@@ -498,9 +498,12 @@ pub fn run_in_tenant(
     groups.sort_by(|a, b| a.0.cmp(&b.0));
     let n_users = groups.len();
     // Pass 2, per user in parallel: thresholds, sequences and baselines over the hits.
-    let mut findings: Vec<Finding> = groups
+    // Per user: the findings, and per volume rule that compares with history, the user's daily
+    // peaks (the peers' reference for accounts with no history of their own).
+    type PerUser = (String, Vec<Finding>, Vec<(usize, Vec<f64>)>);
+    let per_user: Vec<PerUser> = groups
         .into_par_iter()
-        .flat_map_iter(|(user, h)| {
+        .map(|(user, h)| {
             // Chunks are reduced in order, so events are in index (= time) order; sort if not.
             let mut order: Vec<usize> = (0..h.events.len()).collect();
             if !h.events.windows(2).all(|w| w[0].0 < w[1].0) {
@@ -528,7 +531,8 @@ pub fn run_in_tenant(
                 }
             }
             let mut out = Vec::new();
-            for (r, slot) in rules.iter().zip(&slots) {
+            let mut peaks = Vec::new();
+            for (ri, (r, slot)) in rules.iter().zip(&slots).enumerate() {
                 let (a, b) = match *slot {
                     Slots::One(k) => (&hits[k], &hits[k]),
                     Slots::Two { first, then } => (&hits[first], &hits[then]),
@@ -537,11 +541,16 @@ pub fn run_in_tenant(
                         continue;
                     }
                 };
-                evaluate(r, &user, &views, a, b, files, &mut out);
+                let mut days = Vec::new();
+                evaluate(r, &user, &views, a, b, files, &mut out, &mut days);
+                if !days.is_empty() {
+                    peaks.push((ri, days));
+                }
             }
-            out
+            (user.to_string(), out, peaks)
         })
         .collect();
+    let mut findings = compare_with_peers(rules, per_user);
     findings.sort_by(Finding::order);
     if std::env::var_os("BREACHLINE_TIMING").is_some() {
         let wall = started.elapsed().as_secs_f64();
@@ -733,6 +742,74 @@ fn temporal(
     }
 }
 
+/// Volume findings of accounts with no history of their own (`details.history_days` 0) are
+/// kept only when they also reach `history_factor` times the peers' reference: the 90th
+/// percentile of the other accounts' daily peaks for that rule, once at least
+/// [`PEERS_MIN_ACCOUNTS`] other accounts have some (a new employee who reads as much as the
+/// tenant's heavy readers is not an intrusion).
+fn compare_with_peers(
+    rules: &[Rule],
+    per_user: Vec<(String, Vec<Finding>, Vec<(usize, Vec<f64>)>)>,
+) -> Vec<Finding> {
+    // rule -> (user, daily peaks), users in name order.
+    let mut peaks: BTreeMap<&str, Vec<(String, Vec<f64>)>> = BTreeMap::new();
+    let mut findings = Vec::new();
+    for (user, f, p) in per_user {
+        for (ri, days) in p {
+            if let Logic::Threshold {
+                history: Some(_), ..
+            } = rules[ri].logic
+            {
+                peaks
+                    .entry(rules[ri].id())
+                    .or_default()
+                    .push((user.clone(), days));
+            }
+        }
+        findings.extend(f);
+    }
+    findings
+        .into_iter()
+        .filter_map(|mut f| {
+            let no_history = f.details.get("history_days").and_then(Json::as_u64) == Some(0);
+            let rule = rules.iter().find(|r| r.id() == f.rule_id)?;
+            let (
+                Some(users),
+                Logic::Threshold {
+                    history: Some(factor),
+                    ..
+                },
+            ) = (peaks.get(f.rule_id.as_str()), &rule.logic)
+            else {
+                return Some(f);
+            };
+            if !no_history {
+                return Some(f);
+            }
+            let others: Vec<&(String, Vec<f64>)> =
+                users.iter().filter(|(u, _)| *u != f.user).collect();
+            if others.len() < PEERS_MIN_ACCOUNTS {
+                return Some(f);
+            }
+            let mut days: Vec<f64> = others.iter().flat_map(|(_, d)| d.iter().copied()).collect();
+            days.sort_by(f64::total_cmp);
+            let p90 = days[(days.len() * 9 / 10).min(days.len() - 1)];
+            let count = f.details.get("count").and_then(Json::as_f64).unwrap_or(0.0);
+            if count < factor * p90 {
+                return None;
+            }
+            f.details.insert("peer_peak".into(), number(p90));
+            f.details
+                .insert("peer_accounts".into(), Json::from(others.len()));
+            Some(f)
+        })
+        .collect()
+}
+
+/// Other accounts with matching events needed before the peers' reference counts.
+pub const PEERS_MIN_ACCOUNTS: usize = 5;
+
+#[allow(clippy::too_many_arguments)]
 fn evaluate(
     rule: &Rule,
     user: &str,
@@ -741,6 +818,7 @@ fn evaluate(
     then_hits: &[usize],
     files: &[String],
     out: &mut Vec<Finding>,
+    daily_peaks: &mut Vec<f64>,
 ) {
     let refs = |pos: &[usize]| -> Vec<&EventView> { pos.iter().map(|&p| &views[p]).collect() };
     // Groups are keyed case-insensitively; the details show the first event's own spelling.
@@ -819,6 +897,9 @@ fn evaluate(
             for (_, pos) in group(views, hits, &rule.group_by) {
                 let list = refs(&pos);
                 let days = history.map(|_| window::daily_peaks(&list, count, *window));
+                if let Some(days) = &days {
+                    daily_peaks.extend(days.iter().map(|(_, p)| *p));
+                }
                 for b in window::bursts(&list, count, *min, *window) {
                     let mut usual = None;
                     if let (Some(factor), Some(days)) = (history, &days) {
@@ -835,9 +916,15 @@ fn evaluate(
                     d.insert("total".into(), number(b.total));
                     d.insert("min".into(), number(*min));
                     d.insert("window".into(), Json::from(rule::format_duration(*window)));
-                    if let Some(u) = usual {
-                        d.insert("usual_peak".into(), number(u.peak));
-                        d.insert("history_days".into(), Json::from(u.days));
+                    match usual {
+                        Some(u) => {
+                            d.insert("usual_peak".into(), number(u.peak));
+                            d.insert("history_days".into(), Json::from(u.days));
+                        }
+                        None if history.is_some() => {
+                            d.insert("history_days".into(), Json::from(0));
+                        }
+                        None => {}
                     }
                     d.insert(
                         "counted".into(),

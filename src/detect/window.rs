@@ -506,3 +506,25 @@ mod tests {
         assert_eq!(items(&v), 2.0);
     }
 }
+
+#[cfg(test)]
+mod history_tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn the_usual_peak_is_the_median_of_other_days_and_needs_three_of_them() {
+        let day = |d: i64| {
+            Utc.timestamp_opt(d * 86_400 + 3600, 0)
+                .single()
+                .expect("time")
+        };
+        let days = vec![(0, 10.0), (1, 300.0), (2, 12.0), (3, 14.0), (4, 500.0)];
+        // The burst on day 4 is compared with days 0-3: median of 10, 12, 14, 300 is 14.
+        let u = usual_peak(&days, day(4), day(4)).expect("four other days");
+        assert_eq!((u.peak, u.days), (14.0, 4));
+        // A burst spanning days 1 to 4 leaves one day: no history.
+        assert!(usual_peak(&days, day(1), day(4)).is_none());
+        assert!(usual_peak(&[], day(0), day(0)).is_none());
+    }
+}
