@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use super::case::Case;
 use crate::detect::Severity;
-use crate::impact::Verdict;
+use crate::impact::{SentBy, Verdict};
 use crate::normalize::time;
 
 /// Findings at or above this severity are listed; the rest are counted.
@@ -95,7 +95,7 @@ pub fn render(case: &Case) -> String {
                     window,
                     ips.join(", "),
                     if c {
-                        u.recipients.recipients.len().to_string()
+                        u.recipients.to_notify().to_string()
                     } else {
                         String::new()
                     },
@@ -231,13 +231,15 @@ pub fn render(case: &Case) -> String {
             d.1 += 1;
             d.2 += r.count;
         }
-        let external = u.recipients.external();
+        let list = &u.recipients;
         let _ = writeln!(
             out,
-            "### Recipients to notify\n\n{} recipients ({} external, {} internal); the full list is in `recipients.csv`.\n",
-            u.recipients.recipients.len(),
-            external,
-            u.recipients.recipients.len() - external
+            "### Recipients to notify\n\n{} recipients ({} external, {} internal): {} got mail the attacker sent, {} mail of unknown origin. The full list is in `recipients.csv`.\n",
+            list.to_notify(),
+            list.external(),
+            list.internal(),
+            list.sent_by(SentBy::Attacker),
+            list.sent_by(SentBy::Unknown),
         );
         let rows: Vec<Vec<String>> = domains
             .iter()
@@ -254,6 +256,29 @@ pub fn render(case: &Case) -> String {
             table(
                 &mut out,
                 &["domain", "internal", "recipients", "messages"],
+                &rows,
+            );
+        }
+        if !list.user_sent.is_empty() {
+            let _ = writeln!(
+                out,
+                "Mail the user sent themselves in the window, not to notify (`sent_by` = `user` in `recipients.csv`):\n"
+            );
+            let rows: Vec<Vec<String>> = list
+                .user_sent
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.recipient.clone(),
+                        r.count.to_string(),
+                        r.subjects.join(" | "),
+                        r.sent_by_reason.clone(),
+                    ]
+                })
+                .collect();
+            table(
+                &mut out,
+                &["recipient", "messages", "subjects", "why the user's own"],
                 &rows,
             );
         }
