@@ -930,11 +930,16 @@ fn blast(page: &mut Page, u: &UserImpact, n: usize) {
 fn notification(page: &mut Page, u: &UserImpact, n: usize) {
     let list = &u.recipients;
     let mut domains: BTreeMap<&str, (bool, u64, u64)> = BTreeMap::new();
+    // Rows are sorted by domain then recipient: a recipient with rows of two kinds counts once.
+    let mut previous: Option<&str> = None;
     for r in &list.recipients {
         let d = domains
             .entry(r.domain.as_str())
             .or_insert((r.internal, 0, 0));
-        d.1 += 1;
+        if previous != Some(r.recipient.as_str()) {
+            d.1 += 1;
+        }
+        previous = Some(r.recipient.as_str());
         d.2 += r.count;
     }
     let _ = write!(

@@ -224,11 +224,16 @@ pub fn render(case: &Case) -> String {
         table(&mut out, &["what", "count"], &rows);
 
         let mut domains: BTreeMap<&str, (bool, u64, u64)> = BTreeMap::new();
+        // Rows are sorted by domain then recipient: a recipient with rows of two kinds counts once.
+        let mut previous: Option<&str> = None;
         for r in &u.recipients.recipients {
             let d = domains
                 .entry(r.domain.as_str())
                 .or_insert((r.internal, 0, 0));
-            d.1 += 1;
+            if previous != Some(r.recipient.as_str()) {
+                d.1 += 1;
+            }
+            previous = Some(r.recipient.as_str());
             d.2 += r.count;
         }
         let list = &u.recipients;
