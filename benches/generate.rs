@@ -1579,8 +1579,15 @@ fn write_answer_key(out: &Path, ev: &Evidence, facts: &[FileFacts]) -> io::Resul
         .iter()
         .filter(|m| m.sender == victim && m.time >= window_start && m.time <= window_end)
     {
-        let sent_by = if ips.contains(&m.from_ip) { "attacker" } else { "user" };
-        match by_recipient.iter_mut().find(|((r, s), _)| *r == m.recipient && *s == sent_by) {
+        let sent_by = if ips.contains(&m.from_ip) {
+            "attacker"
+        } else {
+            "user"
+        };
+        match by_recipient
+            .iter_mut()
+            .find(|((r, s), _)| *r == m.recipient && *s == sent_by)
+        {
             Some((_, list)) => list.push(m),
             None => by_recipient.push(((m.recipient.clone(), sent_by), vec![m])),
         }
