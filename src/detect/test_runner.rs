@@ -410,6 +410,8 @@ pub struct Expectation {
     pub note: Option<String>,
 }
 
+type Instant = chrono::DateTime<chrono::Utc>;
+
 /// An evidence row of a test case: a file of the case folder (a path relative to it) and the
 /// line its record starts on (1-based), as findings cite them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
@@ -448,15 +450,7 @@ impl Expectation {
     }
 
     /// The times of the checks, parsed; an error names the bad one.
-    fn times(
-        &self,
-    ) -> Result<
-        (
-            Option<chrono::DateTime<chrono::Utc>>,
-            Option<chrono::DateTime<chrono::Utc>>,
-        ),
-        String,
-    > {
+    fn times(&self) -> Result<(Option<Instant>, Option<Instant>), String> {
         let parse = |name: &str, v: &Option<String>| match v {
             None => Ok(None),
             Some(t) => parse_iso(t.trim())
