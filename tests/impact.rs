@@ -211,6 +211,27 @@ fn recipients_match_the_answer_key() {
         assert_eq!(r.subjects, subjects);
         assert!(r.statuses.contains(&s(&w["status"])));
         assert!(!r.evidence.is_empty());
+        // The fraud mail is tied to the attacker's session; the victim's own mail to her
+        // office address, which she signed in from a week before the attack.
+        let c = &key["compromised"][0];
+        match r.sent_by {
+            impact::SentBy::Attacker => assert!(
+                r.sent_by_reason.contains(&s(&c["attacker_session_ids"][0])),
+                "{}: {}",
+                r.recipient,
+                r.sent_by_reason
+            ),
+            impact::SentBy::User => assert!(
+                u.footprint
+                    .baseline_ips
+                    .iter()
+                    .any(|ip| r.sent_by_reason.contains(&format!("IP {ip},"))),
+                "{}: {}",
+                r.recipient,
+                r.sent_by_reason
+            ),
+            impact::SentBy::Unknown => panic!("{} of unknown origin", r.recipient),
+        }
     }
     assert_eq!(
         out.tenant_domains,
