@@ -1571,26 +1571,46 @@ fn write_answer_key(out: &Path, ev: &Evidence, facts: &[FileFacts]) -> io::Resul
     for (t, source, operation, ip, note) in &ev.story {
         let _ = writeln!(k, "[[compromised.story]]\ntime = \"{}\"\nsource = \"{source}\"\noperation = {}\nip = \"{ip}\"\nnote = {}\n", iso(t), toml_str(operation), toml_str(note));
     }
-    // Everyone who received mail from the victim during the window.
-    let mut by_recipient: Vec<(String, Vec<&Mail>)> = Vec::new();
+    // Everyone who received mail from the victim during the window, per sender: the attacker
+    // (mail sent from the attacker's addresses) or the victim herself (her ordinary mail).
+    let mut by_recipient: Vec<((String, &str), Vec<&Mail>)> = Vec::new();
     for m in ev
         .mails
         .iter()
         .filter(|m| m.sender == victim && m.time >= window_start && m.time <= window_end)
     {
-        match by_recipient.iter_mut().find(|(r, _)| *r == m.recipient) {
+        let sent_by = if ips.contains(&m.from_ip) {
+            "attacker"
+        } else {
+            "user"
+        };
+        match by_recipient
+            .iter_mut()
+            .find(|((r, s), _)| *r == m.recipient && *s == sent_by)
+        {
             Some((_, list)) => list.push(m),
-            None => by_recipient.push((m.recipient.clone(), vec![m])),
+            None => by_recipient.push(((m.recipient.clone(), sent_by), vec![m])),
         }
     }
     by_recipient.sort_by(|a, b| a.0.cmp(&b.0));
-    for (recipient, mails) in &by_recipient {
+    for ((recipient, sent_by), mails) in &by_recipient {
         let mut subjects: Vec<String> = mails.iter().map(|m| m.subject.clone()).collect();
         subjects.sort();
         subjects.dedup();
-        let _ = writeln!(k, "[[recipients]]\nuser = {}\nrecipient = {}\ninternal = {}\nfirst = \"{}\"\nlast = \"{}\"\ncount = {}\nsubjects = {}\nstatus = \"Delivered\"\n",
+        let _ = writeln!(k, "[[recipients]]\nuser = {}\nrecipient = {}\ninternal = {}\nfirst = \"{}\"\nlast = \"{}\"\ncount = {}\nsubjects = {}\nstatus = \"Delivered\"\nsent_by = \"{sent_by}\"\n",
             toml_str(&victim), toml_str(recipient), recipient.ends_with(DOMAIN), iso(&mails[0].time), iso(&mails[mails.len() - 1].time), mails.len(), toml_list(&subjects));
     }
+    let attacked: Vec<&String> = by_recipient
+        .iter()
+        .filter(|((_, s), _)| *s == "attacker")
+        .map(|((r, _), _)| r)
+        .collect();
+    let own = by_recipient
+        .iter()
+        .filter(|((r, s), _)| *s == "user" && !attacked.contains(&r))
+        .count();
+    let mut addressees: Vec<&String> = by_recipient.iter().map(|((r, _), _)| r).collect();
+    addressees.dedup();
     let clean: Vec<String> = NAMES
         .iter()
         .filter(|(l, _)| *l != VICTIM)
@@ -1630,7 +1650,7 @@ fn write_answer_key(out: &Path, ev: &Evidence, facts: &[FileFacts]) -> io::Resul
         ips.join(", "),
         session
     );
-    let _ = writeln!(md, "## Who must be told\n\n{} recipients got mail from the victim during the window (all of them are in `answer_key.toml`, with times and subjects); the fraud mail \"Updated banking details for Q2 payments\" went to 18 vendor addresses and 6 colleagues.\n", by_recipient.len());
+    let _ = writeln!(md, "## Who must be told\n\n{} recipients got mail from the victim during the window (all of them are in `answer_key.toml`, with times, subjects and who sent it); the fraud mail \"Updated banking details for Q2 payments\" went to 18 vendor addresses and 6 colleagues. {own} got only the victim's own ordinary mail, sent from her office: they are listed apart, not to notify.\n", addressees.len());
     let _ = writeln!(md, "## Not compromised\n\n- `{TRAVELLER}@{DOMAIN}` flies to London on 2024-05-09 and works from there until 2024-05-14 on his own device: travel, not an attack.\n- `{MFA_DENIER}@{DOMAIN}` rejects two stray MFA prompts on 2024-05-08: not an attack.\n- Every other user is clean.");
     fs::write(out.join("ANSWER_KEY.md"), md)
 }

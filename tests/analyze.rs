@@ -102,11 +102,20 @@ fn demo_verdicts_window_ips_and_recipients_match_the_answer_key() {
         s(&c["forwarding_targets"][0]).as_str()
     );
 
-    // recipients.csv: exactly the answer key's recipients, then the forwarding target.
+    // recipients.csv: exactly the answer key's recipients, each with who sent its mail; the
+    // rows to notify first, then the forwarding target, then the user's own mail apart.
     let text = std::fs::read_to_string(dir.path().join("recipients.csv")).expect("recipients.csv");
     let mut rows = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = rows
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(header, breachline::report::case::RECIPIENT_COLUMNS);
     let records: Vec<csv::StringRecord> = rows.records().map(|r| r.expect("row")).collect();
-    let mut got: Vec<(String, String, String, String, String)> = records
+    type Row = (String, String, String, String, String, String);
+    let mut got: Vec<Row> = records
         .iter()
         .filter(|r| &r[1] == "recipient")
         .map(|r| {
@@ -116,11 +125,12 @@ fn demo_verdicts_window_ips_and_recipients_match_the_answer_key() {
                 r[5].to_string(),
                 r[6].to_string(),
                 r[7].to_string(),
+                r[11].to_string(),
             )
         })
         .collect();
     got.sort();
-    let mut want: Vec<(String, String, String, String, String)> = key["recipients"]
+    let mut want: Vec<Row> = key["recipients"]
         .as_array()
         .expect("recipients")
         .iter()
@@ -131,11 +141,47 @@ fn demo_verdicts_window_ips_and_recipients_match_the_answer_key() {
                 s(&r["first"]),
                 s(&r["last"]),
                 s(&r["count"]),
+                s(&r["sent_by"]),
             )
         })
         .collect();
     want.sort();
     assert_eq!(got, want);
+    assert!(
+        want.iter().any(|w| w.5 == "user"),
+        "the demo victim sends her own mail in the window"
+    );
+    let kinds: Vec<(&str, &str)> = records.iter().map(|r| (&r[1], &r[11])).collect();
+    let apart = kinds
+        .iter()
+        .position(|k| *k == ("recipient", "user"))
+        .expect("a row of the user's own mail");
+    assert!(
+        kinds[apart..].iter().all(|k| *k == ("recipient", "user")),
+        "the user's own mail comes last, apart: {kinds:?}"
+    );
+    assert!(records
+        .iter()
+        .all(|r| &r[1] != "recipient" || !r[12].is_empty()));
+    let addresses = |pick: &dyn Fn(&str) -> bool| {
+        want.iter()
+            .filter(|w| pick(&w.5))
+            .map(|w| w.0.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len() as u64
+    };
+    assert_eq!(
+        victim["recipients_to_notify"].as_u64(),
+        Some(addresses(&|by| by != "user")),
+        "summary.json counts only the recipients to notify"
+    );
+    for by in ["attacker", "unknown", "user"] {
+        assert_eq!(
+            victim["recipients_sent_by"][by].as_u64(),
+            Some(addresses(&|b| b == by)),
+            "{by}"
+        );
+    }
     assert!(records
         .iter()
         .any(|r| &r[1] == "forwarding-target" && &r[2] == "ap.remit@proton-mailbox.example"));

@@ -168,14 +168,30 @@ fn recipients_match_the_answer_key() {
     let u = out.users.iter().find(|u| u.user == VICTIM).expect("victim");
     let key = answer_key();
     let want = key["recipients"].as_array().expect("recipients");
-    assert_eq!(u.recipients.recipients.len(), want.len());
+    // The list to notify holds the attacker's mail (and mail of unknown origin); the victim's
+    // own mail in the window is listed apart.
+    let notify = want.iter().filter(|w| s(&w["sent_by"]) != "user").count();
+    assert_eq!(u.recipients.recipients.len(), notify);
+    assert_eq!(u.recipients.user_sent.len(), want.len() - notify);
+    assert!(u.recipients.recipients.iter().all(|r| r.sent_by.notify()));
+    assert!(u
+        .recipients
+        .user_sent
+        .iter()
+        .all(|r| r.sent_by == impact::SentBy::User && !r.sent_by_reason.is_empty()));
     for w in want {
         let r = u
             .recipients
             .recipients
             .iter()
-            .find(|r| r.recipient == s(&w["recipient"]))
-            .unwrap_or_else(|| panic!("missing recipient {}", w["recipient"]));
+            .chain(&u.recipients.user_sent)
+            .find(|r| r.recipient == s(&w["recipient"]) && r.sent_by.as_str() == s(&w["sent_by"]))
+            .unwrap_or_else(|| {
+                panic!(
+                    "missing recipient {} sent by {}",
+                    w["recipient"], w["sent_by"]
+                )
+            });
         assert_eq!(
             r.internal,
             w["internal"].as_bool().expect("bool"),
@@ -197,6 +213,27 @@ fn recipients_match_the_answer_key() {
         assert_eq!(r.subjects, subjects);
         assert!(r.statuses.contains(&s(&w["status"])));
         assert!(!r.evidence.is_empty());
+        // The fraud mail is tied to the attacker's session; the victim's own mail to her
+        // office address, which she signed in from a week before the attack.
+        let c = &key["compromised"][0];
+        match r.sent_by {
+            impact::SentBy::Attacker => assert!(
+                r.sent_by_reason.contains(&s(&c["attacker_session_ids"][0])),
+                "{}: {}",
+                r.recipient,
+                r.sent_by_reason
+            ),
+            impact::SentBy::User => assert!(
+                u.footprint
+                    .baseline_ips
+                    .iter()
+                    .any(|ip| r.sent_by_reason.contains(&format!("IP {ip},"))),
+                "{}: {}",
+                r.recipient,
+                r.sent_by_reason
+            ),
+            impact::SentBy::Unknown => panic!("{} of unknown origin", r.recipient),
+        }
     }
     assert_eq!(
         out.tenant_domains,
@@ -417,11 +454,33 @@ fn recipients_command_writes_the_mail_merge_csv() {
         records.len(),
         key["recipients"].as_array().expect("list").len()
     );
-    // Grouped by domain: the domain column never goes back to an earlier value.
-    let domains: Vec<&str> = records.iter().map(|r| &r[3]).collect();
-    let mut sorted = domains.clone();
-    sorted.sort();
-    assert_eq!(domains, sorted);
+    // With --from / --to the footprint is still worked out: who sent each message is as in the
+    // answer key.
+    let mut got: Vec<(&str, &str)> = records.iter().map(|r| (&r[2], &r[11])).collect();
+    got.sort();
+    let mut want: Vec<(String, String)> = key["recipients"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|r| (s(&r["recipient"]), s(&r["sent_by"])))
+        .collect();
+    want.sort();
+    let want: Vec<(&str, &str)> = want.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+    assert_eq!(got, want);
+    // The recipients to notify first, grouped by domain (the domain column never goes back to an
+    // earlier value), then the user's own mail apart, grouped the same way.
+    let (notify, own): (Vec<&csv::StringRecord>, Vec<&csv::StringRecord>) =
+        records.iter().partition(|r| &r[11] != "user");
+    assert_eq!(
+        records.iter().collect::<Vec<_>>(),
+        notify.iter().chain(&own).copied().collect::<Vec<_>>()
+    );
+    for part in [&notify, &own] {
+        let domains: Vec<&str> = part.iter().map(|r| &r[3]).collect();
+        let mut sorted = domains.clone();
+        sorted.sort();
+        assert_eq!(domains, sorted);
+    }
     let internal = records.iter().filter(|r| &r[4] == "true").count();
     let want_internal = key["recipients"]
         .as_array()
@@ -453,8 +512,11 @@ fn recipients_command_defaults_to_the_worked_out_window() {
     let c = &key["compromised"][0];
     assert_eq!(v["from"], s(&c["window_start"]).as_str());
     assert_eq!(v["to"], s(&c["window_end"]).as_str());
+    let want = key["recipients"].as_array().expect("list");
+    let own = want.iter().filter(|r| s(&r["sent_by"]) == "user").count();
     assert_eq!(
         v["recipients"].as_array().expect("list").len(),
-        key["recipients"].as_array().expect("list").len()
+        want.len() - own
     );
+    assert_eq!(v["user_sent"].as_array().expect("list").len(), own);
 }

@@ -239,3 +239,163 @@ fn a_burst_of_hiding_inbox_rules_is_one_critical_finding_that_says_what_they_do(
         one[0].summary
     );
 }
+
+/// A copy of the contoso spray case with `expected` as its expected.toml, run against the
+/// built-in rules plus `extra_rule` (a rule file's text), if given.
+fn spray_case(expected: &str, extra_rule: Option<&str>) -> Vec<test_runner::TestResult> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let case = dir.path().join("case");
+    std::fs::create_dir(&case).expect("mkdir");
+    std::fs::copy(
+        "fixtures/rules/contoso/cases/spray-then-success/graph_signins.jsonl",
+        case.join("graph_signins.jsonl"),
+    )
+    .expect("copy");
+    std::fs::write(case.join("expected.toml"), expected).expect("write");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).expect("mkdir");
+    if let Some(text) = extra_rule {
+        std::fs::write(rules.join("extra.yaml"), text).expect("write");
+    }
+    let set = RuleSet::load(&[rules], &[], &Default::default()).unwrap_or_else(|e| panic!("{e}"));
+    test_runner::run_case(&case, &set.rules)
+}
+
+fn failures(results: &[test_runner::TestResult]) -> Vec<String> {
+    results.iter().filter_map(|r| r.failure.clone()).collect()
+}
+
+#[test]
+fn a_case_checks_count_times_and_evidence_rows_of_a_finding() {
+    let good = r#"
+[[must_fire]]
+rule = "hosting-vpn-signin"
+user = "alice.wong@contoso.example"
+count = 1
+first = "2024-03-05T02:17:00Z"
+last = "2024-03-05T04:17:00+02:00"
+evidence = [{ file = "graph_signins.jsonl", line = 10 }]
+
+[[must_fire]]
+rule = "password-spray-success"
+first = "2024-03-05T02:10:00Z"
+evidence = [{ file = "graph_signins.jsonl", line = 4 }, { file = "graph_signins.jsonl", line = 9 }]
+"#;
+    let results = spray_case(good, None);
+    assert_eq!(results.len(), 2);
+    assert!(failures(&results).is_empty(), "{:?}", failures(&results));
+
+    // Each check can fail, and the failure says how the rule's findings miss it.
+    for (check, miss) in [
+        ("count = 2", "count 1, not 2"),
+        (
+            "first = \"2024-03-05T02:10:00Z\"",
+            "first 2024-03-05T02:17:00Z, not 2024-03-05T02:10:00Z",
+        ),
+        (
+            "last = \"2024-03-05T02:18:00Z\"",
+            "last 2024-03-05T02:17:00Z, not 2024-03-05T02:18:00Z",
+        ),
+        (
+            "evidence = [{ file = \"graph_signins.jsonl\", line = 4 }]",
+            "does not cite graph_signins.jsonl line 4",
+        ),
+        (
+            "evidence = [{ file = \"other.jsonl\", line = 10 }]",
+            "does not cite other.jsonl line 10",
+        ),
+    ] {
+        let results = spray_case(
+            &format!("[[must_fire]]\nrule = \"hosting-vpn-signin\"\n{check}\n"),
+            None,
+        );
+        let f = failures(&results);
+        assert_eq!(f.len(), 1, "{check}");
+        assert!(f[0].contains(miss), "{check}: {}", f[0]);
+    }
+
+    // Under must_not_fire the checks narrow what may not fire.
+    let results = spray_case(
+        "[[must_not_fire]]\nrule = \"hosting-vpn-signin\"\ncount = 2\n",
+        None,
+    );
+    assert!(failures(&results).is_empty());
+    let results = spray_case(
+        "[[must_not_fire]]\nrule = \"hosting-vpn-signin\"\ncount = 1\n",
+        None,
+    );
+    assert_eq!(failures(&results).len(), 1);
+
+    // A time that does not parse is an error in expected.toml, not a silent pass.
+    let results = spray_case(
+        "[[must_not_fire]]\nrule = \"hosting-vpn-signin\"\nfirst = \"yesterday\"\n",
+        None,
+    );
+    let f = failures(&results);
+    assert_eq!(f.len(), 1);
+    assert!(f[0].contains("not an ISO 8601 time"), "{}", f[0]);
+}
+
+#[test]
+fn must_not_fire_counts_findings_of_every_severity() {
+    let info = "id: any-success\ntitle: Any successful sign-in\nseverity: informational\n\
+                description: d\nwhy: w\nmatch:\n  source: signin\n  outcome: success\n\
+                summary: \"{count} {count|sign-in|sign-ins}\"\n";
+    for (severity, extra) in [
+        ("informational", info.to_string()),
+        ("low", info.replace("informational", "low")),
+    ] {
+        let results = spray_case("[[must_not_fire]]\nrule = \"any-success\"\n", Some(&extra));
+        assert_eq!(failures(&results).len(), 1, "{severity}");
+        assert!(
+            failures(&results)[0].contains("1 sign-in"),
+            "{:?}",
+            failures(&results)
+        );
+        // Any rule, no severity given: the finding still counts.
+        let results = spray_case("[[must_not_fire]]\nuser = \"*\"\n", Some(&extra));
+        assert_eq!(failures(&results).len(), 1, "{severity}");
+    }
+    let results = spray_case(
+        "[[must_not_fire]]\nrule = \"any-success\"\nmin_severity = \"medium\"\n",
+        Some(info),
+    );
+    assert!(failures(&results).is_empty());
+}
+
+#[test]
+fn builtin_summaries_read_counts_naturally() {
+    let set = RuleSet::builtin().unwrap_or_else(|e| panic!("{e}"));
+    let ing = breachline::ingest::ingest(
+        &[Path::new("fixtures/rules/contoso/cases/spray-then-success").to_path_buf()],
+        &Default::default(),
+    )
+    .expect("case reads");
+    let enrichment = breachline::enrich::enrich(
+        &ing.events,
+        &breachline::enrich::GeoIp::embedded(),
+        &breachline::enrich::NetworkConfig::builtin(),
+    );
+    let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
+    let findings = detect::run(&ing.events, &enrichment, &set.rules, &files, &[]);
+    let summary = |id: &str| {
+        findings
+            .iter()
+            .find(|f| f.rule_id == id)
+            .map(|f| f.summary.clone())
+            .unwrap_or_else(|| panic!("{id} fires"))
+    };
+    assert!(
+        summary("hosting-vpn-signin").starts_with("1 sign-in from 188.166.14.77 "),
+        "{}",
+        summary("hosting-vpn-signin")
+    );
+    assert!(
+        summary("password-spray-success").starts_with("6 failed passwords then a success"),
+        "{}",
+        summary("password-spray-success")
+    );
+    for f in &findings {
+        assert!(!f.summary.contains('|'), "{}: {}", f.rule_id, f.summary);
+    }
+}

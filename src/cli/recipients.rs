@@ -1,6 +1,7 @@
 //! `breachline recipients`: the notification list for one user and window: every recipient of
 //! mail from the account, internal and external, with first and last time, count, subjects and
-//! delivery status, grouped by recipient domain.
+//! delivery status, grouped by recipient domain, and who sent it (the attacker, the user, or
+//! unknown) from the footprint `analyze` works out; the user's own mail is listed apart.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -70,18 +71,22 @@ pub fn run(args: &RecipientsArgs, cli: &Cli) -> anyhow::Result<u8> {
             .collect()
     };
     let user = args.user.trim().to_lowercase();
+    // The footprint `analyze` works out for the account tells the attacker's mail from the
+    // user's; without one every message is of unknown origin.
+    let (_, assessed) = super::analyze::assess(
+        &ing,
+        &ips,
+        &rules.rules,
+        std::slice::from_ref(&user),
+        &tenant,
+    );
+    let assessed_user = assessed.users.iter().find(|u| u.user == user);
+    let footprint = assessed_user
+        .map(|u| &u.footprint)
+        .filter(|f| !f.is_empty());
     let (from, to) = if args.from.is_none() && args.to.is_none() {
-        let (_, assessed) = super::analyze::assess(
-            &ing,
-            &ips,
-            &rules.rules,
-            std::slice::from_ref(&user),
-            &tenant,
-        );
-        let window = assessed
-            .users
-            .iter()
-            .find(|u| u.user == user && u.verdict == crate::impact::Verdict::Compromised)
+        let window = assessed_user
+            .filter(|u| u.verdict == crate::impact::Verdict::Compromised)
             .and_then(|u| u.window.as_ref());
         match window {
             Some(w) => {
@@ -100,7 +105,11 @@ pub fn run(args: &RecipientsArgs, cli: &Cli) -> anyhow::Result<u8> {
     } else {
         (args.from, args.to)
     };
-    let list = recipients::notification_list(&ing.events, &files, &user, from, to, &tenant);
+    if footprint.is_none() {
+        eprintln!("breachline: no attacker footprint for {user}: every message is of unknown origin (sent_by = unknown)");
+    }
+    let list =
+        recipients::notification_list(&ing.events, &files, &user, from, to, &tenant, footprint);
     let mut out = report::output(args.output.as_deref())?;
     let written = match args.format {
         RecipientFormat::Csv => report::case::write_recipients(&mut out, &[(&list, &[])], &tenant),
@@ -110,10 +119,16 @@ pub fn run(args: &RecipientsArgs, cli: &Cli) -> anyhow::Result<u8> {
         RecipientFormat::Table => out.write_all(report::table::recipients(&list).as_bytes()),
     };
     report::ignore_broken_pipe(written.and_then(|_| out.flush()))?;
-    if list.recipients.is_empty() {
+    if list.recipients.is_empty() && list.user_sent.is_empty() {
         eprintln!(
             "breachline: no mail from {} in the evidence and window given",
             list.user
+        );
+    } else if !list.user_sent.is_empty() {
+        eprintln!(
+            "breachline: {} recipients to notify; {} rows of mail the user sent themselves are listed apart (sent_by = user), not to notify",
+            list.to_notify(),
+            list.user_sent.len()
         );
     }
     if !list.untraced_sends.is_empty() {

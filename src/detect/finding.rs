@@ -173,7 +173,9 @@ impl Finding {
 
 /// Fills `{name}` placeholders: a detail of that name, else the first evidence event's field
 /// (`{ip}`, `{ip.as_org}`, `{attr.param.ForwardingSmtpAddress}`), or `{inbox_rule}` (what the
-/// first event's inbox rule does, [`describe_inbox_rule`]), else `?`.
+/// first event's inbox rule does, [`describe_inbox_rule`]), else `?`. A plural form
+/// `{name|one|many}` gives `one` when the value of `name` is 1 and `many` otherwise (`{name|one}`:
+/// `one` and `one` + `s`), so `{count} {count|file|files}` reads "1 file", "3 files".
 pub fn render(
     template: &str,
     details: &Map<String, Json>,
@@ -189,6 +191,23 @@ pub fn render(
             return out;
         };
         let name = &after[..close];
+        if let Some((var, forms)) = name.split_once('|') {
+            let (one, many) = match forms.split_once('|') {
+                Some((one, many)) => (one.to_string(), many.to_string()),
+                None => (forms.to_string(), format!("{forms}s")),
+            };
+            let value = match details.get(var) {
+                Some(Json::Number(n)) => n.as_f64(),
+                Some(Json::String(t)) => t.trim().parse::<f64>().ok(),
+                Some(_) => None,
+                None => first
+                    .and_then(|v| Field::parse(var).ok().and_then(|f| f.first(v)))
+                    .and_then(|t| t.trim().parse::<f64>().ok()),
+            };
+            out.push_str(if value == Some(1.0) { &one } else { &many });
+            rest = &after[close + 1..];
+            continue;
+        }
         let value = match details.get(name) {
             Some(Json::String(s)) => Some(s.clone()),
             Some(Json::Number(n)) => Some(format_number(n)),
@@ -327,6 +346,25 @@ mod tests {
             "12 items, 6,100 km, ?"
         );
         assert_eq!(render("unclosed {x", &d, None), "unclosed {x");
+        assert_eq!(
+            render(
+                "{count} {count|file|files}, {one} {one|file|files}",
+                &d,
+                None
+            ),
+            "12 files, ? files"
+        );
+        d.insert("one".into(), Json::from(1));
+        d.insert("text_one".into(), Json::from("1"));
+        d.insert("zero".into(), Json::from(0));
+        assert_eq!(
+            render(
+                "{one} {one|file|files}; {text_one} {text_one|try|tries}; {zero} {zero|message}; {count} {count|message}",
+                &d,
+                None
+            ),
+            "1 file; 1 try; 0 messages; 12 messages"
+        );
         assert_eq!(group_thousands(1234567), "1,234,567");
     }
 }

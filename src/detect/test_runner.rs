@@ -9,11 +9,19 @@
 //! rule = "inbox-rule-suspicious"
 //! user = "priya.natarajan@northwindtraders.example"
 //!
-//! [[must_not_fire]]                 # no finding of this rule (any rule when omitted)
-//! user = "*"                        # any user ...
+//! count = 3                         # ... with this count (its `count` detail, else its evidence rows)
+//! first = "2024-05-13T14:31:48Z"    # ... first and last evidence time
+//! last = "2024-05-13T14:31:48Z"
+//! evidence = [{ file = "audit.csv", line = 3 }]   # ... citing these rows (among others)
+//!
+//! [[must_not_fire]]                 # no finding of this rule (any rule when omitted), at any
+//! user = "*"                        # severity; any user ...
 //! except_users = ["priya.natarajan@northwindtraders.example"]   # ... but these
 //! min_severity = "medium"           # counting only findings at or above this severity
 //! ```
+//!
+//! The checks (`count`, `first`, `last`, `evidence`) narrow which findings an expectation is
+//! about: `must_fire` needs one finding that passes them all, `must_not_fire` fails on any.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -391,9 +399,46 @@ pub struct Expectation {
     /// Only findings at or above this severity count.
     #[serde(default)]
     pub min_severity: Option<Severity>,
+    /// The finding's count: its `count` detail, else how many evidence rows it has.
+    #[serde(default)]
+    pub count: Option<u64>,
+    /// The finding's first evidence time (ISO 8601, UTC unless an offset is given).
+    #[serde(default)]
+    pub first: Option<String>,
+    /// The finding's last evidence time.
+    #[serde(default)]
+    pub last: Option<String>,
+    /// Rows the finding must cite (among others).
+    #[serde(default)]
+    pub evidence: Vec<EvidenceRow>,
     /// Why this is expected (printed on failure).
     #[serde(default)]
     pub note: Option<String>,
+}
+
+type Instant = chrono::DateTime<chrono::Utc>;
+
+/// An evidence row of a test case: a file of the case folder (a path relative to it) and the
+/// line its record starts on (1-based), as findings cite them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceRow {
+    pub file: String,
+    pub line: u64,
+}
+
+/// A finding's count: its `count` detail, else its number of evidence rows (all of them, when
+/// more than the finding lists).
+pub fn finding_count(f: &Finding) -> u64 {
+    f.details
+        .get("count")
+        .and_then(serde_json::Value::as_u64)
+        .or_else(|| {
+            f.details
+                .get("evidence_total")
+                .and_then(serde_json::Value::as_u64)
+        })
+        .unwrap_or(f.evidence.len() as u64)
 }
 
 impl Expectation {
@@ -410,6 +455,48 @@ impl Expectation {
             && self.min_severity.is_none_or(|s| f.severity >= s)
     }
 
+    /// The times of the checks, parsed; an error names the bad one.
+    fn times(&self) -> Result<(Option<Instant>, Option<Instant>), String> {
+        let parse = |name: &str, v: &Option<String>| match v {
+            None => Ok(None),
+            Some(t) => parse_iso(t.trim())
+                .map(Some)
+                .ok_or_else(|| format!("{name} = {t:?} is not an ISO 8601 time")),
+        };
+        Ok((parse("first", &self.first)?, parse("last", &self.last)?))
+    }
+
+    /// How `f` misses the checks (count, first, last, evidence); empty when it passes them all.
+    /// Evidence files are compared as paths ending in the row's file (relative to the case
+    /// folder).
+    fn misses(&self, f: &Finding) -> Vec<String> {
+        let mut out = Vec::new();
+        if let Some(want) = self.count {
+            let got = finding_count(f);
+            if got != want {
+                out.push(format!("count {got}, not {want}"));
+            }
+        }
+        let (first, last) = self.times().unwrap_or_default();
+        let fmt = crate::normalize::time::format;
+        if let Some(want) = first.filter(|t| *t != f.first) {
+            out.push(format!("first {}, not {}", fmt(&f.first), fmt(&want)));
+        }
+        if let Some(want) = last.filter(|t| *t != f.last) {
+            out.push(format!("last {}, not {}", fmt(&f.last), fmt(&want)));
+        }
+        for row in &self.evidence {
+            let cited = f
+                .evidence
+                .iter()
+                .any(|e| e.line == row.line && Path::new(&e.file).ends_with(&row.file));
+            if !cited {
+                out.push(format!("does not cite {} line {}", row.file, row.line));
+            }
+        }
+        out
+    }
+
     fn describe(&self) -> String {
         let mut s = format!("rule {}", self.rule.as_deref().unwrap_or("(any)"));
         if let Some(u) = &self.user {
@@ -420,6 +507,22 @@ impl Expectation {
         }
         if let Some(m) = self.min_severity {
             s.push_str(&format!(" at {m} or above"));
+        }
+        let mut checks = Vec::new();
+        if let Some(c) = self.count {
+            checks.push(format!("count {c}"));
+        }
+        if let Some(t) = &self.first {
+            checks.push(format!("first {t}"));
+        }
+        if let Some(t) = &self.last {
+            checks.push(format!("last {t}"));
+        }
+        for e in &self.evidence {
+            checks.push(format!("citing {} line {}", e.file, e.line));
+        }
+        if !checks.is_empty() {
+            s.push_str(&format!(" with {}", checks.join(", ")));
         }
         s
     }
@@ -457,6 +560,12 @@ pub fn run_case(dir: &Path, rules: &[Rule]) -> Vec<TestResult> {
         Err(e) => return fail("expected.toml", format!("{}: {e}", path.display())),
     };
     for x in expected.must_fire.iter().chain(&expected.must_not_fire) {
+        if let Err(why) = x.times() {
+            return fail(
+                "expected.toml",
+                format!("{}: {why} ({})", path.display(), x.describe()),
+            );
+        }
         if let Some(r) = &x.rule {
             if !rules.iter().any(|rule| &rule.meta.id == r) {
                 return fail(
@@ -479,18 +588,39 @@ pub fn run_case(dir: &Path, rules: &[Rule]) -> Vec<TestResult> {
     let findings = run(&ing.events, &enrichment, rules, &files, &[]);
     let mut out = Vec::new();
     for x in &expected.must_fire {
-        let hit = findings.iter().any(|f| x.matches(f));
+        let near: Vec<&Finding> = findings.iter().filter(|f| x.matches(f)).collect();
+        let hit = near.iter().any(|f| x.misses(f).is_empty());
+        let note = x
+            .note
+            .as_deref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
         out.push(TestResult {
             suite: suite.clone(),
             name: format!("fires: {}", x.describe()),
             failure: (!hit).then(|| {
+                if near.is_empty() {
+                    return format!("no finding of {}{note}", x.describe());
+                }
+                // The findings of the rule that miss a check, and how (the first few).
+                let how: Vec<String> = near
+                    .iter()
+                    .take(3)
+                    .map(|f| {
+                        format!(
+                            "{} {}: {}",
+                            crate::normalize::time::format(&f.first),
+                            f.user,
+                            x.misses(f).join(", ")
+                        )
+                    })
+                    .collect();
                 format!(
-                    "no finding of {}{}",
+                    "no finding of {}{note}; {} of the rule miss: {}{}",
                     x.describe(),
-                    x.note
-                        .as_deref()
-                        .map(|n| format!(" ({n})"))
-                        .unwrap_or_default()
+                    near.len(),
+                    how.join("; "),
+                    if near.len() > how.len() { "; ..." } else { "" }
                 )
             }),
         });
@@ -498,7 +628,7 @@ pub fn run_case(dir: &Path, rules: &[Rule]) -> Vec<TestResult> {
     for x in &expected.must_not_fire {
         let wrong: Vec<String> = findings
             .iter()
-            .filter(|f| x.matches(f))
+            .filter(|f| x.matches(f) && x.misses(f).is_empty())
             .map(|f| {
                 format!(
                     "{} {} {} {}: {}",

@@ -19,7 +19,7 @@ use crate::model::{Event, Source};
 pub use attribution::{AttributionOptions, Confidence, Footprint, Lead};
 pub use blast_radius::BlastRadius;
 pub use pivots::Pivot;
-pub use recipients::{NotificationList, Recipient};
+pub use recipients::{NotificationList, Recipient, SentBy};
 pub use window::CompromiseWindow;
 
 /// Where an event is in the evidence, for citing it (the same record findings cite).
@@ -250,6 +250,7 @@ pub fn assess(
                     Some(w.start),
                     Some(w.end),
                     &tenant,
+                    Some(&footprint),
                 ),
                 _ => NotificationList {
                     user: user.clone(),

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::csv::defuse;
-use crate::impact::{Impact, NotificationList, Verdict};
+use crate::impact::{Impact, NotificationList, Recipient, SentBy, Verdict};
 use crate::normalize::time;
 
 /// Writes `value` as pretty JSON into `dir/name`.
@@ -43,7 +43,12 @@ pub fn summary(impact: &Impact, findings_total: usize, users_in_evidence: usize)
                 "attacker_sessions": u.footprint.sessions.iter().map(|k| &k.key).collect::<Vec<_>>(),
                 "attacker_asns": u.footprint.asns,
                 "ips_left_out": u.footprint.excluded_ips,
-                "recipients_to_notify": u.recipients.recipients.len(),
+                "recipients_to_notify": u.recipients.to_notify(),
+                "recipients_sent_by": {
+                    "attacker": u.recipients.sent_by(SentBy::Attacker),
+                    "unknown": u.recipients.sent_by(SentBy::Unknown),
+                    "user": u.recipients.sent_by(SentBy::User),
+                },
                 "forwarding_targets": u.blast_radius.forwarding_targets,
                 "accounts_reached": u.accounts_reached,
             })
@@ -88,6 +93,7 @@ pub fn blast_radius(impact: &Impact) -> Value {
 }
 
 /// Recipients CSV header: one row per recipient (and per forwarding target), for a mail merge.
+/// `sent_by` and `sent_by_reason` come last, so the earlier columns keep their places.
 pub const RECIPIENT_COLUMNS: &[&str] = &[
     "user",
     "kind",
@@ -100,9 +106,13 @@ pub const RECIPIENT_COLUMNS: &[&str] = &[
     "subjects",
     "statuses",
     "message_ids",
+    "sent_by",
+    "sent_by_reason",
 ];
 
-/// Writes notification lists as CSV: recipients grouped by domain, then forwarding targets.
+/// Writes notification lists as CSV, per list: the recipients to notify (mail the attacker sent
+/// or of unknown origin) grouped by domain, the forwarding targets, then apart the recipients of
+/// mail the user sent themselves (`sent_by` = `user`, not to notify).
 pub fn write_recipients(
     out: &mut dyn Write,
     lists: &[(&NotificationList, &[String])],
@@ -111,8 +121,8 @@ pub fn write_recipients(
     let mut w = csv::Writer::from_writer(out);
     w.write_record(RECIPIENT_COLUMNS)?;
     for (list, forwards) in lists {
-        for r in &list.recipients {
-            let row = [
+        let row = |r: &Recipient| {
+            [
                 list.user.clone(),
                 "recipient".to_string(),
                 r.recipient.clone(),
@@ -124,25 +134,25 @@ pub fn write_recipients(
                 r.subjects.join(" | "),
                 r.statuses.join(" | "),
                 r.message_ids.join(" "),
-            ];
-            w.write_record(row.iter().map(|c| defuse(c).into_owned()))?;
+                r.sent_by.as_str().to_string(),
+                r.sent_by_reason.clone(),
+            ]
+        };
+        for r in &list.recipients {
+            w.write_record(row(r).iter().map(|c| defuse(c).into_owned()))?;
         }
         for f in forwards.iter() {
             let domain = crate::impact::recipients::domain_of(f);
-            let row = [
-                list.user.clone(),
-                "forwarding-target".to_string(),
-                f.clone(),
-                domain.clone(),
-                tenant.contains(&domain).to_string(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ];
+            let mut row: Vec<String> = vec![String::new(); RECIPIENT_COLUMNS.len()];
+            row[0] = list.user.clone();
+            row[1] = "forwarding-target".to_string();
+            row[2] = f.clone();
+            row[4] = tenant.contains(&domain).to_string();
+            row[3] = domain;
             w.write_record(row.iter().map(|c| defuse(c).into_owned()))?;
+        }
+        for r in &list.user_sent {
+            w.write_record(row(r).iter().map(|c| defuse(c).into_owned()))?;
         }
     }
     w.flush()

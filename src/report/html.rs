@@ -212,20 +212,8 @@ fn summary(page: &mut Page, case: &Case, compromised: &[&UserImpact]) {
     for f in case.findings {
         by_severity[f.severity as usize] += 1;
     }
-    let to_notify: usize = compromised
-        .iter()
-        .map(|u| u.recipients.recipients.len())
-        .sum();
-    let external: usize = compromised
-        .iter()
-        .map(|u| {
-            u.recipients
-                .recipients
-                .iter()
-                .filter(|r| !r.internal)
-                .count()
-        })
-        .sum();
+    let to_notify: usize = compromised.iter().map(|u| u.recipients.to_notify()).sum();
+    let external: usize = compromised.iter().map(|u| u.recipients.external()).sum();
     let first = ing.events.iter().map(|e| e.time).min();
     let last = ing.events.iter().map(|e| e.time).max();
     let span = match (first, last) {
@@ -319,13 +307,18 @@ fn summary(page: &mut Page, case: &Case, compromised: &[&UserImpact]) {
                 .collect();
             let _ = write!(h, "<li>Mail forwarded to {}.</li>", t.join(", "));
         }
-        let ext = u.recipients.external();
+        let own = u.recipients.user_only();
         let _ = write!(
             h,
-            "<li>{} recipients to notify ({} external, {} internal).</li></ul></div>\n",
-            u.recipients.recipients.len(),
-            ext,
-            u.recipients.recipients.len() - ext
+            "<li>{} recipients to notify ({} external, {} internal){}.</li></ul></div>\n",
+            u.recipients.to_notify(),
+            u.recipients.external(),
+            u.recipients.internal(),
+            if own > 0 {
+                format!("; {own} more got only mail the user sent themselves (listed apart)")
+            } else {
+                String::new()
+            }
         );
     }
     for (n, u) in compromised.iter().enumerate() {
@@ -381,7 +374,7 @@ fn summary(page: &mut Page, case: &Case, compromised: &[&UserImpact]) {
             .opt_time(w.map(|w| &w.end))
             .text(&ips.join(", "))
             .num(if c {
-                u.recipients.recipients.len() as u64
+                u.recipients.to_notify() as u64
             } else {
                 0
             });
@@ -937,16 +930,23 @@ fn blast(page: &mut Page, u: &UserImpact, n: usize) {
 fn notification(page: &mut Page, u: &UserImpact, n: usize) {
     let list = &u.recipients;
     let mut domains: BTreeMap<&str, (bool, u64, u64)> = BTreeMap::new();
+    // Rows are sorted by domain then recipient: a recipient with rows of two kinds counts once.
+    let mut previous: Option<&str> = None;
     for r in &list.recipients {
         let d = domains
             .entry(r.domain.as_str())
             .or_insert((r.internal, 0, 0));
-        d.1 += 1;
+        if previous != Some(r.recipient.as_str()) {
+            d.1 += 1;
+        }
+        previous = Some(r.recipient.as_str());
         d.2 += r.count;
     }
     let _ = write!(
         page.html,
-        "<h3>Who must be told</h3><p>Recipients of mail from the account between {} and {} (UTC), from message trace{}.</p>\n",
+        "<h3>Who must be told</h3><p>Recipients of mail from the account between {} and {} (UTC), from message trace{}. \
+         To notify: the recipients of mail the attacker sent (tied to the attacker's session, token or IP) \
+         and of mail of unknown origin; the recipients of mail the user sent themselves are listed apart.</p>\n",
         list.from.map(|t| time::format(&t)).unwrap_or_default(),
         list.to.map(|t| time::format(&t)).unwrap_or_default(),
         if u.blast_radius.forwarding_targets.is_empty() { "" } else { "; forwarding targets listed with them" }
@@ -975,11 +975,13 @@ fn notification(page: &mut Page, u: &UserImpact, n: usize) {
             ("recipient", Kind::Text),
             ("kind", Kind::Text),
             ("internal", Kind::Text),
+            ("sent by", Kind::Text),
             ("messages", Kind::Number),
             ("first", Kind::Time),
             ("last", Kind::Time),
             ("subjects", Kind::Text),
             ("status", Kind::Text),
+            ("why", Kind::Text),
         ],
     );
     for r in &list.recipients {
@@ -988,11 +990,13 @@ fn notification(page: &mut Page, u: &UserImpact, n: usize) {
             .text(&r.recipient)
             .text("recipient")
             .text(if r.internal { "yes" } else { "no" })
+            .text(r.sent_by.as_str())
             .num(r.count)
             .time(&r.first)
             .time(&r.last)
             .text(&r.subjects.join(" | "))
-            .text(&r.statuses.join(", "));
+            .text(&r.statuses.join(", "))
+            .text(&r.sent_by_reason);
     }
     for f in &u.blast_radius.forwarding_targets {
         let domain = crate::impact::recipients::domain_of(f);
@@ -1004,6 +1008,36 @@ fn notification(page: &mut Page, u: &UserImpact, n: usize) {
             .rest_blank();
     }
     page.grid_or_none("Notification list", g, "Nobody to notify.");
+    if !list.user_sent.is_empty() {
+        let mut g = Grid::new(
+            format!("user-sent-{n}"),
+            &[
+                ("domain", Kind::Text),
+                ("recipient", Kind::Text),
+                ("internal", Kind::Text),
+                ("messages", Kind::Number),
+                ("first", Kind::Time),
+                ("last", Kind::Time),
+                ("subjects", Kind::Text),
+                ("why the user's own", Kind::Text),
+            ],
+        );
+        for r in &list.user_sent {
+            g.row(&mut page.strings, page.origin)
+                .text(&r.domain)
+                .text(&r.recipient)
+                .text(if r.internal { "yes" } else { "no" })
+                .num(r.count)
+                .time(&r.first)
+                .time(&r.last)
+                .text(&r.subjects.join(" | "))
+                .text(&r.sent_by_reason);
+        }
+        page.grid(
+            "Mail the user sent themselves in the window (not to notify)",
+            g,
+        );
+    }
     if !list.untraced_sends.is_empty() {
         let mut g = Grid::new(
             format!("untraced-{n}"),
@@ -1012,6 +1046,7 @@ fn notification(page: &mut Page, u: &UserImpact, n: usize) {
                 ("operation", Kind::Text),
                 ("subject", Kind::Text),
                 ("message id", Kind::Text),
+                ("sent by", Kind::Text),
                 ("file", Kind::Text),
                 ("line", Kind::Number),
             ],
@@ -1022,6 +1057,7 @@ fn notification(page: &mut Page, u: &UserImpact, n: usize) {
                 .text(&s.operation)
                 .opt(s.subject.as_deref())
                 .opt(s.message_id.as_deref())
+                .text(s.sent_by.as_str())
                 .text(&s.evidence.file)
                 .num(s.evidence.line);
         }

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use super::case::Case;
 use crate::detect::Severity;
-use crate::impact::Verdict;
+use crate::impact::{SentBy, Verdict};
 use crate::normalize::time;
 
 /// Findings at or above this severity are listed; the rest are counted.
@@ -95,7 +95,7 @@ pub fn render(case: &Case) -> String {
                     window,
                     ips.join(", "),
                     if c {
-                        u.recipients.recipients.len().to_string()
+                        u.recipients.to_notify().to_string()
                     } else {
                         String::new()
                     },
@@ -224,20 +224,27 @@ pub fn render(case: &Case) -> String {
         table(&mut out, &["what", "count"], &rows);
 
         let mut domains: BTreeMap<&str, (bool, u64, u64)> = BTreeMap::new();
+        // Rows are sorted by domain then recipient: a recipient with rows of two kinds counts once.
+        let mut previous: Option<&str> = None;
         for r in &u.recipients.recipients {
             let d = domains
                 .entry(r.domain.as_str())
                 .or_insert((r.internal, 0, 0));
-            d.1 += 1;
+            if previous != Some(r.recipient.as_str()) {
+                d.1 += 1;
+            }
+            previous = Some(r.recipient.as_str());
             d.2 += r.count;
         }
-        let external = u.recipients.external();
+        let list = &u.recipients;
         let _ = writeln!(
             out,
-            "### Recipients to notify\n\n{} recipients ({} external, {} internal); the full list is in `recipients.csv`.\n",
-            u.recipients.recipients.len(),
-            external,
-            u.recipients.recipients.len() - external
+            "### Recipients to notify\n\n{} recipients ({} external, {} internal): {} got mail the attacker sent, {} mail of unknown origin. The full list is in `recipients.csv`.\n",
+            list.to_notify(),
+            list.external(),
+            list.internal(),
+            list.sent_by(SentBy::Attacker),
+            list.sent_by(SentBy::Unknown),
         );
         let rows: Vec<Vec<String>> = domains
             .iter()
@@ -254,6 +261,29 @@ pub fn render(case: &Case) -> String {
             table(
                 &mut out,
                 &["domain", "internal", "recipients", "messages"],
+                &rows,
+            );
+        }
+        if !list.user_sent.is_empty() {
+            let _ = writeln!(
+                out,
+                "Mail the user sent themselves in the window, not to notify (`sent_by` = `user` in `recipients.csv`):\n"
+            );
+            let rows: Vec<Vec<String>> = list
+                .user_sent
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.recipient.clone(),
+                        r.count.to_string(),
+                        r.subjects.join(" | "),
+                        r.sent_by_reason.clone(),
+                    ]
+                })
+                .collect();
+            table(
+                &mut out,
+                &["recipient", "messages", "subjects", "why the user's own"],
                 &rows,
             );
         }

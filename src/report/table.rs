@@ -280,12 +280,14 @@ pub fn databases(ips: &Enrichment) -> String {
     t.to_string()
 }
 
-/// A notification list: recipients grouped by domain, with counts, times and subjects.
+/// A notification list: the recipients to notify grouped by domain, with who sent the mail,
+/// counts, times and subjects; then apart the recipients of the user's own mail, with why.
 pub fn recipients(list: &crate::impact::NotificationList) -> String {
     let mut t = new_table(&[
         "domain",
         "recipient",
         "internal",
+        "sent by",
         "messages",
         "first",
         "last",
@@ -297,6 +299,7 @@ pub fn recipients(list: &crate::impact::NotificationList) -> String {
             Cell::new(&r.domain),
             Cell::new(&r.recipient),
             Cell::new(if r.internal { "yes" } else { "no" }),
+            Cell::new(r.sent_by.as_str()),
             num(r.count),
             Cell::new(time::format(&r.first)),
             Cell::new(time::format(&r.last)),
@@ -304,14 +307,44 @@ pub fn recipients(list: &crate::impact::NotificationList) -> String {
             Cell::new(r.statuses.join(", ")),
         ]);
     }
-    let external = list.recipients.iter().filter(|r| !r.internal).count();
-    format!(
-        "{}: {} recipients ({} external, {} internal)\n{t}\n",
+    let mut out = format!(
+        "{}: {} recipients to notify ({} external, {} internal; {} got mail the attacker sent, {} mail of unknown origin)\n{t}\n",
         list.user,
-        list.recipients.len(),
-        external,
-        list.recipients.len() - external
-    )
+        list.to_notify(),
+        list.external(),
+        list.internal(),
+        list.sent_by(crate::impact::SentBy::Attacker),
+        list.sent_by(crate::impact::SentBy::Unknown),
+    );
+    if !list.user_sent.is_empty() {
+        let mut t = new_table(&[
+            "domain",
+            "recipient",
+            "internal",
+            "messages",
+            "first",
+            "last",
+            "subjects",
+            "why the user's own",
+        ]);
+        for r in &list.user_sent {
+            t.add_row(vec![
+                Cell::new(&r.domain),
+                Cell::new(&r.recipient),
+                Cell::new(if r.internal { "yes" } else { "no" }),
+                num(r.count),
+                Cell::new(time::format(&r.first)),
+                Cell::new(time::format(&r.last)),
+                Cell::new(truncate(&r.subjects.join(" | "), 40)),
+                Cell::new(&r.sent_by_reason),
+            ]);
+        }
+        out.push_str(&format!(
+            "Mail the user sent themselves (not to notify): {} recipients\n{t}\n",
+            list.sent_by(crate::impact::SentBy::User)
+        ));
+    }
+    out
 }
 
 /// The verdicts: one row per assessed account, with window, attacker IPs and who to notify.
@@ -335,14 +368,18 @@ pub fn impact(impact: &crate::impact::Impact) -> String {
             ),
             _ => (String::new(), String::new()),
         };
-        let external = u.recipients.external();
         let notify = if u.verdict == Verdict::Compromised {
-            format!(
+            let mut n = format!(
                 "{} ({} external, {} internal)",
-                u.recipients.recipients.len(),
-                external,
-                u.recipients.recipients.len() - external
-            )
+                u.recipients.to_notify(),
+                u.recipients.external(),
+                u.recipients.internal()
+            );
+            let own = u.recipients.user_only();
+            if own > 0 {
+                n.push_str(&format!("; {own} got only the user's own mail"));
+            }
+            n
         } else {
             String::new()
         };
