@@ -10,6 +10,7 @@
 #[path = "../tests/scenarios/mod.rs"]
 mod scenarios;
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -32,9 +33,15 @@ fn parse(args: &[String]) -> Result<Options, String> {
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
-        let value = it.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        let value = it
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
         match flag.as_str() {
-            "--seeds" => o.seeds = value.parse().map_err(|_| format!("--seeds: expected a number, found {value:?}"))?,
+            "--seeds" => {
+                o.seeds = value
+                    .parse()
+                    .map_err(|_| format!("--seeds: expected a number, found {value:?}"))?
+            }
             "--keep" => o.keep = Some(PathBuf::from(value)),
             "--out" => o.out = PathBuf::from(value),
             other => return Err(format!("unknown option {other}\n{USAGE}")),
@@ -50,8 +57,8 @@ fn ratio(hit: usize, of: usize) -> String {
     format!("{hit} / {of}")
 }
 
-/// The Markdown page: how to regenerate it, the table, what is not covered, and every wrong
-/// verdict with the rules behind it.
+/// The Markdown page: how to regenerate it, the table, what is not covered, the compromised
+/// accounts missed and the rules that flag clean accounts.
 fn page(rows: &[(Scenario, Score)], seeds: u64) -> String {
     let mut md = String::new();
     let _ = writeln!(md, "# Detection on generated scenarios\n");
@@ -68,17 +75,87 @@ fn page(rows: &[(Scenario, Score)], seeds: u64) -> String {
     let _ = writeln!(md, "\n## What the scenarios cover and do not cover\n");
     let _ = writeln!(md, "Not modelled anywhere: Conditional Access and Identity Protection outputs, the authentication-details export, service-principal and managed-identity sign-in exports, Teams, SharePoint and OneDrive abuse, mailbox forwarding and delegation by the attacker, deletion of evidence, containment by an admin during the attack, daylight saving time, and more than one tenant domain.\n");
     for (s, _) in rows {
-        let _ = writeln!(md, "- **{}**: {} *Not covered:* {}", s.name(), s.description(), s.not_covered());
+        let _ = writeln!(
+            md,
+            "- **{}**: {} *Not covered:* {}",
+            s.name(),
+            s.description(),
+            s.not_covered()
+        );
     }
-    let _ = writeln!(md, "\n## Wrong verdicts\n");
+    let _ = writeln!(md, "\n## Compromised accounts missed\n");
     let mut any = false;
     for (s, score) in rows {
-        for m in &score.misses {
+        for m in score.misses.iter().filter(|m| m.expected == "compromised") {
             any = true;
-            let _ = writeln!(md, "- {}: `{}` expected {}, called {} (score {}; rules: {})", s.name(), m.user, m.expected, m.got, m.score, if m.rules.is_empty() { "none".to_string() } else { m.rules.join(", ") });
+            let _ = writeln!(
+                md,
+                "- {}: `{}` called {} (score {}; rules: {})",
+                s.name(),
+                m.user,
+                m.got,
+                m.score,
+                if m.rules.is_empty() {
+                    "none".to_string()
+                } else {
+                    m.rules.join(", ")
+                }
+            );
         }
     }
     if !any {
+        let _ = writeln!(md, "None.");
+    }
+    // Which rules put clean accounts on the list: per rule, the clean accounts (over all
+    // scenarios and seeds) called compromised or suspicious with that rule among their findings.
+    let mut by_rule: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for (_, score) in rows {
+        for m in score.misses.iter().filter(|m| m.expected == "clean") {
+            for r in &m.rules {
+                let e = by_rule.entry(r.as_str()).or_default();
+                if m.got == "compromised" {
+                    e.0 += 1;
+                } else {
+                    e.1 += 1;
+                }
+            }
+        }
+    }
+    let mut by_rule: Vec<(&str, (usize, usize))> = by_rule.into_iter().collect();
+    by_rule.sort_by(|a, b| (b.1 .0 + b.1 .1).cmp(&(a.1 .0 + a.1 .1)).then(a.0.cmp(b.0)));
+    let _ = writeln!(md, "\n## Rules behind clean accounts flagged\n");
+    let _ = writeln!(md, "Clean accounts, over all scenarios and seeds, flagged with the rule among their findings.\n");
+    let _ = writeln!(
+        md,
+        "| rule | clean called compromised | clean called suspicious |\n|---|---|---|"
+    );
+    for (rule, (c, sus)) in &by_rule {
+        let _ = writeln!(md, "| {rule} | {c} | {sus} |");
+    }
+    if by_rule.is_empty() {
+        let _ = writeln!(md, "| none | 0 | 0 |");
+    }
+    // System actors and service principals flagged, counted over scenarios and seeds.
+    let mut others: BTreeMap<(String, String, String), usize> = BTreeMap::new();
+    for (_, score) in rows {
+        for m in &score.others_flagged {
+            *others
+                .entry((m.user.clone(), m.got.clone(), m.rules.join(", ")))
+                .or_default() += 1;
+        }
+    }
+    let cases = rows.len() as u64 * seeds;
+    let _ = writeln!(
+        md,
+        "\n## Actors that are not accounts of the tenant, flagged\n"
+    );
+    for ((user, got, rules), n) in &others {
+        let _ = writeln!(
+            md,
+            "- `{user}` called {got} in {n} of {cases} cases (rules: {rules})"
+        );
+    }
+    if others.is_empty() {
         let _ = writeln!(md, "None.");
     }
     md
@@ -87,7 +164,7 @@ fn page(rows: &[(Scenario, Score)], seeds: u64) -> String {
 fn row(name: &str, s: &Score) -> String {
     let missed = s.missed_targets();
     format!(
-        "| {name} | {} | {} | {:.1} ({}/{}) | {} | {:.2} ({}/{}) | {:.2} ({}/{}) | {} |",
+        "| {name} | {} | {} | {:.1} ({}/{}) | {} | {:.2} ({}/{}) | {:.2} ({}/{}; {} of the victim's own) | {} |",
         ratio(s.compromised_found, s.compromised_expected),
         s.clean_compromised,
         s.suspicious_per_100_clean(),
@@ -100,6 +177,7 @@ fn row(name: &str, s: &Score) -> String {
         s.notify_precision(),
         s.notify_hits,
         s.notify_listed,
+        s.notify_user_sent,
         if missed.is_empty() { "met".to_string() } else { format!("missed: {}", missed.join("; ")) }
     )
 }
@@ -112,10 +190,19 @@ fn run(o: &Options) -> Result<(), String> {
         let mut total = Score::default();
         for seed in 1..=o.seeds {
             let dir = root.join(format!("{}-{seed}", s.name()));
-            let key = scenarios::generate(s, seed, &dir).map_err(|e| format!("cannot write {}: {e}", dir.display()))?;
+            let key = scenarios::generate(s, seed, &dir)
+                .map_err(|e| format!("cannot write {}: {e}", dir.display()))?;
             let outcome = measure::run(&dir)?;
             let score = measure::score(&key, &outcome);
-            eprintln!("{} seed {seed}: {}", s.name(), if score.missed_targets().is_empty() { "met".to_string() } else { score.missed_targets().join("; ") });
+            eprintln!(
+                "{} seed {seed}: {}",
+                s.name(),
+                if score.missed_targets().is_empty() {
+                    "met".to_string()
+                } else {
+                    score.missed_targets().join("; ")
+                }
+            );
             total.add(&score);
             if o.keep.is_none() {
                 let _ = std::fs::remove_dir_all(&dir);
@@ -126,7 +213,8 @@ fn run(o: &Options) -> Result<(), String> {
     let md = page(&rows, o.seeds);
     if let Some(dir) = o.out.parent() {
         if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
     }
     std::fs::write(&o.out, &md).map_err(|e| format!("cannot write {}: {e}", o.out.display()))?;

@@ -13,7 +13,10 @@ use scenarios::{measure, AnswerKey, Scenario};
 
 /// The answer key is consistent with itself and with the files written.
 fn check_answer_key(dir: &Path, key: &AnswerKey) {
-    assert_eq!(&AnswerKey::read(dir).expect("answer_key.toml reads back"), key);
+    assert_eq!(
+        &AnswerKey::read(dir).expect("answer_key.toml reads back"),
+        key
+    );
     for f in &key.files {
         assert!(dir.join(f).is_file(), "{f} was written");
     }
@@ -22,15 +25,25 @@ fn check_answer_key(dir: &Path, key: &AnswerKey) {
         assert!(seen.insert(account), "{account} is in exactly one list");
         assert_eq!(account, &account.to_lowercase(), "UPNs are lower-case");
     }
-    assert!(!key.compromised.is_empty(), "a scenario compromises someone");
+    assert!(
+        !key.compromised.is_empty(),
+        "a scenario compromises someone"
+    );
     assert!(!key.attacker_ips.is_empty(), "the attacker has an address");
     assert!(key.clean.len() >= 20, "a benign population");
     assert_eq!(key.victims.len(), key.compromised.len());
     for v in &key.victims {
         assert!(key.compromised.contains(&v.user));
         assert!(!v.notify.is_empty(), "{}: the attacker sent mail", v.user);
-        assert!(!v.user_sent.is_empty(), "{}: the victim sent mail in the window", v.user);
-        assert!(v.notify.iter().all(|r| !v.user_sent.contains(r)), "notify and user_sent are disjoint");
+        assert!(
+            !v.user_sent.is_empty(),
+            "{}: the victim sent mail in the window",
+            v.user
+        );
+        assert!(
+            v.notify.iter().all(|r| !v.user_sent.contains(r)),
+            "notify and user_sent are disjoint"
+        );
         assert!(v.window_start <= v.window_end);
     }
 }
@@ -48,7 +61,10 @@ fn check(scenario: Scenario, seed: u64) {
             _ => m.got == "compromised",
         };
         if wrong {
-            problems.push(format!("{} expected {} got {} (score {}, rules {:?})", m.user, m.expected, m.got, m.score, m.rules));
+            problems.push(format!(
+                "{} expected {} got {} (score {}, rules {:?})",
+                m.user, m.expected, m.got, m.score, m.rules
+            ));
         }
     }
     if score.suspicious_per_100_clean() > 2.0 {
@@ -66,7 +82,12 @@ fn check(scenario: Scenario, seed: u64) {
             who.join("; ")
         ));
     }
-    assert!(problems.is_empty(), "{} seed {seed}:\n  {}", scenario.name(), problems.join("\n  "));
+    assert!(
+        problems.is_empty(),
+        "{} seed {seed}:\n  {}",
+        scenario.name(),
+        problems.join("\n  ")
+    );
 }
 
 macro_rules! scenario_tests {
@@ -121,10 +142,18 @@ fn same_seed_same_bytes_other_seed_other_tenant() {
     let kb = scenarios::generate(Scenario::SlowAttacker, 7, b.path()).expect("written");
     let kc = scenarios::generate(Scenario::SlowAttacker, 8, c.path()).expect("written");
     assert_eq!(ka, kb);
-    for f in ka.files.iter().chain(["answer_key.toml".to_string()].iter()) {
+    for f in ka
+        .files
+        .iter()
+        .chain(["answer_key.toml".to_string()].iter())
+    {
         let x = std::fs::read(a.path().join(f)).expect("file");
         let y = std::fs::read(b.path().join(f)).expect("file");
         assert!(x == y, "{f} differs between two runs with the same seed");
     }
-    assert!(ka.compromised != kc.compromised || ka.tenant_domain != kc.tenant_domain || ka.attacker_ips != kc.attacker_ips);
+    assert!(
+        ka.compromised != kc.compromised
+            || ka.tenant_domain != kc.tenant_domain
+            || ka.attacker_ips != kc.attacker_ips
+    );
 }

@@ -91,7 +91,11 @@ impl World {
     pub fn phish(&mut self, victim: usize, time: DateTime<Utc>) -> &'static str {
         let lure = *self.g.pick(&LURES);
         let from = *self.g.pick(&LOOKALIKE_SENDERS);
-        let host = from.split('@').nth(1).unwrap_or("phish.example").to_string();
+        let host = from
+            .split('@')
+            .nth(1)
+            .unwrap_or("phish.example")
+            .to_string();
         let id = self.g.message_id(&host);
         let ip = format!("185.225.{}.{}", self.g.u8(..250), self.g.u8(1..250));
         let upn = self.people[victim].upn.clone();
@@ -100,7 +104,15 @@ impl World {
     }
 
     /// The attacker's interactive sign-in as the victim (through a proxy or with the password).
-    pub fn attacker_signin(&mut self, victim: usize, time: DateTime<Utc>, a: &Attacker, app: App, mfa: &'static str, error: (u32, &'static str)) {
+    pub fn attacker_signin(
+        &mut self,
+        victim: usize,
+        time: DateTime<Utc>,
+        a: &Attacker,
+        app: App,
+        mfa: &'static str,
+        error: (u32, &'static str),
+    ) {
         let how = How {
             app,
             session: if error.0 == 0 { &a.session } else { "" },
@@ -115,14 +127,29 @@ impl World {
             protocol: "none",
         };
         self.signin(victim, time, &a.place, how);
-        self.audit_login(time + Duration::seconds(2), victim, &a.place.ip, app.1, &a.user_agent, error.0, &a.session);
+        self.audit_login(
+            time + Duration::seconds(2),
+            victim,
+            &a.place.ip,
+            app.1,
+            &a.user_agent,
+            error.0,
+            &a.session,
+        );
         if error.0 == 0 {
             self.mark(victim, time, &a.place.ip);
         }
     }
 
     /// The stolen session refreshing tokens (non-interactive).
-    pub fn attacker_refresh(&mut self, victim: usize, time: DateTime<Utc>, a: &Attacker, app: App, user_agent: &str) {
+    pub fn attacker_refresh(
+        &mut self,
+        victim: usize,
+        time: DateTime<Utc>,
+        a: &Attacker,
+        app: App,
+        user_agent: &str,
+    ) {
         let how = How {
             app,
             session: &a.session,
@@ -141,12 +168,31 @@ impl World {
     }
 
     /// The attacker opening messages in the victim's mailbox.
-    pub fn attacker_reads(&mut self, victim: usize, time: DateTime<Utc>, a: &Attacker, client: &str, app_id: &str, bursts: usize) {
+    pub fn attacker_reads(
+        &mut self,
+        victim: usize,
+        time: DateTime<Utc>,
+        a: &Attacker,
+        client: &str,
+        app_id: &str,
+        bursts: usize,
+    ) {
         let upn = self.people[victim].upn.clone();
         let mut t = time;
         for _ in 0..bursts {
             let n = 3 + self.g.usize(..25);
-            self.read_mail(t, &upn, &upn, &a.place.ip, client, &a.session, app_id, n, false, 0);
+            self.read_mail(
+                t,
+                &upn,
+                &upn,
+                &a.place.ip,
+                client,
+                &a.session,
+                app_id,
+                n,
+                false,
+                0,
+            );
             self.mark(victim, t, &a.place.ip);
             t += self.g.secs(60..900);
         }
@@ -154,11 +200,36 @@ impl World {
 
     /// A rule that hides replies and warnings: moves matching mail out of sight, marked read.
     pub fn hiding_rule(&mut self, victim: usize, time: DateTime<Utc>, a: &Attacker) {
-        let name = *self.g.pick(&[".", "..", "...", "a", "x", ",", "Archive", "RSS"]);
-        let folder = *self.g.pick(&["RSS Subscriptions", "RSS Feeds", "Conversation History", "Archive", "Deleted Items"]);
-        let words = *self.g.pick(&["invoice;payment;bank", "hacked;phish;suspicious;spam", "wire;transfer;remittance", "password;security;IT"]);
+        let name = *self
+            .g
+            .pick(&[".", "..", "...", "a", "x", ",", "Archive", "RSS"]);
+        let folder = *self.g.pick(&[
+            "RSS Subscriptions",
+            "RSS Feeds",
+            "Conversation History",
+            "Archive",
+            "Deleted Items",
+        ]);
+        let words = *self.g.pick(&[
+            "invoice;payment;bank",
+            "hacked;phish;suspicious;spam",
+            "wire;transfer;remittance",
+            "password;security;IT",
+        ]);
         let (ip, session) = (a.place.ip.clone(), a.session.clone());
-        self.inbox_rule(time, victim, &ip, &session, name, &[("SubjectOrBodyContainsWords", words), ("MoveToFolder", folder), ("MarkAsRead", "True"), ("StopProcessingRules", "True")]);
+        self.inbox_rule(
+            time,
+            victim,
+            &ip,
+            &session,
+            name,
+            &[
+                ("SubjectOrBodyContainsWords", words),
+                ("MoveToFolder", folder),
+                ("MarkAsRead", "True"),
+                ("StopProcessingRules", "True"),
+            ],
+        );
         self.mark(victim, time, &ip);
     }
 
@@ -166,7 +237,16 @@ impl World {
     /// partner addresses, a few recipients per message. With `audit` the mailbox logs a Send
     /// record (client info, app id) sharing the trace's message id; without it only the trace.
     #[allow(clippy::too_many_arguments)]
-    pub fn attacker_sends(&mut self, victim: usize, time: DateTime<Utc>, a: &Attacker, internal: usize, external: usize, audit: Option<(&str, &str)>, extra: &[String]) -> Vec<String> {
+    pub fn attacker_sends(
+        &mut self,
+        victim: usize,
+        time: DateTime<Utc>,
+        a: &Attacker,
+        internal: usize,
+        external: usize,
+        audit: Option<(&str, &str)>,
+        extra: &[String],
+    ) -> Vec<String> {
         let mut recipients: Vec<String> = extra.to_vec();
         let mut guard = 0;
         while recipients.len() < extra.len() + internal && guard < 1000 {
@@ -205,7 +285,8 @@ impl World {
         let Some(times) = self.attacker_times.get(&upn) else {
             return;
         };
-        let (Some(first), Some(last)) = (times.iter().min().copied(), times.iter().max().copied()) else {
+        let (Some(first), Some(last)) = (times.iter().min().copied(), times.iter().max().copied())
+        else {
             return;
         };
         let span = (last - first).num_seconds().max(4);
@@ -216,9 +297,22 @@ impl World {
         for k in 1..=2 {
             let t = first + Duration::seconds(span * k / 3);
             let first_name = p.upn.split('.').next().unwrap_or("x");
-            let to = vec![format!("{}.{}@{}", first_name, self.g.pick(&["meyer", "santos", "brooks", "nakamura"]), self.g.pick(&PARTNERS))];
+            let to = vec![format!(
+                "{}.{}@{}",
+                first_name,
+                self.g.pick(&["meyer", "santos", "brooks", "nakamura"]),
+                self.g.pick(&PARTNERS)
+            )];
             let subject = *self.g.pick(&SUBJECTS);
-            self.send(t, &p.upn, &to, subject, &p.home.ip, Some(("Client=MSExchangeRPC", &session, OFFICE_DESKTOP.1)), false);
+            self.send(
+                t,
+                &p.upn,
+                &to,
+                subject,
+                &p.home.ip,
+                Some(("Client=MSExchangeRPC", &session, OFFICE_DESKTOP.1)),
+                false,
+            );
         }
     }
 
@@ -232,9 +326,20 @@ impl World {
         self.aitm_on(victim, &a, self.attack_time(), 6, 18);
     }
 
-    fn aitm_on(&mut self, victim: usize, a: &Attacker, t0: DateTime<Utc>, internal: usize, external: usize) -> Vec<String> {
+    fn aitm_on(
+        &mut self,
+        victim: usize,
+        a: &Attacker,
+        t0: DateTime<Utc>,
+        internal: usize,
+        external: usize,
+    ) -> Vec<String> {
         self.phish(victim, t0 - self.g.secs(300..2400));
-        let mfa = *self.g.pick(&["Mobile app notification", "Text message", "OATH verification code"]);
+        let mfa = *self.g.pick(&[
+            "Mobile app notification",
+            "Text message",
+            "OATH verification code",
+        ]);
         self.attacker_signin(victim, t0, a, OFFICE_HOME, mfa, (0, ""));
         let mut t = t0 + self.g.secs(120..600);
         for _ in 0..self.g.usize(2..6) {
@@ -243,11 +348,26 @@ impl World {
             t += self.g.secs(600..3000);
         }
         let t = t0 + self.g.secs(300..900);
-        self.attacker_reads(victim, t, a, "Client=OWA;Action=ViaProxy", OWA.1, 3 + self.g.usize(..4));
+        self.attacker_reads(
+            victim,
+            t,
+            a,
+            "Client=OWA;Action=ViaProxy",
+            OWA.1,
+            3 + self.g.usize(..4),
+        );
         self.hiding_rule(victim, t + self.g.secs(60..600), a);
         let t = t + self.g.secs(1200..3600);
         let internal = internal.min(self.g.usize(internal / 2..internal + 1));
-        let sent = self.attacker_sends(victim, t, a, internal, external.min(4 + self.g.usize(..external)), Some(("Client=OWA;Action=ViaProxy", OWA.1)), &[]);
+        let sent = self.attacker_sends(
+            victim,
+            t,
+            a,
+            internal,
+            external.min(4 + self.g.usize(..external)),
+            Some(("Client=OWA;Action=ViaProxy", OWA.1)),
+            &[],
+        );
         self.own_sends_in_window(victim);
         sent
     }
@@ -259,7 +379,10 @@ impl World {
         let t0 = self.attack_time();
         // The victim's own session, which the infostealer on their computer copies.
         let session = self.g.guid();
-        let how = How { mfa: "Mobile app notification", ..self.desktop_how(victim, &session, true) };
+        let how = How {
+            mfa: "Mobile app notification",
+            ..self.desktop_how(victim, &session, true)
+        };
         self.signin(victim, t0 - Duration::hours(3), &p.home, how);
         let mut a = self.hosting_attacker();
         a.session = session;
@@ -270,8 +393,23 @@ impl World {
             self.attacker_refresh(victim, t, &a, app, ua);
             t += self.g.secs(900..5400);
         }
-        self.attacker_reads(victim, t0 + self.g.secs(60..600), &a, "Client=REST;Client=RESTSystem;;", OFFICE_DESKTOP.1, 2 + self.g.usize(..4));
-        self.attacker_sends(victim, t0 + self.g.secs(1800..4000), &a, 2 + self.g.usize(..5), 5 + self.g.usize(..10), Some(("Client=REST;Client=RESTSystem;;", OFFICE_DESKTOP.1)), &[]);
+        self.attacker_reads(
+            victim,
+            t0 + self.g.secs(60..600),
+            &a,
+            "Client=REST;Client=RESTSystem;;",
+            OFFICE_DESKTOP.1,
+            2 + self.g.usize(..4),
+        );
+        self.attacker_sends(
+            victim,
+            t0 + self.g.secs(1800..4000),
+            &a,
+            2 + self.g.usize(..5),
+            5 + self.g.usize(..10),
+            Some(("Client=REST;Client=RESTSystem;;", OFFICE_DESKTOP.1)),
+            &[],
+        );
         self.own_sends_in_window(victim);
     }
 
@@ -292,9 +430,29 @@ impl World {
         for &j in &sprayed {
             t += self.g.secs(10..120);
             if j == victim {
-                let how = How { app: OWA, session: &a.session, interactive: true, error: (0, ""), mfa: "", client_app: "Browser", user_agent: a.user_agent.clone(), device_id: String::new(), browser: a.browser, os: a.os, protocol: "none" };
+                let how = How {
+                    app: OWA,
+                    session: &a.session,
+                    interactive: true,
+                    error: (0, ""),
+                    mfa: "",
+                    client_app: "Browser",
+                    user_agent: a.user_agent.clone(),
+                    device_id: String::new(),
+                    browser: a.browser,
+                    os: a.os,
+                    protocol: "none",
+                };
                 self.signin(j, t, &a.place, how);
-                self.audit_login(t + Duration::seconds(1), j, &a.place.ip, OWA.1, &a.user_agent, 0, &a.session);
+                self.audit_login(
+                    t + Duration::seconds(1),
+                    j,
+                    &a.place.ip,
+                    OWA.1,
+                    &a.user_agent,
+                    0,
+                    &a.session,
+                );
                 self.mark(j, t, &a.place.ip);
             } else {
                 self.attacker_signin(j, t, &a, OWA, "", BAD_PASSWORD);
@@ -303,11 +461,26 @@ impl World {
             }
         }
         let t = t0 + self.g.secs(300..1200);
-        self.attacker_reads(victim, t, &a, "Client=OWA;Action=ViaProxy", OWA.1, 2 + self.g.usize(..4));
+        self.attacker_reads(
+            victim,
+            t,
+            &a,
+            "Client=OWA;Action=ViaProxy",
+            OWA.1,
+            2 + self.g.usize(..4),
+        );
         if self.g.chance(0.5) {
             self.hiding_rule(victim, t + self.g.secs(60..600), &a);
         }
-        self.attacker_sends(victim, t + self.g.secs(900..3000), &a, 3 + self.g.usize(..6), 4 + self.g.usize(..12), Some(("Client=OWA;Action=ViaProxy", OWA.1)), &[]);
+        self.attacker_sends(
+            victim,
+            t + self.g.secs(900..3000),
+            &a,
+            3 + self.g.usize(..6),
+            4 + self.g.usize(..12),
+            Some(("Client=OWA;Action=ViaProxy", OWA.1)),
+            &[],
+        );
         self.own_sends_in_window(victim);
     }
 
@@ -319,11 +492,22 @@ impl World {
         let prompts = 8 + self.g.usize(..15);
         let mut t = t0 - Duration::minutes(prompts as i64 * 2 + 5);
         for _ in 0..prompts {
-            let error = if self.g.chance(0.2) { MFA_REQUIRED } else { MFA_DENIED };
+            let error = if self.g.chance(0.2) {
+                MFA_REQUIRED
+            } else {
+                MFA_DENIED
+            };
             self.attacker_signin(victim, t, &a, OFFICE_HOME, "Mobile app notification", error);
             t += self.g.secs(40..200);
         }
-        self.attacker_signin(victim, t, &a, OFFICE_HOME, "Mobile app notification", (0, ""));
+        self.attacker_signin(
+            victim,
+            t,
+            &a,
+            OFFICE_HOME,
+            "Mobile app notification",
+            (0, ""),
+        );
         let upn = self.people[victim].upn.clone();
         let t1 = t + self.g.secs(120..600);
         self.audit(t1, 8, "User registered security info.", &upn, json!({
@@ -332,8 +516,23 @@ impl World {
             "Actor": [{"ID": upn, "Type": 5}], "Target": [{"ID": upn, "Type": 5}],
         }));
         self.mark(victim, t1, &a.place.ip.clone());
-        self.attacker_reads(victim, t1 + self.g.secs(60..600), &a, "Client=OWA;Action=ViaProxy", OWA.1, 2 + self.g.usize(..4));
-        self.attacker_sends(victim, t1 + self.g.secs(900..2400), &a, 2 + self.g.usize(..5), 5 + self.g.usize(..10), Some(("Client=OWA;Action=ViaProxy", OWA.1)), &[]);
+        self.attacker_reads(
+            victim,
+            t1 + self.g.secs(60..600),
+            &a,
+            "Client=OWA;Action=ViaProxy",
+            OWA.1,
+            2 + self.g.usize(..4),
+        );
+        self.attacker_sends(
+            victim,
+            t1 + self.g.secs(900..2400),
+            &a,
+            2 + self.g.usize(..5),
+            5 + self.g.usize(..10),
+            Some(("Client=OWA;Action=ViaProxy", OWA.1)),
+            &[],
+        );
         self.own_sends_in_window(victim);
     }
 
@@ -356,11 +555,23 @@ impl World {
             user_agent: p.user_agent.clone(),
             device_id: String::new(),
             browser: p.browser,
-            os: if p.desktop == Desktop::Mac { "MacOs" } else { "Windows10" },
+            os: if p.desktop == Desktop::Mac {
+                "MacOs"
+            } else {
+                "Windows10"
+            },
             protocol: "deviceCode",
         };
         self.signin(victim, t0, &p.home, how);
-        self.audit_login(t0 + Duration::seconds(2), victim, &p.home.ip, app.1, &p.user_agent, 0, &a.session);
+        self.audit_login(
+            t0 + Duration::seconds(2),
+            victim,
+            &p.home.ip,
+            app.1,
+            &p.user_agent,
+            0,
+            &a.session,
+        );
         self.mark_time(victim, t0);
         a.user_agent = "python-requests/2.32.3".into();
         let mut t = t0 + self.g.secs(30..300);
@@ -368,8 +579,23 @@ impl World {
             self.attacker_refresh(victim, t, &a, GRAPH_EXPLORER_LIKE, "python-requests/2.32.3");
             t += self.g.secs(900..3600);
         }
-        self.attacker_reads(victim, t0 + self.g.secs(300..900), &a, "Client=REST;Client=RESTSystem;;", app.1, 3 + self.g.usize(..4));
-        self.attacker_sends(victim, t0 + self.g.secs(1200..3600), &a, 3 + self.g.usize(..6), 3 + self.g.usize(..8), Some(("Client=REST;Client=RESTSystem;;", app.1)), &[]);
+        self.attacker_reads(
+            victim,
+            t0 + self.g.secs(300..900),
+            &a,
+            "Client=REST;Client=RESTSystem;;",
+            app.1,
+            3 + self.g.usize(..4),
+        );
+        self.attacker_sends(
+            victim,
+            t0 + self.g.secs(1200..3600),
+            &a,
+            3 + self.g.usize(..6),
+            3 + self.g.usize(..8),
+            Some(("Client=REST;Client=RESTSystem;;", app.1)),
+            &[],
+        );
         self.own_sends_in_window(victim);
     }
 
@@ -380,13 +606,26 @@ impl World {
         let p = self.people[victim].clone();
         let mut a = self.hosting_attacker();
         a.session = String::new();
-        let app_name = *self.g.pick(&["Document Viewer Pro", "Secure PDF Reader", "Mail Archive Assistant", "eSign Connect"]);
+        let app_name = *self.g.pick(&[
+            "Document Viewer Pro",
+            "Secure PDF Reader",
+            "Mail Archive Assistant",
+            "eSign Connect",
+        ]);
         let app_id = *self.g.pick(&ROGUE_APP_IDS);
         let t0 = self.attack_time();
         self.phish(victim, t0 - self.g.secs(300..1800));
         let session = self.g.guid();
-        let app: App = (app_name, app_id, "Microsoft Graph", "00000003-0000-0000-c000-000000000000");
-        let how = How { app, ..self.desktop_how(victim, &session, true) };
+        let app: App = (
+            app_name,
+            app_id,
+            "Microsoft Graph",
+            "00000003-0000-0000-c000-000000000000",
+        );
+        let how = How {
+            app,
+            ..self.desktop_how(victim, &session, true)
+        };
         self.signin(victim, t0, &p.home, how);
         let upn = p.upn.clone();
         let sp_id = self.g.guid();
@@ -410,14 +649,41 @@ impl World {
         let mut t = t0 + self.g.secs(600..3600);
         let end = self.at(self.days - 1, 12.0);
         while t < end {
-            let how = How { app, session: "", interactive: false, error: (0, ""), mfa: "", client_app: "Mobile Apps and Desktop clients", user_agent: "python-requests/2.32.3".into(), device_id: String::new(), browser: "", os: "", protocol: "none" };
+            let how = How {
+                app,
+                session: "",
+                interactive: false,
+                error: (0, ""),
+                mfa: "",
+                client_app: "Mobile Apps and Desktop clients",
+                user_agent: "python-requests/2.32.3".into(),
+                device_id: String::new(),
+                browser: "",
+                os: "",
+                protocol: "none",
+            };
             let place = a.place.clone();
             self.signin(victim, t, &place, how);
             self.mark(victim, t, &place.ip);
-            self.attacker_reads(victim, t + self.g.secs(5..60), &a, "Client=REST;Client=RESTSystem;;", app_id, 1 + self.g.usize(..3));
+            self.attacker_reads(
+                victim,
+                t + self.g.secs(5..60),
+                &a,
+                "Client=REST;Client=RESTSystem;;",
+                app_id,
+                1 + self.g.usize(..3),
+            );
             t += self.g.secs(4 * 3600..14 * 3600);
         }
-        self.attacker_sends(victim, t0 + self.g.secs(7200..20_000), &a, 2 + self.g.usize(..5), 4 + self.g.usize(..10), Some(("Client=REST;Client=RESTSystem;;", app_id)), &[]);
+        self.attacker_sends(
+            victim,
+            t0 + self.g.secs(7200..20_000),
+            &a,
+            2 + self.g.usize(..5),
+            4 + self.g.usize(..10),
+            Some(("Client=REST;Client=RESTSystem;;", app_id)),
+            &[],
+        );
         self.own_sends_in_window(victim);
     }
 
@@ -427,22 +693,71 @@ impl World {
         let mut a = self.hosting_attacker();
         a.session = String::new();
         let t0 = self.attack_time();
-        let (proto, client) = *self.g.pick(&[("IMAP4", "Client=IMAP4"), ("POP3", "Client=POP3")]);
+        let (proto, client) = *self
+            .g
+            .pick(&[("IMAP4", "Client=IMAP4"), ("POP3", "Client=POP3")]);
         let mut t = t0;
         for _ in 0..3 + self.g.usize(..5) {
-            let how = How { app: OWA, session: "", interactive: true, error: (0, ""), mfa: "", client_app: proto, user_agent: "BAV2ROPC".into(), device_id: String::new(), browser: "", os: "", protocol: "ropc" };
+            let how = How {
+                app: OWA,
+                session: "",
+                interactive: true,
+                error: (0, ""),
+                mfa: "",
+                client_app: proto,
+                user_agent: "BAV2ROPC".into(),
+                device_id: String::new(),
+                browser: "",
+                os: "",
+                protocol: "ropc",
+            };
             let place = a.place.clone();
             self.signin(victim, t, &place, how);
-            self.audit_login(t + Duration::seconds(1), victim, &place.ip, OWA.1, "BAV2ROPC", 0, "");
+            self.audit_login(
+                t + Duration::seconds(1),
+                victim,
+                &place.ip,
+                OWA.1,
+                "BAV2ROPC",
+                0,
+                "",
+            );
             self.mark(victim, t, &place.ip);
-            self.attacker_reads(victim, t + self.g.secs(5..60), &a, client, OWA.1, 2 + self.g.usize(..4));
+            self.attacker_reads(
+                victim,
+                t + self.g.secs(5..60),
+                &a,
+                client,
+                OWA.1,
+                2 + self.g.usize(..4),
+            );
             t += self.g.secs(1200..7200);
         }
         // SMTP AUTH submissions: a sign-in, then trace rows; no mailbox Send record.
-        let how = How { app: OWA, session: "", interactive: true, error: (0, ""), mfa: "", client_app: "Authenticated SMTP", user_agent: "BAV2ROPC".into(), device_id: String::new(), browser: "", os: "", protocol: "ropc" };
+        let how = How {
+            app: OWA,
+            session: "",
+            interactive: true,
+            error: (0, ""),
+            mfa: "",
+            client_app: "Authenticated SMTP",
+            user_agent: "BAV2ROPC".into(),
+            device_id: String::new(),
+            browser: "",
+            os: "",
+            protocol: "ropc",
+        };
         let place = a.place.clone();
         self.signin(victim, t, &place, how);
-        self.attacker_sends(victim, t + Duration::seconds(20), &a, 1 + self.g.usize(..4), 6 + self.g.usize(..12), None, &[]);
+        self.attacker_sends(
+            victim,
+            t + Duration::seconds(20),
+            &a,
+            1 + self.g.usize(..4),
+            6 + self.g.usize(..12),
+            None,
+            &[],
+        );
         self.own_sends_in_window(victim);
     }
 
@@ -452,20 +767,68 @@ impl World {
         let victim = self.pick_victim(&[]);
         let a = self.hosting_attacker();
         let t0 = self.attack_time();
-        self.audit_login(t0, victim, &a.place.ip, OFFICE_HOME.1, &a.user_agent, 0, &a.session);
+        self.audit_login(
+            t0,
+            victim,
+            &a.place.ip,
+            OFFICE_HOME.1,
+            &a.user_agent,
+            0,
+            &a.session,
+        );
         self.mark(victim, t0, &a.place.ip);
-        let folder = *self.g.pick(&["Unread", "RSS Feeds", "Conversation History", "Notes"]);
+        let folder = *self
+            .g
+            .pick(&["Unread", "RSS Feeds", "Conversation History", "Notes"]);
         let mut t = t0 + self.g.secs(120..600);
         let (ip, session) = (a.place.ip.clone(), a.session.clone());
         for k in 0..25 + self.g.usize(..40) {
-            let from = format!("{}@{}", PARTNER_CONTACTS[k % PARTNER_CONTACTS.len()], PARTNERS[(k / PARTNER_CONTACTS.len()) % PARTNERS.len()]);
-            let name = format!("{}{}", self.g.pick(&["", ".", "_"]), PARTNERS[k % PARTNERS.len()].split('.').next().unwrap_or("r"));
-            self.inbox_rule(t, victim, &ip, &session, &name, &[("From", from.as_str()), ("MoveToFolder", folder), ("MarkAsRead", "True"), ("StopProcessingRules", "True")]);
+            let from = format!(
+                "{}@{}",
+                PARTNER_CONTACTS[k % PARTNER_CONTACTS.len()],
+                PARTNERS[(k / PARTNER_CONTACTS.len()) % PARTNERS.len()]
+            );
+            let name = format!(
+                "{}{}",
+                self.g.pick(&["", ".", "_"]),
+                PARTNERS[k % PARTNERS.len()]
+                    .split('.')
+                    .next()
+                    .unwrap_or("r")
+            );
+            self.inbox_rule(
+                t,
+                victim,
+                &ip,
+                &session,
+                &name,
+                &[
+                    ("From", from.as_str()),
+                    ("MoveToFolder", folder),
+                    ("MarkAsRead", "True"),
+                    ("StopProcessingRules", "True"),
+                ],
+            );
             self.mark(victim, t, &ip);
             t += self.g.secs(3..25);
         }
-        self.attacker_reads(victim, t + self.g.secs(60..600), &a, "Client=OWA;Action=ViaProxy", OWA.1, 2 + self.g.usize(..4));
-        self.attacker_sends(victim, t + self.g.secs(900..3000), &a, 1 + self.g.usize(..4), 3 + self.g.usize(..10), Some(("Client=OWA;Action=ViaProxy", OWA.1)), &[]);
+        self.attacker_reads(
+            victim,
+            t + self.g.secs(60..600),
+            &a,
+            "Client=OWA;Action=ViaProxy",
+            OWA.1,
+            2 + self.g.usize(..4),
+        );
+        self.attacker_sends(
+            victim,
+            t + self.g.secs(900..3000),
+            &a,
+            1 + self.g.usize(..4),
+            3 + self.g.usize(..10),
+            Some(("Client=OWA;Action=ViaProxy", OWA.1)),
+            &[],
+        );
         self.own_sends_in_window(victim);
     }
 
@@ -476,21 +839,65 @@ impl World {
         let a = self.hosting_attacker();
         let t0 = self.attack_time();
         self.phish(first, t0 - self.g.secs(300..2400));
-        self.attacker_signin(first, t0, &a, OFFICE_HOME, "Mobile app notification", (0, ""));
-        self.attacker_reads(first, t0 + self.g.secs(120..600), &a, "Client=OWA;Action=ViaProxy", OWA.1, 2 + self.g.usize(..3));
+        self.attacker_signin(
+            first,
+            t0,
+            &a,
+            OFFICE_HOME,
+            "Mobile app notification",
+            (0, ""),
+        );
+        self.attacker_reads(
+            first,
+            t0 + self.g.secs(120..600),
+            &a,
+            "Client=OWA;Action=ViaProxy",
+            OWA.1,
+            2 + self.g.usize(..3),
+        );
         self.hiding_rule(first, t0 + self.g.secs(700..900), &a);
         let second_upn = self.people[second].upn.clone();
         let t1 = t0 + self.g.secs(1000..2400);
-        self.attacker_sends(first, t1, &a, 5 + self.g.usize(..8), 1 + self.g.usize(..4), Some(("Client=OWA;Action=ViaProxy", OWA.1)), &[second_upn]);
+        self.attacker_sends(
+            first,
+            t1,
+            &a,
+            5 + self.g.usize(..8),
+            1 + self.g.usize(..4),
+            Some(("Client=OWA;Action=ViaProxy", OWA.1)),
+            &[second_upn],
+        );
         // The colleague opens it and signs in through the same kit, from another proxy node.
         let net = *self.g.pick(&HOSTING);
         let place = net.place(&self.g);
         let b = self.attacker_with(place);
         let t2 = t1 + self.g.secs(1800..7200);
-        self.attacker_signin(second, t2, &b, OFFICE_HOME, "Mobile app notification", (0, ""));
-        self.attacker_reads(second, t2 + self.g.secs(120..600), &b, "Client=OWA;Action=ViaProxy", OWA.1, 2 + self.g.usize(..3));
+        self.attacker_signin(
+            second,
+            t2,
+            &b,
+            OFFICE_HOME,
+            "Mobile app notification",
+            (0, ""),
+        );
+        self.attacker_reads(
+            second,
+            t2 + self.g.secs(120..600),
+            &b,
+            "Client=OWA;Action=ViaProxy",
+            OWA.1,
+            2 + self.g.usize(..3),
+        );
         self.hiding_rule(second, t2 + self.g.secs(700..900), &b);
-        self.attacker_sends(second, t2 + self.g.secs(1000..2400), &b, 1 + self.g.usize(..3), 5 + self.g.usize(..10), Some(("Client=OWA;Action=ViaProxy", OWA.1)), &[]);
+        self.attacker_sends(
+            second,
+            t2 + self.g.secs(1000..2400),
+            &b,
+            1 + self.g.usize(..3),
+            5 + self.g.usize(..10),
+            Some(("Client=OWA;Action=ViaProxy", OWA.1)),
+            &[],
+        );
         self.own_sends_in_window(first);
         self.own_sends_in_window(second);
     }
@@ -514,14 +921,25 @@ impl World {
         let residential = self.g.chance(0.5);
         let nodes: Vec<Place> = (0..3)
             .map(|_| {
-                let net = if residential { *self.g.pick(self.country.residential) } else { *self.g.pick(&HOSTING) };
+                let net = if residential {
+                    *self.g.pick(self.country.residential)
+                } else {
+                    *self.g.pick(&HOSTING)
+                };
                 net.place(&self.g)
             })
             .collect();
         let mut a = self.attacker_with(nodes[0].clone());
         let t0 = self.at(1, 9.0 + self.g.f64() * 8.0);
         self.phish(victim, t0 - self.g.secs(300..1800));
-        self.attacker_signin(victim, t0, &a, OFFICE_HOME, "Mobile app notification", (0, ""));
+        self.attacker_signin(
+            victim,
+            t0,
+            &a,
+            OFFICE_HOME,
+            "Mobile app notification",
+            (0, ""),
+        );
         let hour = self.g.f64() * 24.0;
         for day in 2..self.days {
             a.place = nodes[day as usize % nodes.len()].clone();
@@ -531,10 +949,29 @@ impl World {
             let upn = self.people[victim].upn.clone();
             let n = 2 + self.g.usize(..8);
             let read = t + self.g.secs(20..240);
-            self.read_mail(read, &upn, &upn, &a.place.ip, "Client=OWA;Action=ViaProxy", &a.session, OWA.1, n, false, 0);
+            self.read_mail(
+                read,
+                &upn,
+                &upn,
+                &a.place.ip,
+                "Client=OWA;Action=ViaProxy",
+                &a.session,
+                OWA.1,
+                n,
+                false,
+                0,
+            );
             self.mark(victim, read, &a.place.ip.clone());
             if day % 3 == 0 {
-                self.attacker_sends(victim, t + self.g.secs(240..400), &a, 0, 1 + self.g.usize(..2), Some(("Client=OWA;Action=ViaProxy", OWA.1)), &[]);
+                self.attacker_sends(
+                    victim,
+                    t + self.g.secs(240..400),
+                    &a,
+                    0,
+                    1 + self.g.usize(..2),
+                    Some(("Client=OWA;Action=ViaProxy", OWA.1)),
+                    &[],
+                );
             }
         }
         self.own_sends_in_window(victim);
@@ -562,8 +999,23 @@ impl World {
         }
         self.audit_login(t0, victim, &a.place.ip, OWA.1, &a.user_agent, 0, &a.session);
         self.mark(victim, t0, &a.place.ip);
-        self.attacker_reads(victim, t0 + self.g.secs(120..600), &a, "Client=OWA;Action=ViaProxy", OWA.1, 2 + self.g.usize(..4));
-        self.attacker_sends(victim, t0 + self.g.secs(900..3000), &a, 2 + self.g.usize(..5), 3 + self.g.usize(..10), Some(("Client=OWA;Action=ViaProxy", OWA.1)), &[]);
+        self.attacker_reads(
+            victim,
+            t0 + self.g.secs(120..600),
+            &a,
+            "Client=OWA;Action=ViaProxy",
+            OWA.1,
+            2 + self.g.usize(..4),
+        );
+        self.attacker_sends(
+            victim,
+            t0 + self.g.secs(900..3000),
+            &a,
+            2 + self.g.usize(..5),
+            3 + self.g.usize(..10),
+            Some(("Client=OWA;Action=ViaProxy", OWA.1)),
+            &[],
+        );
         self.own_sends_in_window(victim);
     }
 }

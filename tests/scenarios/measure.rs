@@ -32,7 +32,10 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn verdict(&self, user: &str) -> &str {
-        self.accounts.get(user).map(|c| c.verdict.as_str()).unwrap_or("clean")
+        self.accounts
+            .get(user)
+            .map(|c| c.verdict.as_str())
+            .unwrap_or("clean")
     }
 }
 
@@ -40,7 +43,12 @@ impl Outcome {
 /// which recipients count as notified (today: every recipient in the window's list; later
 /// possibly only those of messages attributed to the attacker).
 pub fn notified(u: &UserImpact) -> Vec<String> {
-    let set: BTreeSet<String> = u.recipients.recipients.iter().map(|r| r.recipient.to_lowercase()).collect();
+    let set: BTreeSet<String> = u
+        .recipients
+        .recipients
+        .iter()
+        .map(|r| r.recipient.to_lowercase())
+        .collect();
     set.into_iter().collect()
 }
 
@@ -97,6 +105,9 @@ pub struct Score {
     /// Listed recipients who only got the victim's own mail.
     pub notify_user_sent: usize,
     pub misses: Vec<Miss>,
+    /// Actors that are not accounts of the tenant (system actors, service principals,
+    /// outside senders) called suspicious or compromised.
+    pub others_flagged: Vec<Miss>,
 }
 
 impl Score {
@@ -113,6 +124,8 @@ impl Score {
         self.notify_truth += other.notify_truth;
         self.notify_user_sent += other.notify_user_sent;
         self.misses.extend(other.misses.iter().cloned());
+        self.others_flagged
+            .extend(other.others_flagged.iter().cloned());
     }
 
     pub fn suspicious_per_100_clean(&self) -> f64 {
@@ -147,19 +160,32 @@ impl Score {
     pub fn missed_targets(&self) -> Vec<String> {
         let mut out = Vec::new();
         if self.compromised_found < self.compromised_expected {
-            out.push(format!("{} of {} compromised not found", self.compromised_expected - self.compromised_found, self.compromised_expected));
+            out.push(format!(
+                "{} of {} compromised not found",
+                self.compromised_expected - self.compromised_found,
+                self.compromised_expected
+            ));
         }
         if self.clean_compromised > 0 {
-            out.push(format!("{} clean called compromised", self.clean_compromised));
+            out.push(format!(
+                "{} clean called compromised",
+                self.clean_compromised
+            ));
         }
         if self.suspicious_per_100_clean() > 2.0 {
-            out.push(format!("{:.1} clean suspicious per 100 (max 2)", self.suspicious_per_100_clean()));
+            out.push(format!(
+                "{:.1} clean suspicious per 100 (max 2)",
+                self.suspicious_per_100_clean()
+            ));
         }
         if self.notify_recall() < 1.0 {
             out.push(format!("notify recall {:.2} < 1.0", self.notify_recall()));
         }
         if self.notify_precision() < 0.95 {
-            out.push(format!("notify precision {:.2} < 0.95", self.notify_precision()));
+            out.push(format!(
+                "notify precision {:.2} < 0.95",
+                self.notify_precision()
+            ));
         }
         out
     }
@@ -208,8 +234,24 @@ pub fn score(key: &AnswerKey, outcome: &Outcome) -> Score {
             s.targeted_called_targeted += 1;
         }
     }
+    let known: BTreeSet<&String> = key.accounts().into_iter().collect();
+    for (user, called) in &outcome.accounts {
+        if !known.contains(user) && called.verdict != "clean" {
+            s.others_flagged.push(Miss {
+                user: user.clone(),
+                expected: "not an account",
+                got: called.verdict.clone(),
+                score: called.score,
+                rules: called.rules.clone(),
+            });
+        }
+    }
     for v in &key.victims {
-        let listed: BTreeSet<&String> = outcome.accounts.get(&v.user).map(|c| c.notified.iter().collect()).unwrap_or_default();
+        let listed: BTreeSet<&String> = outcome
+            .accounts
+            .get(&v.user)
+            .map(|c| c.notified.iter().collect())
+            .unwrap_or_default();
         let truth: BTreeSet<&String> = v.notify.iter().collect();
         s.notify_truth += truth.len();
         s.notify_listed += listed.len();

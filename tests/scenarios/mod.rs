@@ -163,7 +163,11 @@ impl AnswerKey {
 
     /// Every account of the tenant, each once.
     pub fn accounts(&self) -> Vec<&String> {
-        self.compromised.iter().chain(&self.targeted).chain(&self.clean).collect()
+        self.compromised
+            .iter()
+            .chain(&self.targeted)
+            .chain(&self.clean)
+            .collect()
     }
 }
 
@@ -188,7 +192,8 @@ pub fn generate(scenario: Scenario, seed: u64, dir: &Path) -> io::Result<AnswerK
     }
     let files = write_evidence(&mut w, dir)?;
     let key = answer_key(&w, scenario, seed, files);
-    let text = toml::to_string(&key).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+    let text = toml::to_string(&key)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
     fs::write(
         dir.join("answer_key.toml"),
         format!("# Ground truth of scenario {} seed {seed}, written by tests/scenarios/mod.rs.\n\n{text}", scenario.name()),
@@ -199,11 +204,22 @@ pub fn generate(scenario: Scenario, seed: u64, dir: &Path) -> io::Result<AnswerK
 fn write_evidence(w: &mut World, dir: &Path) -> io::Result<Vec<String>> {
     fs::create_dir_all(dir)?;
     // Every sort is total: time, then the record's own unique id.
-    w.signins.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.request_id.cmp(&b.request_id)));
-    w.audits.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id)));
-    w.mails.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.trace_id.cmp(&b.trace_id)));
+    w.signins.sort_by(|a, b| {
+        a.time
+            .cmp(&b.time)
+            .then_with(|| a.request_id.cmp(&b.request_id))
+    });
+    w.audits
+        .sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id)));
+    w.mails.sort_by(|a, b| {
+        a.time
+            .cmp(&b.time)
+            .then_with(|| a.trace_id.cmp(&b.trace_id))
+    });
     let from = w.start.format("%Y-%m-%d").to_string();
-    let to = (w.start + chrono::Duration::days(w.days)).format("%Y-%m-%d").to_string();
+    let to = (w.start + chrono::Duration::days(w.days))
+        .format("%Y-%m-%d")
+        .to_string();
     let mut files = Vec::new();
     if !w.no_signin_export {
         // The portal lists interactive sign-ins newest first.

@@ -129,7 +129,13 @@ impl Net {
     }
 }
 
-const fn net(prefix: &'static str, asn: u32, city: &'static str, state: &'static str, country: &'static str) -> Net {
+const fn net(
+    prefix: &'static str,
+    asn: u32,
+    city: &'static str,
+    state: &'static str,
+    country: &'static str,
+) -> Net {
     Net {
         prefix,
         asn,
@@ -396,10 +402,42 @@ const FIRST: [&str; 40] = [
     "yuki", "ruth", "diego", "lena", "marcus", "priya", "owen", "clara",
 ];
 const LAST: [&str; 36] = [
-    "adams", "bauer", "chen", "dubois", "evans", "fischer", "garcia", "hughes", "ivanova",
-    "jensen", "kowalski", "lopez", "mensah", "novak", "okafor", "patel", "quinn", "rossi",
-    "schmidt", "tanaka", "underwood", "varga", "walsh", "xu", "yilmaz", "zimmer", "brennan",
-    "costa", "dahl", "eriksen", "farouk", "gupta", "haddad", "ito", "keller", "lindqvist",
+    "adams",
+    "bauer",
+    "chen",
+    "dubois",
+    "evans",
+    "fischer",
+    "garcia",
+    "hughes",
+    "ivanova",
+    "jensen",
+    "kowalski",
+    "lopez",
+    "mensah",
+    "novak",
+    "okafor",
+    "patel",
+    "quinn",
+    "rossi",
+    "schmidt",
+    "tanaka",
+    "underwood",
+    "varga",
+    "walsh",
+    "xu",
+    "yilmaz",
+    "zimmer",
+    "brennan",
+    "costa",
+    "dahl",
+    "eriksen",
+    "farouk",
+    "gupta",
+    "haddad",
+    "ito",
+    "keller",
+    "lindqvist",
 ];
 const DOMAINS: [&str; 12] = [
     "contoso-freight.example",
@@ -425,7 +463,9 @@ pub const PARTNERS: [&str; 8] = [
     "humongousinsurance.example",
     "trey-research.example",
 ];
-pub const PARTNER_CONTACTS: [&str; 6] = ["accounts", "billing", "sales", "orders", "support", "projects"];
+pub const PARTNER_CONTACTS: [&str; 6] = [
+    "accounts", "billing", "sales", "orders", "support", "projects",
+];
 pub const SUBJECTS: [&str; 14] = [
     "Weekly status",
     "Re: Q3 planning",
@@ -493,7 +533,10 @@ impl World {
     pub fn new(seed: u64) -> World {
         let g = Gen::new(seed ^ 0x5ce9_a710);
         let domain = g.pick(&DOMAINS).to_string();
-        let org = format!("{}.onmicrosoft.com", domain.trim_end_matches(".example").replace('-', ""));
+        let org = format!(
+            "{}.onmicrosoft.com",
+            domain.trim_end_matches(".example").replace('-', "")
+        );
         let country = &COUNTRIES[g.usize(..COUNTRIES.len())];
         let start = Utc
             .with_ymd_and_hms(2025, 1 + g.u32(..11), 1 + g.u32(..14), 0, 0, 0)
@@ -536,7 +579,13 @@ impl World {
             if !used.insert(login.clone()) {
                 continue;
             }
-            let name = format!("{}{} {}{}", first[..1].to_uppercase(), &first[1..], last[..1].to_uppercase(), &last[1..]);
+            let name = format!(
+                "{}{} {}{}",
+                first[..1].to_uppercase(),
+                &first[1..],
+                last[..1].to_uppercase(),
+                &last[1..]
+            );
             people.push(self.person(&login, name));
         }
         // Roles, each on a different random person where it matters.
@@ -580,11 +629,19 @@ impl World {
             }
         }
         // Shared mailboxes with delegates.
-        for local in ["accounts", "info", "reception"].iter().take(2 + self.g.usize(..2)) {
-            let mut shared = self.person(local, format!("{}{} (shared)", local[..1].to_uppercase(), &local[1..]));
+        for local in ["accounts", "info", "reception"]
+            .iter()
+            .take(2 + self.g.usize(..2))
+        {
+            let mut shared = self.person(
+                local,
+                format!("{}{} (shared)", local[..1].to_uppercase(), &local[1..]),
+            );
             shared.shared = true;
             shared.phone = None;
-            shared.delegates = (0..2 + self.g.usize(..3)).map(|_| 1 + self.g.usize(..n - 1)).collect();
+            shared.delegates = (0..2 + self.g.usize(..3))
+                .map(|_| 1 + self.g.usize(..n - 1))
+                .collect();
             shared.delegates.sort_unstable();
             shared.delegates.dedup();
             people.push(shared);
@@ -595,7 +652,11 @@ impl World {
     fn person(&mut self, login: &str, name: String) -> Person {
         let g = &self.g;
         let home = g.pick(self.country.residential).place(g);
-        let desktop = if g.chance(0.2) { Desktop::Mac } else { Desktop::Windows };
+        let desktop = if g.chance(0.2) {
+            Desktop::Mac
+        } else {
+            Desktop::Windows
+        };
         let personal = g.chance(0.15);
         let version = 128 + g.u32(..6);
         let (browser, user_agent) = match (desktop, g.u8(..3)) {
@@ -621,7 +682,11 @@ impl World {
                     (PhoneMail::IosMail, _) => "Apple-iPhone15C2/2104.167",
                     (PhoneMail::ThirdParty, _) => "Android-Mail/2024.05.12.633781497.Release",
                 },
-                device_id: if g.chance(0.5) { String::new() } else { g.guid() },
+                device_id: if g.chance(0.5) {
+                    String::new()
+                } else {
+                    g.guid()
+                },
             })
         } else {
             None
@@ -641,7 +706,11 @@ impl World {
             phone,
             vdi: g.chance(0.15),
             vpn: g.chance(0.25),
-            reads_per_day: if heavy { 150 + g.u32(..300) } else { 10 + g.u32(..60) },
+            reads_per_day: if heavy {
+                150 + g.u32(..300)
+            } else {
+                10 + g.u32(..60)
+            },
             admin: false,
             shared: false,
             delegates: Vec::new(),
@@ -692,12 +761,20 @@ impl World {
     pub fn desktop_how<'a>(&self, who: usize, session: &'a str, interactive: bool) -> How<'a> {
         let p = &self.people[who];
         How {
-            app: if interactive { OFFICE_HOME } else { OFFICE_DESKTOP },
+            app: if interactive {
+                OFFICE_HOME
+            } else {
+                OFFICE_DESKTOP
+            },
             session,
             interactive,
             error: (0, ""),
             mfa: "",
-            client_app: if interactive { "Browser" } else { "Mobile Apps and Desktop clients" },
+            client_app: if interactive {
+                "Browser"
+            } else {
+                "Mobile Apps and Desktop clients"
+            },
             user_agent: if interactive {
                 p.user_agent.clone()
             } else if p.desktop == Desktop::Mac {
@@ -706,15 +783,38 @@ impl World {
                 "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17628; Pro)".into()
             },
             device_id: p.device_id.clone(),
-            browser: if interactive { p.browser } else { "Rich Client 16.0.17628" },
-            os: if p.desktop == Desktop::Mac { "MacOs" } else { "Windows10" },
+            browser: if interactive {
+                p.browser
+            } else {
+                "Rich Client 16.0.17628"
+            },
+            os: if p.desktop == Desktop::Mac {
+                "MacOs"
+            } else {
+                "Windows10"
+            },
             protocol: "none",
         }
     }
 
-    pub fn audit(&mut self, time: DateTime<Utc>, record_type: u32, operation: &str, user_id: &str, data: Value) -> String {
+    pub fn audit(
+        &mut self,
+        time: DateTime<Utc>,
+        record_type: u32,
+        operation: &str,
+        user_id: &str,
+        data: Value,
+    ) -> String {
         let id = self.g.guid();
-        let data = audit_record(time, &id, &self.tenant_id, record_type, operation, user_id, data);
+        let data = audit_record(
+            time,
+            &id,
+            &self.tenant_id,
+            record_type,
+            operation,
+            user_id,
+            data,
+        );
         self.audits.push(Audit {
             time,
             id: id.clone(),
@@ -727,7 +827,16 @@ impl World {
     }
 
     /// The audit log's own copy of an Entra sign-in (UserLoggedIn / UserLoginFailed).
-    pub fn audit_login(&mut self, time: DateTime<Utc>, who: usize, ip: &str, app_id: &str, user_agent: &str, error: u32, session: &str) {
+    pub fn audit_login(
+        &mut self,
+        time: DateTime<Utc>,
+        who: usize,
+        ip: &str,
+        app_id: &str,
+        user_agent: &str,
+        error: u32,
+        session: &str,
+    ) {
         let p = &self.people[who];
         let (upn, key) = (p.upn.clone(), p.object_id.clone());
         let (op, status, detail) = if error == 0 {
@@ -760,8 +869,23 @@ impl World {
     /// `audit` is given as (client info, session, app id)) the mailbox's Send record with the
     /// same InternetMessageId.
     #[allow(clippy::too_many_arguments)]
-    pub fn send(&mut self, time: DateTime<Utc>, sender: &str, recipients: &[String], subject: &str, from_ip: &str, audit: Option<(&str, &str, &str)>, by_attacker: bool) -> String {
-        let host = format!("{}PR{:02}MB{:04}.eurprd0{}.prod.outlook.com", self.g.pick(&["AM", "DB", "PA", "MW", "BN", "CH"]), self.g.u8(..20), self.g.u16(..9999), self.g.u8(1..9));
+    pub fn send(
+        &mut self,
+        time: DateTime<Utc>,
+        sender: &str,
+        recipients: &[String],
+        subject: &str,
+        from_ip: &str,
+        audit: Option<(&str, &str, &str)>,
+        by_attacker: bool,
+    ) -> String {
+        let host = format!(
+            "{}PR{:02}MB{:04}.eurprd0{}.prod.outlook.com",
+            self.g.pick(&["AM", "DB", "PA", "MW", "BN", "CH"]),
+            self.g.u8(..20),
+            self.g.u16(..9999),
+            self.g.u8(1..9)
+        );
         let message_id = self.g.message_id(&host);
         if let Some((client, session, app_id)) = audit {
             let owner = sender.to_string();
@@ -772,13 +896,30 @@ impl World {
                 "Item": {"Id": item_id, "Subject": subject, "InternetMessageId": message_id, "ParentFolder": {"Path": "\\Sent Items"}, "SizeInBytes": 18_000 + self.g.u32(..40_000)},
             }));
         }
-        self.deliver(time + Duration::seconds(2 + self.g.i64(0..20)), sender, recipients, subject, from_ip, &message_id, by_attacker);
+        self.deliver(
+            time + Duration::seconds(2 + self.g.i64(0..20)),
+            sender,
+            recipients,
+            subject,
+            from_ip,
+            &message_id,
+            by_attacker,
+        );
         message_id
     }
 
     /// Trace rows for one message (no mailbox record: inbound mail, SMTP submission).
     #[allow(clippy::too_many_arguments)]
-    pub fn deliver(&mut self, time: DateTime<Utc>, sender: &str, recipients: &[String], subject: &str, from_ip: &str, message_id: &str, by_attacker: bool) {
+    pub fn deliver(
+        &mut self,
+        time: DateTime<Utc>,
+        sender: &str,
+        recipients: &[String],
+        subject: &str,
+        from_ip: &str,
+        message_id: &str,
+        by_attacker: bool,
+    ) {
         let size = 8_000 + self.g.u32(..60_000);
         for r in recipients {
             let internal = r.ends_with(&format!("@{}", self.domain));
@@ -789,14 +930,21 @@ impl World {
                 subject: subject.into(),
                 status: "Delivered",
                 from_ip: from_ip.into(),
-                to_ip: if internal { String::new() } else { format!("52.101.{}.{}", self.g.u8(..250), self.g.u8(1..250)) },
+                to_ip: if internal {
+                    String::new()
+                } else {
+                    format!("52.101.{}.{}", self.g.u8(..250), self.g.u8(1..250))
+                },
                 size,
                 message_id: message_id.into(),
                 trace_id: self.g.guid(),
                 by_attacker,
             };
             if internal {
-                self.received.entry(r.clone()).or_default().push(message_id.to_string());
+                self.received
+                    .entry(r.clone())
+                    .or_default()
+                    .push(message_id.to_string());
             }
             self.mails.push(mail);
         }
@@ -804,7 +952,19 @@ impl World {
 
     /// A MailItemsAccessed record: `Bind` lists the messages opened, `Sync` only the folder.
     #[allow(clippy::too_many_arguments)]
-    pub fn read_mail(&mut self, time: DateTime<Utc>, actor: &str, owner: &str, ip: &str, client: &str, session: &str, app_id: &str, count: usize, sync: bool, logon_type: u32) {
+    pub fn read_mail(
+        &mut self,
+        time: DateTime<Utc>,
+        actor: &str,
+        owner: &str,
+        ip: &str,
+        client: &str,
+        session: &str,
+        app_id: &str,
+        count: usize,
+        sync: bool,
+        logon_type: u32,
+    ) {
         let ids: Vec<String> = {
             let own = self.received.get(owner).cloned().unwrap_or_default();
             let mut v: Vec<String> = own.iter().rev().take(count).cloned().collect();
@@ -830,7 +990,15 @@ impl World {
     }
 
     /// An inbox rule created from Outlook or OWA (New-InboxRule), with its parameters.
-    pub fn inbox_rule(&mut self, time: DateTime<Utc>, owner: usize, ip: &str, session: &str, name: &str, params: &[(&str, &str)]) {
+    pub fn inbox_rule(
+        &mut self,
+        time: DateTime<Utc>,
+        owner: usize,
+        ip: &str,
+        session: &str,
+        name: &str,
+        params: &[(&str, &str)],
+    ) {
         let p = &self.people[owner];
         let (upn, puid, display) = (p.upn.clone(), p.puid.clone(), p.name.clone());
         let mut parameters = vec![json!({"Name": "Name", "Value": name})];
@@ -844,7 +1012,11 @@ impl World {
     }
 
     pub fn external_contact(&self) -> String {
-        format!("{}@{}", self.g.pick(&PARTNER_CONTACTS), self.g.pick(&PARTNERS))
+        format!(
+            "{}@{}",
+            self.g.pick(&PARTNER_CONTACTS),
+            self.g.pick(&PARTNERS)
+        )
     }
 
     /// A colleague of `who` (not a shared mailbox).
@@ -884,27 +1056,66 @@ impl World {
     }
 
     fn inbound_mail(&mut self, day: i64) {
-        let newsletter = format!("news@{}", self.g.pick(&["industryweekly.example", "saasupdates.example", "events.lucernepublishing.example"]));
-        let staff: Vec<String> = self.people.iter().filter(|p| day >= p.start_day).map(|p| p.upn.clone()).collect();
+        let newsletter = format!(
+            "news@{}",
+            self.g.pick(&[
+                "industryweekly.example",
+                "saasupdates.example",
+                "events.lucernepublishing.example"
+            ])
+        );
+        let staff: Vec<String> = self
+            .people
+            .iter()
+            .filter(|p| day >= p.start_day)
+            .map(|p| p.upn.clone())
+            .collect();
         let t = self.at(day, 6.0) + self.g.secs(0..3600);
         let id = self.g.message_id("mail.newsletter.example");
         let ip = format!("198.2.{}.{}", self.g.u8(128..192), self.g.u8(1..250));
-        self.deliver(t, &newsletter, &staff, "This week in the industry", &ip, &id, false);
+        self.deliver(
+            t,
+            &newsletter,
+            &staff,
+            "This week in the industry",
+            &ip,
+            &id,
+            false,
+        );
         for upn in staff {
             for _ in 0..self.g.usize(1..5) {
                 let t = self.at(day, 7.0) + self.g.secs(0..11 * 3600);
                 let from = self.external_contact();
-                let host = from.split('@').nth(1).unwrap_or("partner.example").to_string();
+                let host = from
+                    .split('@')
+                    .nth(1)
+                    .unwrap_or("partner.example")
+                    .to_string();
                 let id = self.g.message_id(&host);
                 let subject = *self.g.pick(&SUBJECTS);
                 let ip = format!("40.92.{}.{}", self.g.u8(..250), self.g.u8(1..250));
-                self.deliver(t, &from, std::slice::from_ref(&upn), subject, &ip, &id, false);
+                self.deliver(
+                    t,
+                    &from,
+                    std::slice::from_ref(&upn),
+                    subject,
+                    &ip,
+                    &id,
+                    false,
+                );
             }
         }
     }
 
     /// Where a person is on a day, for their desktop.
-    fn desktop_place(&self, who: usize, day: i64, office: &Place, vdi: &[Place], vpn: &[Place]) -> (Place, f64) {
+    fn desktop_place(
+        &self,
+        who: usize,
+        day: i64,
+        office: &Place,
+        vdi: &[Place],
+        vpn: &[Place],
+    ) -> (Place, f64) {
         let p = self.people[who].clone();
         if let TripDay::Abroad(hotel, shift) = self.trip_day(who, day) {
             if p.vdi && self.g.chance(0.5) {
@@ -948,7 +1159,10 @@ impl World {
         if matches!(self.trip_day(who, day), TripDay::Gone) {
             return;
         }
-        let weekday = (self.start + Duration::days(day)).weekday().num_days_from_monday() < 5;
+        let weekday = (self.start + Duration::days(day))
+            .weekday()
+            .num_days_from_monday()
+            < 5;
         let p = self.people[who].clone();
         let (place, shift) = self.desktop_place(who, day, office, vdi, vpn);
         let session = self.g.guid();
@@ -959,30 +1173,63 @@ impl World {
         if at_desk {
             if p.mfa_slip_day == Some(day) {
                 for k in 0..self.g.i64(1..4) {
-                    let how = How { error: MFA_DENIED, mfa: "Mobile app notification", ..self.desktop_how(who, "", true) };
+                    let how = How {
+                        error: MFA_DENIED,
+                        mfa: "Mobile app notification",
+                        ..self.desktop_how(who, "", true)
+                    };
                     let t = begin - Duration::minutes(20 - 4 * k);
                     self.signin(who, t, &place, how);
                     self.audit_login(t, who, &place.ip, OFFICE_HOME.1, &p.user_agent, 500121, "");
                 }
             }
             if self.g.chance(0.04) {
-                let how = How { error: BAD_PASSWORD, ..self.desktop_how(who, "", true) };
+                let how = How {
+                    error: BAD_PASSWORD,
+                    ..self.desktop_how(who, "", true)
+                };
                 self.signin(who, begin - Duration::seconds(50), &place, how);
             }
-            let mfa = if self.g.chance(0.35) { "Mobile app notification" } else { "" };
+            let mfa = if self.g.chance(0.35) {
+                "Mobile app notification"
+            } else {
+                ""
+            };
             if !mfa.is_empty() && self.g.chance(0.3) {
-                let how = How { error: MFA_REQUIRED, ..self.desktop_how(who, &session, true) };
+                let how = How {
+                    error: MFA_REQUIRED,
+                    ..self.desktop_how(who, &session, true)
+                };
                 self.signin(who, begin - Duration::seconds(20), &place, how);
             }
-            let app = *self.g.pick(&[OFFICE_HOME, OFFICE_HOME, TEAMS, OWA, SHAREPOINT]);
-            let how = How { app, mfa, ..self.desktop_how(who, &session, true) };
+            let app = *self
+                .g
+                .pick(&[OFFICE_HOME, OFFICE_HOME, TEAMS, OWA, SHAREPOINT]);
+            let how = How {
+                app,
+                mfa,
+                ..self.desktop_how(who, &session, true)
+            };
             let s = self.signin(who, begin, &place, how);
-            self.audit_login(begin + Duration::seconds(3), who, &place.ip, app.1, &s.user_agent, 0, &session);
+            self.audit_login(
+                begin + Duration::seconds(3),
+                who,
+                &place.ip,
+                app.1,
+                &s.user_agent,
+                0,
+                &session,
+            );
             // Desktop token refreshes through the day.
             for _ in 0..self.g.usize(3..9) {
                 let t = begin + self.g.secs(60..(end - begin).num_seconds());
-                let app = *self.g.pick(&[OFFICE_DESKTOP, OFFICE_DESKTOP, TEAMS, SHAREPOINT]);
-                let how = How { app, ..self.desktop_how(who, &session, false) };
+                let app = *self
+                    .g
+                    .pick(&[OFFICE_DESKTOP, OFFICE_DESKTOP, TEAMS, SHAREPOINT]);
+                let how = How {
+                    app,
+                    ..self.desktop_how(who, &session, false)
+                };
                 self.signin(who, t, &place, how);
             }
             // Reading mail at the desk: Outlook desktop/Mac, or OWA for some.
@@ -991,34 +1238,83 @@ impl World {
                 (Desktop::Mac, _) => "Client=REST;;Outlook-Mac/16.86",
                 (Desktop::Windows, _) => "Client=MSExchangeRPC",
             };
-            let app_id = if client.starts_with("Client=OWA") { OWA.1 } else { OFFICE_DESKTOP.1 };
+            let app_id = if client.starts_with("Client=OWA") {
+                OWA.1
+            } else {
+                OFFICE_DESKTOP.1
+            };
             let mut left = p.reads_per_day as usize;
             while left > 0 {
                 let n = left.min(1 + self.g.usize(..40));
                 left -= n;
                 let t = begin + self.g.secs(120..(end - begin).num_seconds());
-                self.read_mail(t, &p.upn, &p.upn, &place.ip, client, &session, app_id, n, false, 0);
+                self.read_mail(
+                    t, &p.upn, &p.upn, &place.ip, client, &session, app_id, n, false, 0,
+                );
             }
             if self.g.chance(0.3) {
-                self.read_mail(begin + Duration::minutes(2), &p.upn, &p.upn, &place.ip, client, &session, app_id, 0, true, 0);
+                self.read_mail(
+                    begin + Duration::minutes(2),
+                    &p.upn,
+                    &p.upn,
+                    &place.ip,
+                    client,
+                    &session,
+                    app_id,
+                    0,
+                    true,
+                    0,
+                );
             }
             // Mail the person sends.
             for _ in 0..self.g.usize(0..5) {
                 let t = begin + self.g.secs(600..(end - begin).num_seconds());
                 let to: Vec<String> = (0..self.g.usize(1..4))
-                    .map(|_| if self.g.chance(0.5) { let j = self.colleague(who); self.people[j].upn.clone() } else { self.external_contact() })
+                    .map(|_| {
+                        if self.g.chance(0.5) {
+                            let j = self.colleague(who);
+                            self.people[j].upn.clone()
+                        } else {
+                            self.external_contact()
+                        }
+                    })
                     .collect::<BTreeSet<_>>()
                     .into_iter()
                     .collect();
                 let subject = *self.g.pick(&SUBJECTS);
-                self.send(t, &p.upn, &to, subject, &place.ip, Some((client, &session, app_id)), false);
+                self.send(
+                    t,
+                    &p.upn,
+                    &to,
+                    subject,
+                    &place.ip,
+                    Some((client, &session, app_id)),
+                    false,
+                );
             }
             // Files.
             for _ in 0..self.g.usize(0..4) {
                 let t = begin + self.g.secs(300..(end - begin).num_seconds());
-                let file = *self.g.pick(&["Forecast.xlsx", "Vendor list.xlsx", "Team plan.docx", "Budget.xlsx", "Onboarding.pptx", "Minutes.docx"]);
-                let op = *self.g.pick(&["FileAccessed", "FileAccessed", "FileModified", "FileDownloaded"]);
-                let site = self.domain.split('.').next().unwrap_or("tenant").replace('-', "");
+                let file = *self.g.pick(&[
+                    "Forecast.xlsx",
+                    "Vendor list.xlsx",
+                    "Team plan.docx",
+                    "Budget.xlsx",
+                    "Onboarding.pptx",
+                    "Minutes.docx",
+                ]);
+                let op = *self.g.pick(&[
+                    "FileAccessed",
+                    "FileAccessed",
+                    "FileModified",
+                    "FileDownloaded",
+                ]);
+                let site = self
+                    .domain
+                    .split('.')
+                    .next()
+                    .unwrap_or("tenant")
+                    .replace('-', "");
                 self.audit(t, 6, op, &p.upn, json!({
                     "ClientIP": place.ip, "ObjectId": format!("https://{site}.sharepoint.com/sites/Team/Shared Documents/{file}"),
                     "UserAgent": p.user_agent, "EventSource": "SharePoint", "ItemType": "File", "SourceFileName": file,
@@ -1027,7 +1323,18 @@ impl World {
             }
             if p.rule_day == Some(day) {
                 let t = begin + self.g.secs(3600..7200);
-                self.inbox_rule(t, who, &place.ip, &session, "Newsletters", &[("From", "news@industryweekly.example"), ("MoveToFolder", "Newsletters"), ("StopProcessingRules", "False")]);
+                self.inbox_rule(
+                    t,
+                    who,
+                    &place.ip,
+                    &session,
+                    "Newsletters",
+                    &[
+                        ("From", "news@industryweekly.example"),
+                        ("MoveToFolder", "Newsletters"),
+                        ("StopProcessingRules", "False"),
+                    ],
+                );
             }
         }
         if let Some(phone) = p.phone.clone() {
@@ -1051,13 +1358,25 @@ impl World {
             PhoneMail::IosMail => (IOS_ACCOUNTS, "Mobile Apps and Desktop clients"),
             PhoneMail::ThirdParty => (OWA, "Mobile Apps and Desktop clients"),
         };
-        let checks = if weekday { 3 + self.g.usize(..6) } else { 1 + self.g.usize(..3) };
+        let checks = if weekday {
+            3 + self.g.usize(..6)
+        } else {
+            1 + self.g.usize(..3)
+        };
         for _ in 0..checks {
-            let hour = if departing { 7.0 + self.g.f64() * 10.0 } else { 7.0 + self.g.f64() * 15.0 };
+            let hour = if departing {
+                7.0 + self.g.f64() * 10.0
+            } else {
+                7.0 + self.g.f64() * 15.0
+            };
             let t = self.at(day, hour + shift);
             // Roaming phones keep their home carrier's egress; at home or work they use Wi-Fi.
             let place = if !abroad && self.g.chance(0.35) {
-                if self.g.chance(0.5) { wifi.clone() } else { p.home.clone() }
+                if self.g.chance(0.5) {
+                    wifi.clone()
+                } else {
+                    p.home.clone()
+                }
             } else {
                 self.g.pick(self.country.carriers).place(&self.g)
             };
@@ -1079,19 +1398,48 @@ impl World {
             match phone.mail {
                 PhoneMail::OutlookMobile => {
                     let front = EXCHANGE_FRONT_END.place(&self.g);
-                    let client = if phone.os.starts_with("iOS") { "Client=OutlookService;Outlook-iOS/2.0;" } else { "Client=OutlookService;Outlook-Android/2.0;" };
-                    self.read_mail(t + Duration::seconds(5), &p.upn, &p.upn, &front.ip, client, &session, OUTLOOK_MOBILE.1, n, false, 0);
+                    let client = if phone.os.starts_with("iOS") {
+                        "Client=OutlookService;Outlook-iOS/2.0;"
+                    } else {
+                        "Client=OutlookService;Outlook-Android/2.0;"
+                    };
+                    self.read_mail(
+                        t + Duration::seconds(5),
+                        &p.upn,
+                        &p.upn,
+                        &front.ip,
+                        client,
+                        &session,
+                        OUTLOOK_MOBILE.1,
+                        n,
+                        false,
+                        0,
+                    );
                 }
                 PhoneMail::IosMail | PhoneMail::ThirdParty => {
                     let client = format!("Client=ActiveSync;UserAgent={};Action=/Microsoft-Server-ActiveSync/default.eas?Cmd=Sync", phone.user_agent);
-                    self.read_mail(t + Duration::seconds(5), &p.upn, &p.upn, &place.ip, &client, &session, app.1, 0, true, 0);
+                    self.read_mail(
+                        t + Duration::seconds(5),
+                        &p.upn,
+                        &p.upn,
+                        &place.ip,
+                        &client,
+                        &session,
+                        app.1,
+                        0,
+                        true,
+                        0,
+                    );
                 }
             }
         }
     }
 
     fn shared_mailboxes(&mut self, day: i64) {
-        let weekday = (self.start + Duration::days(day)).weekday().num_days_from_monday() < 5;
+        let weekday = (self.start + Duration::days(day))
+            .weekday()
+            .num_days_from_monday()
+            < 5;
         if !weekday {
             return;
         }
@@ -1106,10 +1454,25 @@ impl World {
                     continue;
                 }
                 let t = self.at(day, 9.0 + self.g.f64() * 7.0);
-                let ip = if self.g.chance(0.6) { self.people[0].home.ip.clone() } else { delegate.home.ip.clone() };
+                let ip = if self.g.chance(0.6) {
+                    self.people[0].home.ip.clone()
+                } else {
+                    delegate.home.ip.clone()
+                };
                 let session = self.g.guid();
                 let n = 5 + self.g.usize(..40);
-                self.read_mail(t, &delegate.upn, &shared, &ip, "Client=MSExchangeRPC", &session, OFFICE_DESKTOP.1, n, false, 1);
+                self.read_mail(
+                    t,
+                    &delegate.upn,
+                    &shared,
+                    &ip,
+                    "Client=MSExchangeRPC",
+                    &session,
+                    OFFICE_DESKTOP.1,
+                    n,
+                    false,
+                    1,
+                );
                 if self.g.chance(0.5) {
                     let to = vec![self.external_contact()];
                     let subject = format!("Re: {}", self.g.pick(&SUBJECTS));
@@ -1119,7 +1482,15 @@ impl World {
                         "MailboxOwnerUPN": shared, "SendAsUserSmtp": shared, "SessionId": session,
                         "Item": {"Id": "RgAAAAE", "Subject": subject, "InternetMessageId": id, "ParentFolder": {"Path": "\\Sent Items"}},
                     }));
-                    self.deliver(t + Duration::minutes(3) + Duration::seconds(4), &shared, &to, &subject, &ip, &id, false);
+                    self.deliver(
+                        t + Duration::minutes(3) + Duration::seconds(4),
+                        &shared,
+                        &to,
+                        &subject,
+                        &ip,
+                        &id,
+                        false,
+                    );
                 }
             }
         }
@@ -1136,7 +1507,12 @@ impl World {
             "ObjectId": format!("EURPR04A001.PROD.OUTLOOK.COM/Microsoft Exchange Hosted Organizations/{}/{}", self.org, target.name),
             "Parameters": [{"Name": "Identity", "Value": target.object_id}, {"Name": "RetentionPolicy", "Value": "Default MRM Policy"}],
         }));
-        let site = self.domain.split('.').next().unwrap_or("tenant").replace('-', "");
+        let site = self
+            .domain
+            .split('.')
+            .next()
+            .unwrap_or("tenant")
+            .replace('-', "");
         let t = self.at(day, 3.0) + self.g.secs(0..3600);
         let ip = EXCHANGE_FRONT_END.place(&self.g).ip;
         self.audit(t, 6, "FileModified", "app@sharepoint", json!({
@@ -1159,7 +1535,18 @@ impl World {
             let owner = self.people[self.g.usize(..self.people.len())].upn.clone();
             let t = self.at(day, 1.0) + self.g.secs(0..7200);
             let session = self.g.guid();
-            self.read_mail(t, sp, &owner, &azure.ip, "Client=REST;Client=RESTSystem;;", &session, BACKUP_APP_ID, 0, true, 0);
+            self.read_mail(
+                t,
+                sp,
+                &owner,
+                &azure.ip,
+                "Client=REST;Client=RESTSystem;;",
+                &session,
+                BACKUP_APP_ID,
+                0,
+                true,
+                0,
+            );
         }
         // Entra's own directory housekeeping.
         let t = self.at(day, 4.0) + self.g.secs(0..3600);
@@ -1180,7 +1567,10 @@ impl World {
             let target = self.people[who].clone();
             let day = self.g.i64(target.start_day..self.days);
             let t = self.at(day, 10.0 + self.g.f64() * 5.0);
-            for op in ["Reset user password.", "Update StsRefreshTokenValidFrom Timestamp."] {
+            for op in [
+                "Reset user password.",
+                "Update StsRefreshTokenValidFrom Timestamp.",
+            ] {
                 self.audit(t, 8, op, &admin.upn, json!({
                     "ResultStatus": "Success", "ObjectId": target.upn, "ActorIpAddress": admin.home.ip, "ClientIP": admin.home.ip, "AzureActiveDirectoryEventType": 1,
                     "ModifiedProperties": [], "Actor": [{"ID": admin.upn, "Type": 5}], "Target": [{"ID": target.upn, "Type": 5}],
@@ -1189,7 +1579,10 @@ impl World {
             }
             // The user signs in again with the new password.
             let session = self.g.guid();
-            let how = How { mfa: "Mobile app notification", ..self.desktop_how(who, &session, true) };
+            let how = How {
+                mfa: "Mobile app notification",
+                ..self.desktop_how(who, &session, true)
+            };
             self.signin(who, t + Duration::minutes(12), &target.home, how);
         }
     }
@@ -1246,7 +1639,11 @@ impl World {
                     interactive: true,
                     error: BAD_PASSWORD,
                     mfa: "",
-                    client_app: if ua == "BAV2ROPC" { "Authenticated SMTP" } else { "Browser" },
+                    client_app: if ua == "BAV2ROPC" {
+                        "Authenticated SMTP"
+                    } else {
+                        "Browser"
+                    },
                     user_agent: ua.into(),
                     device_id: String::new(),
                     browser: "",
