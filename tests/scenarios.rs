@@ -1,7 +1,7 @@
 //! breachline's verdicts on the attack scenarios of `tests/scenarios/` (two seeds each), against
-//! each case's answer key: every compromised account found, no clean account called
-//! compromised, at most 2 clean accounts in 100 called suspicious. The same targets as the
-//! table in docs/detection.md (`cargo run --release --example detection`).
+//! each case's answer key: every compromised account found, no clean or merely targeted account
+//! called compromised, at most 2 clean accounts in 100 called suspicious. The same targets as
+//! the table in docs/detection.md (`cargo run --release --example detection`).
 
 #[path = "scenarios/mod.rs"]
 mod scenarios;
@@ -65,6 +65,17 @@ fn check(scenario: Scenario, seed: u64) {
                 "{} expected {} got {} (score {}, rules {:?})",
                 m.user, m.expected, m.got, m.score, m.rules
             ));
+        }
+    }
+    for user in &key.targeted {
+        let got = outcome.verdict(user);
+        if got == "compromised" {
+            let rules = outcome
+                .accounts
+                .get(user)
+                .map(|c| c.rules.clone())
+                .unwrap_or_default();
+            problems.push(format!("{user} expected targeted (sprayed, never signed in) got compromised (rules {rules:?})"));
         }
     }
     if score.suspicious_per_100_clean() > 2.0 {

@@ -97,6 +97,8 @@ pub struct Score {
     pub clean_suspicious: usize,
     pub targeted_total: usize,
     pub targeted_called_targeted: usize,
+    /// Sprayed accounts (never signed in by the attacker) called compromised.
+    pub targeted_compromised: usize,
     /// Notification: recipients breachline lists that the attacker wrote to, all it lists,
     /// and all the attacker wrote to.
     pub notify_hits: usize,
@@ -119,6 +121,7 @@ impl Score {
         self.clean_suspicious += other.clean_suspicious;
         self.targeted_total += other.targeted_total;
         self.targeted_called_targeted += other.targeted_called_targeted;
+        self.targeted_compromised += other.targeted_compromised;
         self.notify_hits += other.notify_hits;
         self.notify_listed += other.notify_listed;
         self.notify_truth += other.notify_truth;
@@ -170,6 +173,12 @@ impl Score {
             out.push(format!(
                 "{} clean called compromised",
                 self.clean_compromised
+            ));
+        }
+        if self.targeted_compromised > 0 {
+            out.push(format!(
+                "{} targeted called compromised",
+                self.targeted_compromised
             ));
         }
         if self.suspicious_per_100_clean() > 2.0 {
@@ -230,8 +239,10 @@ pub fn score(key: &AnswerKey, outcome: &Outcome) -> Score {
         }
     }
     for user in &key.targeted {
-        if outcome.verdict(user) == "targeted" {
-            s.targeted_called_targeted += 1;
+        match outcome.verdict(user) {
+            "targeted" => s.targeted_called_targeted += 1,
+            "compromised" => s.targeted_compromised += 1,
+            _ => {}
         }
     }
     let known: BTreeSet<&String> = key.accounts().into_iter().collect();

@@ -217,16 +217,26 @@ pub const HOSTING: [Net; 10] = [
 ];
 
 /// Cloud-hosted virtual desktops (Azure Virtual Desktop) the tenant's staff work from.
-pub const VDI: [Net; 2] = [
+pub const VDI: [Net; 3] = [
     net("20.106", 8075, "Chicago", "Illinois", "US"),
     net("20.90", 8075, "London", "England", "GB"),
+    net("20.79", 8075, "Frankfurt am Main", "Hesse", "DE"),
 ];
 
 /// The corporate VPN's egress, on AWS.
-pub const VPN: [Net; 2] = [
+pub const VPN: [Net; 3] = [
     net("3.128", 16509, "Ashburn", "Virginia", "US"),
     net("18.130", 16509, "London", "England", "GB"),
+    net("3.120", 16509, "Frankfurt am Main", "Hesse", "DE"),
 ];
+
+/// A cloud region for the tenant: usually in its own country, sometimes the parent company's.
+fn region(g: &Gen, nets: &[Net], country: &str) -> Net {
+    match nets.iter().find(|n| n.country == country) {
+        Some(n) if g.chance(0.8) => *n,
+        _ => *g.pick(nets),
+    }
+}
 
 /// Exchange Online front ends, where Outlook mobile's cloud sync and server-side work come from.
 pub const EXCHANGE_FRONT_END: Net = net("52.96", 8075, "", "", "US");
@@ -1035,9 +1045,9 @@ impl World {
     /// Two weeks of ordinary work.
     pub fn benign(&mut self) {
         let office = self.g.pick(self.country.office).place(&self.g);
-        let vdi_net = *self.g.pick(&VDI);
+        let vdi_net = region(&self.g, &VDI, self.country.code);
         let vdi: Vec<Place> = (0..3).map(|_| vdi_net.place(&self.g)).collect();
-        let vpn_net = *self.g.pick(&VPN);
+        let vpn_net = region(&self.g, &VPN, self.country.code);
         let vpn: Vec<Place> = (0..2).map(|_| vpn_net.place(&self.g)).collect();
         for day in 0..self.days {
             self.inbound_mail(day);
@@ -1621,7 +1631,7 @@ impl World {
         let ip = source.place(&self.g);
         let day = self.g.i64(0..self.days);
         let mut t = self.at(day, self.g.f64() * 24.0);
-        let victims = 12 + self.g.usize(..15);
+        let victims = 8 + self.g.usize(..11);
         let mut picked = BTreeSet::new();
         while picked.len() < victims {
             let j = self.g.usize(..self.people.len());
