@@ -117,6 +117,12 @@ fn same_device_on_isp(a: &EventView<'_>, b: &EventView<'_>) -> bool {
     }
 }
 
+/// Where the event is tells nothing of where the person is: the tenant's shared VPN or VDI
+/// egress on a hosting or VPN network (the user in London reaches it in a US data centre).
+fn placeless(v: &EventView<'_>) -> bool {
+    v.ip.is_some_and(|i| i.shared && matches!(i.network, NetworkKind::Hosting | NetworkKind::Vpn))
+}
+
 fn hop(hits: &[&EventView<'_>], i: usize, j: usize) -> Option<Hop> {
     let (a, b) = (hits[i], hits[j]);
     let (pa, pb) = (a.ip?.location?, b.ip?.location?);
@@ -136,7 +142,7 @@ fn hop(hits: &[&EventView<'_>], i: usize, j: usize) -> Option<Hop> {
 }
 
 /// Consecutive located events (time order) whose distance is at least `min_km` and whose speed
-/// exceeds `max_kmh`. With `exempt_same_device_isp`, a hop between two ordinary access
+/// exceeds `max_kmh`; the tenant's shared VPN and VDI egress is no place and is skipped. With `exempt_same_device_isp`, a hop between two ordinary access
 /// networks on the same device id is not reported.
 pub fn impossible_travel(
     hits: &[&EventView<'_>],
@@ -147,7 +153,7 @@ pub fn impossible_travel(
     let mut out = Vec::new();
     let mut prev: Option<usize> = None;
     for j in 0..hits.len() {
-        if hits[j].ip.and_then(|i| i.location).is_none() {
+        if hits[j].ip.and_then(|i| i.location).is_none() || placeless(hits[j]) {
             continue;
         }
         if let Some(i) = prev {
@@ -179,6 +185,7 @@ pub fn concurrent_sessions(
     let located: Vec<usize> = (0..hits.len())
         .filter(|&k| {
             hits[k].ip.and_then(|i| i.location).is_some()
+                && !placeless(hits[k])
                 && hits[k]
                     .event
                     .session_id

@@ -103,6 +103,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../rules/password-spray-source-success.yaml"),
     ),
     (
+        "rules/password-spray-target.yaml",
+        include_str!("../../rules/password-spray-target.yaml"),
+    ),
+    (
         "rules/risky-signin-then-persistence.yaml",
         include_str!("../../rules/risky-signin-then-persistence.yaml"),
     ),

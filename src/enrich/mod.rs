@@ -143,11 +143,13 @@ pub struct IpInfo {
     pub disagreements: Vec<String>,
     /// Events in the evidence from this address.
     pub events: u64,
-    /// Distinct accounts that acted successfully from this address (sign-ins, audit records).
+    /// Distinct accounts that acted successfully from this address's network (its /16 for a
+    /// hosting or VPN address, where a VPN or VDI pool hands out addresses; else its /24; /48 for
+    /// IPv6), in sign-ins and audit records.
     pub accounts: u32,
-    /// Distinct UTC days with such activity.
+    /// Distinct UTC days with such activity in that network.
     pub days: u32,
-    /// Tenant egress: used by at least [`SHARED_MIN_ACCOUNTS`] accounts on at least
+    /// Tenant egress: its network used by at least [`SHARED_MIN_ACCOUNTS`] accounts on at least
     /// [`SHARED_MIN_DAYS`] days (a corporate VPN, a VDI pool, an office): an everyday
     /// address of the tenant, whatever its network kind, not one attacker's.
     pub shared: bool,
@@ -266,22 +268,36 @@ impl Enrichment {
 pub fn enrich(events: &[Event], geo: &GeoIp, nets: &NetworkConfig) -> Enrichment {
     let exported = exported_values(events);
     let usage = usage(events);
-    let infos: Vec<IpInfo> = exported
+    let mut infos: Vec<IpInfo> = exported
         .into_par_iter()
         .map(|(ip, (count, ex))| {
             let mut info = lookup(ip, &ex, geo, nets);
             info.events = count;
-            if let Some(&(accounts, days, spray)) = usage.get(&ip) {
-                info.accounts = accounts;
-                info.days = days;
-                info.spray_accounts = spray;
-                info.shared = info.scope.is_public()
-                    && accounts >= SHARED_MIN_ACCOUNTS
-                    && days >= SHARED_MIN_DAYS;
+            if let Some(u) = usage.get(&ip) {
+                info.spray_accounts = u.spray;
             }
             info
         })
         .collect();
+    // Shared egress is judged on the address's network: a VPN or VDI pool in a data centre
+    // hands out addresses across a /16, an office or home ISP's are judged on their /24.
+    let mut pools: FxHashMap<IpAddr, (FxHashSet<&str>, FxHashSet<i64>)> = FxHashMap::default();
+    for info in &infos {
+        if let Some(u) = usage.get(&info.ip) {
+            let p = pools.entry(pool_of(info.ip, info.network)).or_default();
+            p.0.extend(u.accounts.iter().copied());
+            p.1.extend(u.days.iter().copied());
+        }
+    }
+    for info in infos.iter_mut() {
+        if let Some((accounts, days)) = pools.get(&pool_of(info.ip, info.network)) {
+            info.accounts = accounts.len() as u32;
+            info.days = days.len() as u32;
+            info.shared = info.scope.is_public()
+                && info.accounts >= SHARED_MIN_ACCOUNTS
+                && info.days >= SHARED_MIN_DAYS;
+        }
+    }
     Enrichment::from_infos(infos, geo.databases())
 }
 
@@ -364,10 +380,17 @@ pub fn lookup(ip: IpAddr, exported: &Exported, geo: &GeoIp, nets: &NetworkConfig
     info
 }
 
-/// Per distinct address: how many events, and the most common exported values.
-/// Per address: how many distinct accounts acted successfully from it, on how many UTC days,
-/// and the most distinct accounts that failed a password from it within one hour.
-fn usage(events: &[Event]) -> FxHashMap<IpAddr, (u32, u32, u32)> {
+/// What the evidence shows of one address: the accounts that acted successfully from it, the
+/// UTC days they did, and the most distinct accounts that failed a password from it within one
+/// hour.
+#[derive(Default)]
+struct Usage<'a> {
+    accounts: FxHashSet<&'a str>,
+    days: FxHashSet<i64>,
+    spray: u32,
+}
+
+fn usage(events: &[Event]) -> FxHashMap<IpAddr, Usage<'_>> {
     use crate::model::{ActorKind, Outcome, Source};
     #[derive(Default)]
     struct Seen<'a> {
@@ -417,22 +440,39 @@ fn usage(events: &[Event]) -> FxHashMap<IpAddr, (u32, u32, u32)> {
         });
     seen.into_iter()
         .map(|(ip, mut s)| {
-            let accounts = s
-                .users
-                .iter()
-                .filter(|u| ActorKind::of(u) == ActorKind::Account)
-                .count();
             s.failures.sort_unstable();
-            (
-                ip,
-                (
-                    accounts as u32,
-                    s.days.len() as u32,
-                    most_in_an_hour(&s.failures),
-                ),
-            )
+            let usage = Usage {
+                spray: most_in_an_hour(&s.failures),
+                accounts: s
+                    .users
+                    .into_iter()
+                    .filter(|u| ActorKind::of(u) == ActorKind::Account)
+                    .collect(),
+                days: s.days,
+            };
+            (ip, usage)
         })
         .collect()
+}
+
+/// The network an address is pooled with for [`IpInfo::shared`], named by its first address:
+/// the /16 of a hosting or VPN address (a data centre's egress pool), else the /24; /48 for IPv6.
+fn pool_of(ip: IpAddr, network: NetworkKind) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            let third = if matches!(network, NetworkKind::Hosting | NetworkKind::Vpn) {
+                0
+            } else {
+                o[2]
+            };
+            IpAddr::V4(std::net::Ipv4Addr::new(o[0], o[1], third, 0))
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], 0, 0, 0, 0, 0))
+        }
+    }
 }
 
 /// The most distinct users among `(unix seconds, user)` pairs (sorted) within any hour.
@@ -457,6 +497,7 @@ fn most_in_an_hour(failures: &[(i64, &str)]) -> u32 {
     best
 }
 
+/// Per distinct address: how many events, and the most common exported values.
 fn exported_values(events: &[Event]) -> Vec<(IpAddr, (u64, Exported))> {
     #[derive(Default)]
     struct Tally {
