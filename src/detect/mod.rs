@@ -1065,7 +1065,31 @@ fn evaluate(
                         let pos: BTreeSet<usize> = hs.iter().flat_map(|h| [h.from, h.to]).collect();
                         let ev: Vec<&EventView> = pos.iter().map(|&k| list[k]).collect();
                         let d = baseline::hop_details(&list, hs);
-                        out.push(Finding::new(rule, user, &ev, d, files));
+                        let mut f = Finding::new(rule, user, &ev, d, files);
+                        // Between two access networks (home, office, mobile carrier) a phone
+                        // roaming on its home carrier abroad, or a country-level location, looks
+                        // the same as travel: a lead, not proof. A hosting, VPN or unknown side
+                        // keeps the rule's severity.
+                        let access = |v: &&EventView| {
+                            v.ip.is_some_and(|i| {
+                                matches!(
+                                    i.network,
+                                    crate::enrich::NetworkKind::Isp
+                                        | crate::enrich::NetworkKind::Corporate
+                                )
+                            })
+                        };
+                        if ev.iter().all(access) && f.severity > Severity::Low {
+                            f.details.insert(
+                                "downgraded".into(),
+                                Json::from(format!(
+                                    "low from {}: both places are access networks (home, office, mobile)",
+                                    f.severity.as_str()
+                                )),
+                            );
+                            f.severity = Severity::Low;
+                        }
+                        out.push(f);
                     }
                 }
             }

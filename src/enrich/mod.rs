@@ -149,9 +149,9 @@ pub struct IpInfo {
     pub accounts: u32,
     /// Distinct UTC days with such activity in that network.
     pub days: u32,
-    /// Tenant egress: its network used by at least [`SHARED_MIN_ACCOUNTS`] accounts on at least
-    /// [`SHARED_MIN_DAYS`] days (a corporate VPN, a VDI pool, an office): an everyday
-    /// address of the tenant, whatever its network kind, not one attacker's.
+    /// Tenant egress: its network used by at least [`SHARED_MIN_ACCOUNTS`] accounts, at least
+    /// [`SHARED_MIN_HABITUAL`] of them on [`SHARED_MIN_DAYS`] days or more each (a corporate VPN,
+    /// a VDI pool, an office): an everyday address of the tenant, not one attacker's.
     pub shared: bool,
     /// The most distinct accounts that failed a password from this address within one hour:
     /// five or more is a password spray's source, whatever the address's network.
@@ -162,11 +162,13 @@ pub struct IpInfo {
 /// name or password, locked (smart lockout), user not found, password expired, disabled.
 pub const PASSWORD_FAILURE_CODES: &[&str] = &["50126", "50053", "50034", "50055", "50056", "50057"];
 
-/// Accounts an address must serve to count as the tenant's shared egress: a VPN concentrator or
-/// VDI pool serves many people; an attacker's proxy in one campaign rarely reaches five
-/// accounts of one tenant on three separate days.
-pub const SHARED_MIN_ACCOUNTS: u32 = 5;
-/// Days an address must be used on to count as shared egress.
+/// Accounts an address's network must serve to count as the tenant's shared egress.
+pub const SHARED_MIN_ACCOUNTS: u32 = 3;
+/// Of those, how many must use it habitually (on [`SHARED_MIN_DAYS`] days or more each): a VPN
+/// or VDI pool is where people work every day, while a phishing proxy touches each of the
+/// accounts it took over on a day or two.
+pub const SHARED_MIN_HABITUAL: u32 = 2;
+/// Days of use that make an account a habitual user of a network.
 pub const SHARED_MIN_DAYS: u32 = 3;
 
 impl IpInfo {
@@ -281,21 +283,41 @@ pub fn enrich(events: &[Event], geo: &GeoIp, nets: &NetworkConfig) -> Enrichment
         .collect();
     // Shared egress is judged on the address's network: a VPN or VDI pool in a data centre
     // hands out addresses across a /16, an office or home ISP's are judged on their /24.
-    let mut pools: FxHashMap<IpAddr, (FxHashSet<&str>, FxHashSet<i64>)> = FxHashMap::default();
+    let mut pools: FxHashMap<IpAddr, FxHashSet<(&str, i64)>> = FxHashMap::default();
     for info in &infos {
         if let Some(u) = usage.get(&info.ip) {
-            let p = pools.entry(pool_of(info.ip, info.network)).or_default();
-            p.0.extend(u.accounts.iter().copied());
-            p.1.extend(u.days.iter().copied());
+            pools
+                .entry(pool_of(info.ip, info.network))
+                .or_default()
+                .extend(u.activity.iter().copied());
         }
     }
+    let summary: FxHashMap<IpAddr, (u32, u32, u32)> = pools
+        .into_iter()
+        .map(|(pool, activity)| {
+            let mut per_account: FxHashMap<&str, u32> = FxHashMap::default();
+            let mut days: FxHashSet<i64> = FxHashSet::default();
+            for (account, day) in activity {
+                *per_account.entry(account).or_default() += 1;
+                days.insert(day);
+            }
+            let habitual = per_account
+                .values()
+                .filter(|d| **d >= SHARED_MIN_DAYS)
+                .count();
+            (
+                pool,
+                (per_account.len() as u32, days.len() as u32, habitual as u32),
+            )
+        })
+        .collect();
     for info in infos.iter_mut() {
-        if let Some((accounts, days)) = pools.get(&pool_of(info.ip, info.network)) {
-            info.accounts = accounts.len() as u32;
-            info.days = days.len() as u32;
+        if let Some(&(accounts, days, habitual)) = summary.get(&pool_of(info.ip, info.network)) {
+            info.accounts = accounts;
+            info.days = days;
             info.shared = info.scope.is_public()
-                && info.accounts >= SHARED_MIN_ACCOUNTS
-                && info.days >= SHARED_MIN_DAYS;
+                && accounts >= SHARED_MIN_ACCOUNTS
+                && habitual >= SHARED_MIN_HABITUAL;
         }
     }
     Enrichment::from_infos(infos, geo.databases())
@@ -385,8 +407,8 @@ pub fn lookup(ip: IpAddr, exported: &Exported, geo: &GeoIp, nets: &NetworkConfig
 /// hour.
 #[derive(Default)]
 struct Usage<'a> {
-    accounts: FxHashSet<&'a str>,
-    days: FxHashSet<i64>,
+    /// (account, UTC day) pairs of successful activity.
+    activity: FxHashSet<(&'a str, i64)>,
     spray: u32,
 }
 
@@ -394,8 +416,7 @@ fn usage(events: &[Event]) -> FxHashMap<IpAddr, Usage<'_>> {
     use crate::model::{ActorKind, Outcome, Source};
     #[derive(Default)]
     struct Seen<'a> {
-        users: FxHashSet<&'a str>,
-        days: FxHashSet<i64>,
+        activity: FxHashSet<(&'a str, i64)>,
         failures: Vec<(i64, &'a str)>,
     }
     let password_failure = |e: &Event| {
@@ -421,8 +442,8 @@ fn usage(events: &[Event]) -> FxHashMap<IpAddr, Usage<'_>> {
             let Some(ip) = e.ip else { return acc };
             if matches!(e.outcome, Outcome::Success | Outcome::Unknown) {
                 let t = acc.entry(ip).or_default();
-                t.users.insert(&e.user);
-                t.days.insert(e.time.timestamp().div_euclid(86_400));
+                t.activity
+                    .insert((&e.user, e.time.timestamp().div_euclid(86_400)));
             } else if password_failure(e) {
                 let t = acc.entry(ip).or_default();
                 t.failures.push((e.time.timestamp(), &e.user));
@@ -432,8 +453,7 @@ fn usage(events: &[Event]) -> FxHashMap<IpAddr, Usage<'_>> {
         .reduce(FxHashMap::default, |mut a, b| {
             for (ip, s) in b {
                 let into = a.entry(ip).or_default();
-                into.users.extend(s.users);
-                into.days.extend(s.days);
+                into.activity.extend(s.activity);
                 into.failures.extend(s.failures);
             }
             a
@@ -443,12 +463,11 @@ fn usage(events: &[Event]) -> FxHashMap<IpAddr, Usage<'_>> {
             s.failures.sort_unstable();
             let usage = Usage {
                 spray: most_in_an_hour(&s.failures),
-                accounts: s
-                    .users
+                activity: s
+                    .activity
                     .into_iter()
-                    .filter(|u| ActorKind::of(u) == ActorKind::Account)
+                    .filter(|(u, _)| ActorKind::of(u) == ActorKind::Account)
                     .collect(),
-                days: s.days,
             };
             (ip, usage)
         })
