@@ -151,7 +151,8 @@ pub struct IpInfo {
     pub days: u32,
     /// Tenant egress: its network used by at least [`SHARED_MIN_ACCOUNTS`] accounts, at least
     /// [`SHARED_MIN_HABITUAL`] of them on [`SHARED_MIN_DAYS`] days or more each (a corporate VPN,
-    /// a VDI pool, an office): an everyday address of the tenant, not one attacker's.
+    /// a VDI pool, an office), or by [`WIDELY_USED_ACCOUNTS`] accounts on [`WIDELY_USED_DAYS`]
+    /// days: an everyday address of the tenant, not one attacker's.
     pub shared: bool,
     /// The most distinct accounts that failed a password from this address within one hour:
     /// five or more is a password spray's source, whatever the address's network.
@@ -170,6 +171,12 @@ pub const SHARED_MIN_ACCOUNTS: u32 = 3;
 pub const SHARED_MIN_HABITUAL: u32 = 2;
 /// Days of use that make an account a habitual user of a network.
 pub const SHARED_MIN_DAYS: u32 = 3;
+/// A network used now and then by this many accounts, on this many different days, is shared
+/// too (a VPN people switch on when they travel): a phishing campaign that reaches six accounts
+/// of one tenant on five separate days from one network is rare.
+pub const WIDELY_USED_ACCOUNTS: u32 = 6;
+/// See [`WIDELY_USED_ACCOUNTS`].
+pub const WIDELY_USED_DAYS: u32 = 5;
 
 impl IpInfo {
     /// An address with nothing looked up yet: only its scope, and `NotPublic` / `Unknown`.
@@ -316,8 +323,8 @@ pub fn enrich(events: &[Event], geo: &GeoIp, nets: &NetworkConfig) -> Enrichment
             info.accounts = accounts;
             info.days = days;
             info.shared = info.scope.is_public()
-                && accounts >= SHARED_MIN_ACCOUNTS
-                && habitual >= SHARED_MIN_HABITUAL;
+                && ((accounts >= SHARED_MIN_ACCOUNTS && habitual >= SHARED_MIN_HABITUAL)
+                    || (accounts >= WIDELY_USED_ACCOUNTS && days >= WIDELY_USED_DAYS));
         }
     }
     Enrichment::from_infos(infos, geo.databases())
