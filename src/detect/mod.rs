@@ -107,6 +107,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../rules/password-spray-target.yaml"),
     ),
     (
+        "rules/inbox-rule-hides-security-mail.yaml",
+        include_str!("../../rules/inbox-rule-hides-security-mail.yaml"),
+    ),
+    (
+        "rules/legacy-auth-from-hosting.yaml",
+        include_str!("../../rules/legacy-auth-from-hosting.yaml"),
+    ),
+    (
         "rules/risky-signin-then-persistence.yaml",
         include_str!("../../rules/risky-signin-then-persistence.yaml"),
     ),

@@ -115,8 +115,9 @@ pub struct AttributionOptions {
     /// leads for a person to weigh, not proof enough to call an IP the attacker's.
     pub seed_severity: u8,
     /// An IP counts as the user's own when a successful sign-in came from it this long before
-    /// the first signal (7 days: older than any phishing kit's session, recent enough to be
-    /// the user's current network).
+    /// the first signal (2 days: before the phishing kit's first probe, which comes within a day
+    /// of the flagged sign-in, and short enough that an export of a week or two still shows the
+    /// user's own networks).
     pub baseline_lead: Duration,
     /// IP-only spread reaches events this long before the first signal (24 h: a proxy often
     /// probes before the sign-in that gets flagged).
@@ -127,7 +128,7 @@ impl Default for AttributionOptions {
     fn default() -> Self {
         AttributionOptions {
             seed_severity: 3,
-            baseline_lead: Duration::days(7),
+            baseline_lead: Duration::days(2),
             ip_reach_before: Duration::hours(24),
         }
     }
@@ -158,7 +159,8 @@ pub fn attribute(
         .iter()
         .map(|i| &events[*i])
         .filter(|e| {
-            matches!(e.source, Source::Signin | Source::Noninteractive)
+            (matches!(e.source, Source::Signin | Source::Noninteractive)
+                || (e.source == Source::Audit && &*e.operation == "UserLoggedIn"))
                 && e.outcome == Outcome::Success
                 && e.time + opts.baseline_lead <= first_signal
         })
