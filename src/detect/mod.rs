@@ -107,6 +107,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../rules/password-spray-target.yaml"),
     ),
     (
+        "rules/hiding-rule-then-sends.yaml",
+        include_str!("../../rules/hiding-rule-then-sends.yaml"),
+    ),
+    (
         "rules/inbox-rule-hides-security-mail.yaml",
         include_str!("../../rules/inbox-rule-hides-security-mail.yaml"),
     ),
@@ -962,18 +966,22 @@ fn evaluate(
         }
         Logic::Sequence {
             first,
+            then,
             within,
             same,
             differ_any,
-            ..
         } => {
             if then_hits.is_empty() {
                 return;
             }
             let first_hits = hits;
+            // `then.min`: an occurrence needs at least that many `then` events.
             for occ in window::sequences(
                 views, first_hits, then_hits, first, *within, same, differ_any,
-            ) {
+            )
+            .into_iter()
+            .filter(|o| o.then.len() as u64 >= then.min)
+            {
                 let all: BTreeSet<usize> =
                     occ.first.iter().chain(occ.then.iter()).copied().collect();
                 let pos: Vec<usize> = all.into_iter().collect();
