@@ -205,6 +205,26 @@ pub fn attribute(
             }
         }
     }
+    if seeds.is_empty() {
+        // The strong leads name only the user's own addresses (the user consenting to an app
+        // from home, then the app reading mail from a data centre): medium leads from rented
+        // networks (hosting, VPN) seed the footprint instead.
+        for l in leads
+            .iter()
+            .filter(|l| l.severity >= 2 && l.severity < opts.seed_severity && !l.attempt)
+        {
+            for &i in &l.events {
+                let Some(e) = events.get(i) else { continue };
+                let Some(ip) = e.ip else { continue };
+                let rented = ips.get(ip).is_some_and(|info| {
+                    matches!(info.network, NetworkKind::Hosting | NetworkKind::Vpn)
+                });
+                if rented && usable_ip(e, ip) {
+                    seeds.entry(i).or_insert_with(|| l.rule_id.clone());
+                }
+            }
+        }
+    }
     let Some(first_signal) = seeds.keys().map(|i| events[*i].time).min() else {
         drop(usable_ip);
         return Footprint {
@@ -542,5 +562,26 @@ mod tests {
             "an Azure VM can sign in"
         );
         assert!(not_attacker_ip(&events[3], ms, &ips).is_some());
+    }
+
+    #[test]
+    fn medium_leads_from_rented_networks_seed_when_the_strong_ones_are_the_users_own() {
+        let (events, ips) = case();
+        let all: Vec<usize> = (0..events.len()).collect();
+        // A high lead on the user's own home sign-in (a consent from home), and a medium one
+        // on the VPS sign-in (a hosting network).
+        let leads = [lead(vec![0], 3, false), lead(vec![2], 2, false)];
+        let opts = AttributionOptions {
+            baseline_lead: Duration::zero(),
+            ..AttributionOptions::default()
+        };
+        let fp = attribute(&events, &all, &leads, &ips, &opts);
+        assert_eq!(
+            fp.ips.iter().map(|k| k.key.as_str()).collect::<Vec<_>>(),
+            vec!["188.166.14.77"]
+        );
+        // Without the medium lead, nothing is attributed.
+        let fp = attribute(&events, &all, &leads[..1], &ips, &opts);
+        assert!(fp.is_empty(), "{:?}", fp.ips);
     }
 }
