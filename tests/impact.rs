@@ -41,6 +41,7 @@ fn inbox_rule_lead(events: &[Event]) -> Lead {
         user: VICTIM.into(),
         events: vec![i],
         attempt: false,
+        no_seed: false,
     }
 }
 
@@ -57,6 +58,7 @@ fn sign_in_lead(events: &[Event]) -> Lead {
         user: VICTIM.into(),
         events: vec![i],
         attempt: false,
+        no_seed: false,
     }
 }
 
@@ -305,6 +307,7 @@ fn two_medium_leads_are_suspicious_one_is_not_and_failed_attempts_are_targeted()
         user: grace.into(),
         events,
         attempt,
+        no_seed: false,
     };
     let assess = |leads: &[Lead]| {
         impact::assess(&ing.events, &files, &ips, leads, &ImpactOptions::default())
@@ -352,6 +355,7 @@ fn system_actors_and_apps_get_no_verdict() {
         user: actor.to_string(),
         events: vec![i],
         attempt: false,
+        no_seed: false,
     })
     .collect();
     let out = impact::assess(&ing.events, &files, &ips, &leads, &ImpactOptions::default());

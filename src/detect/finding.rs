@@ -91,6 +91,9 @@ pub struct Finding {
     pub evidence: Vec<Evidence>,
     /// Rule-specific values: count, window, distance_km, speed_kmh, precision...
     pub details: Map<String, Json>,
+    /// The rule says its evidence does not seed the attacker's footprint (`seeds: false`).
+    #[serde(skip)]
+    pub no_seed: bool,
 }
 
 fn iso<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
@@ -153,6 +156,7 @@ impl Finding {
             mitre: rule.meta.mitre.clone(),
             evidence: rows,
             details,
+            no_seed: rule.meta.no_seed,
         }
     }
 

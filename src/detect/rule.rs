@@ -292,6 +292,8 @@ struct RuleDef {
     baseline: Option<BaselineDef>,
     #[serde(default)]
     burst: Option<BurstDef>,
+    #[serde(default)]
+    seeds: Option<bool>,
     summary: String,
     #[serde(default)]
     tests: Vec<RuleTest>,
@@ -370,6 +372,11 @@ pub struct RuleMeta {
     /// Set for a Sigma rule (`--sigma`): its id, level, status and tags.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sigma: Option<super::sigma::SigmaMeta>,
+    /// Whether the evidence's addresses, sessions and tokens may seed the attacker's footprint
+    /// (`seeds: false`: the evidence is the victim's own action, such as granting consent to a
+    /// malicious app; the finding still counts towards the verdict).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_seed: bool,
 }
 
 /// A rule ready to run.
@@ -533,7 +540,7 @@ pub fn parse(
         let mut message = strip_position(&msg);
         if message.contains("unknown field") && !message.contains("expected") {
             message.push_str(&format!(
-                "; a rule has id, title, severity, description, why, mitre, references, params, roles, match, group_by, threshold | sequence | baseline, burst, summary, tests; field names are {}",
+                "; a rule has id, title, severity, description, why, mitre, references, params, roles, match, group_by, threshold | sequence | baseline, burst, seeds, summary, tests; field names are {}",
                 "the normalized columns, attr.<name> or ip.<fact> (docs/rules.md)"
             ));
         }
@@ -789,6 +796,7 @@ fn compile(
             file: file.to_string(),
             kind: logic.kind(),
             sigma: None,
+            no_seed: !def.seeds.unwrap_or(true),
         },
         roles,
         when,

@@ -35,6 +35,9 @@ pub struct Lead {
     /// Every evidence event is an attempt that did not get in (a failed or interrupted sign-in):
     /// the account was targeted; such a lead seeds nothing and scores nothing.
     pub attempt: bool,
+    /// The rule's evidence is the victim's own action (`seeds: false`): it scores, and dates
+    /// the first signal, but its addresses and sessions do not seed the footprint.
+    pub no_seed: bool,
 }
 
 /// Why one key (IP, session, token) belongs to the attacker.
@@ -58,6 +61,9 @@ pub struct Footprint {
     pub user_agents: Vec<String>,
     /// The user's own IPs, seen before any signal: never attributed.
     pub baseline_ips: Vec<IpAddr>,
+    /// The tenant's shared egress (an office, the VPN, a VDI pool) as the user used it: the
+    /// user's side, like `baseline_ips`.
+    pub shared_ips: Vec<IpAddr>,
     /// Addresses on attacker events that were left out of the attacker's IPs, and why
     /// (Microsoft's own service front ends on service-side records, the tenant's shared egress).
     pub excluded_ips: Vec<ExcludedIp>,
@@ -120,7 +126,8 @@ pub struct AttributionOptions {
     /// user's own networks).
     pub baseline_lead: Duration,
     /// IP-only spread reaches events this long before the first signal (24 h: a proxy often
-    /// probes before the sign-in that gets flagged).
+    /// probes before the sign-in that gets flagged). A hosting or VPN address of the attacker's
+    /// reaches back over the whole evidence: nobody else in the account uses it.
     pub ip_reach_before: Duration,
 }
 
@@ -142,11 +149,11 @@ pub fn attribute(
     ips: &Enrichment,
     opts: &AttributionOptions,
 ) -> Footprint {
-    let strong: Vec<&Lead> = leads
+    let high: Vec<&Lead> = leads
         .iter()
         .filter(|l| l.severity >= opts.seed_severity && !l.attempt)
         .collect();
-    let Some(first_signal) = strong
+    let Some(first_signal) = high
         .iter()
         .flat_map(|l| l.events.iter())
         .filter_map(|i| events.get(*i))
@@ -180,6 +187,7 @@ pub fn attribute(
     // A finding whose evidence comes from one address names that address. One that compares
     // two places (impossible travel, concurrent sessions) holds the user's own side too: from
     // it, only hosting, VPN and unowned addresses are taken as the attacker's.
+    let strong: Vec<&Lead> = high.iter().copied().filter(|l| !l.no_seed).collect();
     let mut seeds: BTreeMap<usize, String> = BTreeMap::new();
     for l in &strong {
         let lead_ips: BTreeSet<IpAddr> =
@@ -209,10 +217,9 @@ pub fn attribute(
         // The strong leads name only the user's own addresses (the user consenting to an app
         // from home, then the app reading mail from a data centre): medium leads from rented
         // networks (hosting, VPN) seed the footprint instead.
-        for l in leads
-            .iter()
-            .filter(|l| l.severity >= 2 && l.severity < opts.seed_severity && !l.attempt)
-        {
+        for l in leads.iter().filter(|l| {
+            l.severity >= 2 && !l.attempt && (l.severity < opts.seed_severity || l.no_seed)
+        }) {
             for &i in &l.events {
                 let Some(e) = events.get(i) else { continue };
                 let Some(ip) = e.ip else { continue };
@@ -275,8 +282,14 @@ pub fn attribute(
                 .as_deref()
                 .and_then(|s| sessions.get(s).map(|_| s));
             let via_token = e.token_id.as_deref().and_then(|t| tokens.get(t).map(|_| t));
+            // A rented address (hosting, VPN) that is the attacker's was theirs before the
+            // first signal too; an access network's address only from shortly before it.
+            let rented = |ip: &IpAddr| {
+                ips.get(*ip)
+                    .is_some_and(|i| matches!(i.network, NetworkKind::Hosting | NetworkKind::Vpn))
+            };
             let via_ip =
-                e.ip.filter(|ip| ip_keys.contains_key(ip) && e.time >= reach);
+                e.ip.filter(|ip| ip_keys.contains_key(ip) && (e.time >= reach || rented(ip)));
             let (conf, why) = if let Some(rule) = seeds.get(&i) {
                 (Confidence::High, format!("evidence of {rule}"))
             } else if let Some(s) = via_session {
@@ -329,6 +342,13 @@ pub fn attribute(
             .map(|(ip, why)| ExcludedIp { ip, why })
             .collect(),
         baseline_ips: baseline.iter().copied().collect(),
+        shared_ips: user_events
+            .iter()
+            .filter_map(|i| events[*i].ip)
+            .filter(|ip| ips.get(*ip).is_some_and(|info| info.shared))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
         ..Footprint::default()
     };
     let mut ordered: Vec<(usize, Confidence, String)> = attributed
@@ -491,6 +511,7 @@ mod tests {
             user: "v@contoso.example".into(),
             events,
             attempt,
+            no_seed: false,
         }
     }
 

@@ -351,6 +351,7 @@ pub fn leads_from_findings(
                 severity: f.severity as u8,
                 user: f.user.to_lowercase(),
                 attempt: !idx.is_empty() && idx.iter().all(|&i| events[i].is_attempt()),
+                no_seed: f.no_seed,
                 events: idx,
             }
         })

@@ -203,8 +203,12 @@ impl<'a> Origins<'a> {
             .iter()
             .map(|(i, _, why)| (*i, why.as_str()))
             .collect();
-        let mut own_ips: BTreeMap<IpAddr, Option<DateTime<Utc>>> =
-            fp.baseline_ips.iter().map(|ip| (*ip, None)).collect();
+        let mut own_ips: BTreeMap<IpAddr, Option<DateTime<Utc>>> = fp
+            .baseline_ips
+            .iter()
+            .chain(fp.shared_ips.iter().filter(|ip| !fp.ip_set().contains(ip)))
+            .map(|ip| (*ip, None))
+            .collect();
         // The user's successful sign-ins, oldest first.
         let mut sign_ins: Vec<(usize, &Event)> = events
             .iter()
@@ -226,6 +230,40 @@ impl<'a> Origins<'a> {
                         own_devices.entry(d).or_insert(ip);
                     }
                 }
+            }
+        }
+        // Addresses the user signed in from on two or more days, none of it the attacker's, are
+        // the user's habitual networks (home, office, phone).
+        let mut days_of: BTreeMap<IpAddr, BTreeSet<String>> = BTreeMap::new();
+        let mut tainted: BTreeSet<IpAddr> = fp.ip_set();
+        for (i, e) in &sign_ins {
+            let Some(ip) = e.ip else { continue };
+            if attacker_events.contains_key(i) {
+                tainted.insert(ip);
+            } else {
+                days_of.entry(ip).or_default().insert(day(&e.time));
+            }
+        }
+        for (ip, days) in &days_of {
+            if days.len() >= 2 && !tainted.contains(ip) {
+                let first = sign_ins
+                    .iter()
+                    .find(|(_, e)| e.ip == Some(*ip))
+                    .map(|(_, e)| e.time);
+                own_ips.entry(*ip).or_insert(first);
+            }
+        }
+        // The user's own devices make the addresses they sign in from the user's too.
+        let attacker_ip_set = fp.ip_set();
+        for (i, e) in &sign_ins {
+            let (Some(ip), Some(d)) = (e.ip, e.device_id.as_deref()) else {
+                continue;
+            };
+            if own_devices.contains_key(d)
+                && !attacker_events.contains_key(i)
+                && !attacker_ip_set.contains(&ip)
+            {
+                own_ips.entry(ip).or_insert(Some(e.time));
             }
         }
         let attacker_sessions: BTreeSet<&str> =
@@ -759,10 +797,11 @@ mod tests {
             a.sent_by_reason,
             "audit Send in session desk, which began with a sign-in from the user's own IP 198.51.100.7 (2024-05-09)"
         );
+        // The laptop signing in from 192.0.2.70 makes that address the user's too.
         let b = row(&l.user_sent, "b@fabrikam.example");
         assert_eq!(
             b.sent_by_reason,
-            "audit Send in session travel, which began with a sign-in on the user's own device laptop (2024-05-09)"
+            "audit Send from IP 192.0.2.70, the user's own (seen 2024-05-09)"
         );
         assert_eq!(
             row(&l.recipients, "c@fabrikam.example").sent_by,

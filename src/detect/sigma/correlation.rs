@@ -281,6 +281,7 @@ fn one(p: &Pending, rules: &[Rule], map: &FieldMap) -> Result<(Rule, Vec<String>
             file: p.file.clone(),
             kind: kind_name,
             sigma: Some(meta),
+            no_seed: false,
         },
         roles: vec![Role::Actor],
         when,

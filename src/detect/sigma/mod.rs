@@ -650,6 +650,7 @@ fn compile(p: Parsed, shape: Arc<Shape>, map: &FieldMap) -> Rule {
             file: p.file,
             kind: "sigma",
             sigma: Some(p.meta),
+            no_seed: false,
         },
         roles: vec![Role::Actor],
         prefilter: prefilter_for(map, &p.logsource, p.operations),
