@@ -39,9 +39,9 @@ impl Outcome {
     }
 }
 
-/// The recipients breachline says must be told about one account. The one place that decides
-/// which recipients count as notified (today: every recipient in the window's list; later
-/// possibly only those of messages attributed to the attacker).
+/// The recipients breachline says must be told about one account: its list to notify, the
+/// recipients of mail whose `sent_by` is `attacker` or `unknown` (the user's own mail is listed
+/// apart, in `user_sent`).
 pub fn notified(u: &UserImpact) -> Vec<String> {
     let set: BTreeSet<String> = u
         .recipients

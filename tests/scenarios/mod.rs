@@ -99,6 +99,22 @@ impl Scenario {
     }
 
     /// What the scenario does not model, so a good score is not read as more than it is.
+    /// Why breachline can miss this scenario's victim, where it can (docs/detection.md).
+    pub fn known_limit(self) -> Option<&'static str> {
+        match self {
+            Scenario::SlowAttacker => Some(
+                "when the attacker works a few minutes a day from residential addresses (the seeds \
+                 that pick residential rather than hosting addresses), with no hiding rule, \
+                 forwarding, burst or new device, nothing in the evidence sets its sign-ins apart \
+                 from the user's own phone and home; the one AiTM sign-in that starts it looks like \
+                 a personal laptop's. Catching it needs signals this evidence lacks (Identity \
+                 Protection risk, Conditional Access device compliance) or a per-user model of \
+                 networks that would flag every traveller.",
+            ),
+            _ => None,
+        }
+    }
+
     pub fn not_covered(self) -> &'static str {
         match self {
             Scenario::AitmOfficeHome => "No Conditional Access results, no risk detections (Identity Protection), no authentication-details export, no MFA method change by the attacker, no forwarding or deletion.",
