@@ -1,4 +1,4 @@
-//! Writes evidence in the real export formats (../shared/formats.md), for the bundled demo case and
+//! Writes evidence in the real export formats (docs/formats.md), for the bundled demo case and
 //! for benchmarks. Output is deterministic: the same arguments give the same bytes.
 //!
 //!     cargo run --release --example generate -- demo fixtures/demo
@@ -86,7 +86,7 @@ struct Mail {
 // ---------------------------------------------------------------------------------------------
 // Export writers.
 
-/// The Entra admin center sign-in CSV header (formats.md §1a): 57 columns, `Incoming token type`
+/// The Entra admin center sign-in CSV header (docs/formats.md): 57 columns, `Incoming token type`
 /// twice, trailing spaces in two names and a double space in one.
 const PORTAL_HEADER: &str = "Date (UTC),Request ID,User agent,Correlation ID,User ID,User,Username,User type,Cross tenant access type,Incoming token type,Authentication Protocol,Unique token identifier,Original transfer method,Client credential type,Token Protection - Sign In Session,Token Protection - Sign In Session StatusCode,Application,Application ID ,App owner tenant ID,Resource,Resource ID ,Resource tenant ID,Resource owner tenant ID,Home tenant ID,Home tenant name,IP address,Location,Status,Sign-in error code,Failure reason,Client app,Device ID,Browser,Operating System,Compliant,Managed,Join Type,Multifactor authentication result,Multifactor authentication auth method,Multifactor authentication auth detail,Authentication requirement,Sign-in identifier,Session ID,IP address (seen by resource),Through Global Secure Access,Global Secure Access IP address,Autonomous system  number,Flagged for review,Token issuer type,Incoming token type,Token issuer name,Latency,Conditional Access,Managed Identity type,Associated Resource Id,Federated Token Id,Federated Token Issuer";
 

@@ -164,7 +164,7 @@ pub struct Origin {
 ///
 /// Fields that only some later stages need (inbox-rule parameters, forwarding address, MFA method,
 /// consented permissions, message ids, folders, message status...) live in `attrs`, a small
-/// list of named values documented in the README, rather than as one column per AuditData key.
+/// list of named values documented in docs/formats.md, rather than as one column per AuditData key.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     /// When it happened, UTC.

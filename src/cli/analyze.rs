@@ -1,6 +1,6 @@
 //! `breachline analyze`: the whole pipeline. Ingest, enrich, run the rules, attribute the
 //! attacker's activity, work out windows, blast radius and who to notify; print the findings
-//! and verdicts, and with `--out DIR` write the case folder (files listed in the README).
+//! and verdicts, and with `--out DIR` write the case folder (files listed in docs/output.md).
 
 use std::io::Write;
 use std::path::PathBuf;

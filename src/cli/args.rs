@@ -51,7 +51,7 @@ pub struct GeoArgs {
     pub geoip_asn: Option<PathBuf>,
 
     /// Network config (TOML): trusted countries, corporate egress IPs / CIDRs, your own ASN
-    /// lists (format in the README).
+    /// lists (format in docs/enrichment.md).
     #[arg(long, env = "BREACHLINE_NETWORK_CONFIG", value_name = "FILE")]
     pub network_config: Option<PathBuf>,
 }

@@ -15,7 +15,7 @@ pub struct InspectArgs {
     #[command(flatten)]
     pub evidence: EvidenceArgs,
 
-    /// Print the report as JSON (schema in the README) instead of tables.
+    /// Print the report as JSON (schema in docs/formats.md) instead of tables.
     #[arg(long)]
     pub json: bool,
 

@@ -10,7 +10,7 @@ pub mod timeline;
 
 use clap::{Parser, Subcommand};
 
-/// Exit codes, as documented in `--help` and the README.
+/// Exit codes, as documented in `--help` and docs/cli.md.
 pub mod exit {
     /// The command did what was asked.
     pub const OK: u8 = 0;

@@ -19,7 +19,7 @@ use crate::report;
 pub enum RecipientFormat {
     /// A table for the terminal.
     Table,
-    /// The mail-merge CSV (columns in the README).
+    /// The mail-merge CSV (columns in docs/output.md).
     Csv,
     /// The list as JSON, with each recipient's evidence rows.
     Json,

@@ -15,7 +15,7 @@ use crate::timeline::{self, Filter};
 pub enum Format {
     /// One table per user, for reading in a terminal.
     Table,
-    /// Every normalized field, one row per event (schema in the README).
+    /// Every normalized field, one row per event (schema in docs/formats.md).
     Csv,
     /// A JSON array of events.
     Json,

@@ -767,59 +767,51 @@ fn compare_with_peers(
     rules: &[Rule],
     per_user: Vec<(String, Vec<Finding>, Vec<(usize, Vec<f64>)>)>,
 ) -> Vec<Finding> {
-    // rule -> (user, daily peaks), users in name order.
-    let mut peaks: BTreeMap<&str, Vec<(String, Vec<f64>)>> = BTreeMap::new();
+    // Only rules with `history_factor` report daily peaks: rule id -> (factor, each user's peaks).
+    type Peers = (f64, Vec<(String, Vec<f64>)>);
+    let mut peaks: FxHashMap<&str, Peers> = FxHashMap::default();
     let mut findings = Vec::new();
     for (user, f, p) in per_user {
         for (ri, days) in p {
             if let Logic::Threshold {
-                history: Some(_), ..
+                history: Some(factor),
+                ..
             } = rules[ri].logic
             {
-                peaks
-                    .entry(rules[ri].id())
-                    .or_default()
-                    .push((user.clone(), days));
+                let entry = peaks.entry(rules[ri].id()).or_insert((factor, Vec::new()));
+                entry.1.push((user.clone(), days));
             }
         }
         findings.extend(f);
     }
+    findings.retain_mut(|f| {
+        let no_history = f.details.get("history_days").and_then(Json::as_u64) == Some(0);
+        let Some((factor, users)) = peaks.get(f.rule_id.as_str()).filter(|_| no_history) else {
+            return true;
+        };
+        let others: Vec<&Vec<f64>> = users
+            .iter()
+            .filter(|(u, _)| *u != f.user)
+            .map(|(_, d)| d)
+            .collect();
+        if others.len() < PEERS_MIN_ACCOUNTS {
+            return true;
+        }
+        let mut days: Vec<f64> = others.iter().flat_map(|d| d.iter().copied()).collect();
+        days.sort_by(f64::total_cmp);
+        let Some(&p90) = days.get(days.len() * 9 / 10) else {
+            return true;
+        };
+        let count = f.details.get("count").and_then(Json::as_f64).unwrap_or(0.0);
+        if count < factor * p90 {
+            return false;
+        }
+        f.details.insert("peer_peak".into(), number(p90));
+        f.details
+            .insert("peer_accounts".into(), Json::from(others.len()));
+        true
+    });
     findings
-        .into_iter()
-        .filter_map(|mut f| {
-            let no_history = f.details.get("history_days").and_then(Json::as_u64) == Some(0);
-            let rule = rules.iter().find(|r| r.id() == f.rule_id)?;
-            let (
-                Some(users),
-                Logic::Threshold {
-                    history: Some(factor),
-                    ..
-                },
-            ) = (peaks.get(f.rule_id.as_str()), &rule.logic)
-            else {
-                return Some(f);
-            };
-            if !no_history {
-                return Some(f);
-            }
-            let others: Vec<&(String, Vec<f64>)> =
-                users.iter().filter(|(u, _)| *u != f.user).collect();
-            if others.len() < PEERS_MIN_ACCOUNTS {
-                return Some(f);
-            }
-            let mut days: Vec<f64> = others.iter().flat_map(|(_, d)| d.iter().copied()).collect();
-            days.sort_by(f64::total_cmp);
-            let p90 = days[(days.len() * 9 / 10).min(days.len() - 1)];
-            let count = f.details.get("count").and_then(Json::as_f64).unwrap_or(0.0);
-            if count < factor * p90 {
-                return None;
-            }
-            f.details.insert("peer_peak".into(), number(p90));
-            f.details
-                .insert("peer_accounts".into(), Json::from(others.len()));
-            Some(f)
-        })
-        .collect()
 }
 
 /// Other accounts with matching events needed before the peers' reference counts.

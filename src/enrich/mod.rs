@@ -68,6 +68,12 @@ pub enum NetworkKind {
 }
 
 impl NetworkKind {
+    /// A rented network (hosting or VPN): where people do not live, and where attackers and
+    /// the tenant's own VPN and VDI pools do.
+    pub fn is_rented(self) -> bool {
+        matches!(self, NetworkKind::Hosting | NetworkKind::Vpn)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             NetworkKind::Hosting => "hosting",
@@ -487,11 +493,7 @@ fn pool_of(ip: IpAddr, network: NetworkKind) -> IpAddr {
     match ip {
         IpAddr::V4(v4) => {
             let o = v4.octets();
-            let third = if matches!(network, NetworkKind::Hosting | NetworkKind::Vpn) {
-                0
-            } else {
-                o[2]
-            };
+            let third = if network.is_rented() { 0 } else { o[2] };
             IpAddr::V4(std::net::Ipv4Addr::new(o[0], o[1], third, 0))
         }
         IpAddr::V6(v6) => {

@@ -223,9 +223,7 @@ pub fn attribute(
             for &i in &l.events {
                 let Some(e) = events.get(i) else { continue };
                 let Some(ip) = e.ip else { continue };
-                let rented = ips.get(ip).is_some_and(|info| {
-                    matches!(info.network, NetworkKind::Hosting | NetworkKind::Vpn)
-                });
+                let rented = ips.get(ip).is_some_and(|info| info.network.is_rented());
                 if rented && usable_ip(e, ip) {
                     seeds.entry(i).or_insert_with(|| l.rule_id.clone());
                 }
@@ -284,10 +282,7 @@ pub fn attribute(
             let via_token = e.token_id.as_deref().and_then(|t| tokens.get(t).map(|_| t));
             // A rented address (hosting, VPN) that is the attacker's was theirs before the
             // first signal too; an access network's address only from shortly before it.
-            let rented = |ip: &IpAddr| {
-                ips.get(*ip)
-                    .is_some_and(|i| matches!(i.network, NetworkKind::Hosting | NetworkKind::Vpn))
-            };
+            let rented = |ip: &IpAddr| ips.get(*ip).is_some_and(|i| i.network.is_rented());
             let via_ip =
                 e.ip.filter(|ip| ip_keys.contains_key(ip) && (e.time >= reach || rented(ip)));
             let (conf, why) = if let Some(rule) = seeds.get(&i) {

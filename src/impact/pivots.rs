@@ -43,10 +43,7 @@ pub fn pivots(
                     .parse()
                     .ok()
                     .and_then(|ip| ips.get(ip))
-                    .is_some_and(|i| {
-                        i.asn == Some(*a)
-                            && matches!(i.network, NetworkKind::Hosting | NetworkKind::Vpn)
-                    })
+                    .is_some_and(|i| i.asn == Some(*a) && i.network.is_rented())
             })
         })
         .collect();

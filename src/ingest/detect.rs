@@ -1,5 +1,5 @@
 //! Which export variant a file is, decided from its content (header row or the keys of its first
-//! JSON record), never from its name; see the fingerprint table in ../shared/formats.md §0.
+//! JSON record), never from its name; see the variant table in docs/formats.md.
 
 use serde::Serialize;
 
@@ -100,7 +100,7 @@ impl Variant {
         }
     }
 
-    /// Row counts at which this variant's export tool silently stops (formats.md §5), so a file
+    /// Row counts at which this variant's export tool silently stops (docs/formats.md, "Silent caps"), so a file
     /// with exactly that many rows is probably truncated.
     pub fn row_caps(self) -> &'static [(u64, &'static str)] {
         match self.family() {

@@ -2,7 +2,7 @@
 //!
 //! JSON evidence comes as one array, `{"value":[...]}` pages, JSON lines, or several top-level
 //! arrays and objects concatenated in one file (Microsoft-Extractor-Suite appends pages; see
-//! ../shared/formats.md §1f). [`JsonSplitter`] handles all of these in one streaming pass, without
+//! docs/formats.md, "JSON framing"). [`JsonSplitter`] handles all of these in one streaming pass, without
 //! loading the file, and reports the line each record starts on so findings can cite it.
 //! CSV framing is the `csv` crate's; here we only skip a PowerShell `#TYPE` line and pick the
 //! delimiter.

@@ -1,7 +1,7 @@
 //! Opening an evidence file for reading: the bytes on disk are hashed (SHA-256, for chain of
 //! custody) as they stream past, decompressed if needed, and decoded to UTF-8 text.
 //!
-//! Encodings (../shared/formats.md §5): UTF-8 with or without BOM, UTF-16 LE/BE with a BOM, UTF-16
+//! Encodings (docs/formats.md, "Text"): UTF-8 with or without BOM, UTF-16 LE/BE with a BOM, UTF-16
 //! without a BOM (zero bytes at odd or even offsets), and Windows-1252 when the text is not UTF-8.
 
 use std::fs::File;

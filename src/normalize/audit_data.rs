@@ -1,5 +1,6 @@
 //! Purview unified audit log records: the `AuditData` JSON every UAL export variant carries
-//! (../shared/formats.md §3d-3f), and the Log Analytics `OfficeActivity` columns that flatten it.
+//! (docs/formats.md, "Unified audit log"; fields in Microsoft's
+//! "Detailed properties in the audit log"), and the Log Analytics `OfficeActivity` columns that flatten it.
 //! Every UAL decoder fills [`AuditFields`] and calls [`AuditFields::into_event`].
 
 use std::borrow::Cow;
@@ -130,7 +131,7 @@ impl<'a> AuditFields<'a> {
     }
 
     /// Builds the event. `hints` are the export's wrapper columns, used where AuditData lacks a
-    /// value (and for nothing else: AuditData is authoritative, see formats.md §3b).
+    /// value (and for nothing else: AuditData is authoritative, see docs/formats.md).
     pub fn into_event(self, cx: &mut RowCtx, hints: &AuditHints) -> Result<Event, RowError> {
         let time = match (&self.creation_time, &self.time_generated, &hints.time) {
             (Some(t), _, _) => cx.time("AuditData.CreationTime", t)?,
@@ -164,7 +165,7 @@ impl<'a> AuditFields<'a> {
             || operation == "UserLoggedIn"
             || operation == "UserLoginFailed";
         // STS logon records say `ResultStatus: Success` even for failed logons; the
-        // error number is what tells (formats.md §3f).
+        // error number is what tells (docs/formats.md).
         (e.outcome, e.error_code) = if is_sts_logon {
             let (mut outcome, code) = signin_outcome(self.error_number.as_deref(), None);
             if outcome == Outcome::Unknown {

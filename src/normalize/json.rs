@@ -1,6 +1,6 @@
 //! Selective JSON reading: walk an object's top-level fields once, keep the raw text of the ones
-//! a decoder wants, and skip the rest without building a tree (see ../shared/perf-notes.md: a
-//! `serde_json::Value` tree costs twice a borrowed walk).
+//! a decoder wants, and skip the rest without building a tree (a
+//! `serde_json::Value` tree costs about twice a borrowed walk).
 //!
 //! Field lookup is by name through the decoder's own `match`, so one decoder can accept several
 //! spellings (`ipAddress` from Graph, `IPAddress` from Log Analytics) and a key that appears

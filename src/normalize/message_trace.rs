@@ -1,7 +1,7 @@
 //! Exchange Online message trace, one row per recipient: `Get-MessageTrace` (V1, remote-session
 //! columns `PSComputerName,...`), `Get-MessageTraceV2` and Microsoft-Extractor-Suite CSV, the
 //! Exchange admin center message-trace download, and the same objects written as JSON.
-//! `Received` is culture-formatted text in the CSVs (../shared/formats.md §4a).
+//! `Received` is culture-formatted text in the CSVs (docs/formats.md, "Message trace").
 
 use std::borrow::Cow;
 

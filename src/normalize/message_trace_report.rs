@@ -1,7 +1,7 @@
 //! Historical search / Exchange admin center downloadable reports (often UTF-16): the enhanced
 //! summary (`origin_timestamp_utc`, `recipient_status` listing every recipient as
 //! `address##events`) and the extended / MessageTraceDetail report (`date_time_utc`, one row per
-//! event such as RECEIVE, DELIVER, SEND, FAIL). See ../shared/formats.md §4b.
+//! event such as RECEIVE, DELIVER, SEND, FAIL). See docs/formats.md, "Message trace".
 
 use std::borrow::Cow;
 

@@ -1,7 +1,7 @@
 //! Log Analytics (Sentinel) `OfficeActivity` table exported to CSV: the unified audit log with
 //! AuditData flattened into columns, some renamed (`OfficeWorkload`, `OfficeObjectId`,
 //! `Client_IPAddress`, `Logon_Type`, `OfficeId`), arrays as JSON text in cells, `TimeGenerated [UTC]`
-//! as `3/4/2024, 9:10:33.000 AM` (../shared/formats.md §3c-bis). The JSON export of the same
+//! as `3/4/2024, 9:10:33.000 AM` (docs/formats.md, "Unified audit log"). The JSON export of the same
 //! table is read by `audit_json`, which knows the renamed keys too.
 
 use crate::model::Event;

@@ -1,6 +1,6 @@
 //! Log Analytics (Sentinel) "Export to CSV" of `SigninLogs` and `AADNonInteractiveUserSignInLogs`:
 //! datetime columns end in ` [UTC]` and hold `4/28/2021, 2:08:45.221 PM`; typed columns come as
-//! `<Name>_dynamic` / `<Name>_string` pairs of JSON text (../shared/formats.md §1d).
+//! `<Name>_dynamic` / `<Name>_string` pairs of JSON text (docs/formats.md, "Log Analytics CSV").
 
 use crate::model::{Event, Source};
 use crate::normalize::columns::{Header, NamedColumns};

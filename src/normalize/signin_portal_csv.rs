@@ -1,7 +1,7 @@
 //! The Entra admin-center sign-in CSV download (`InteractiveSignIns_*.csv`,
 //! `NonInteractiveSignIns_*.csv`, `ApplicationSignIns_*.csv`), English and French headers.
 //!
-//! The interactive and non-interactive files share one header (../shared/formats.md §2): the
+//! The interactive and non-interactive files share one header (docs/formats.md, "Sign-in portal CSV"): the
 //! content cannot tell them apart, so the ingest stage passes the file name's hint as `source`
 //! and says so in the file report.
 

@@ -1,6 +1,6 @@
 //! Timestamp parsing for every form the exports use, always to UTC.
 //!
-//! Forms (see ../shared/formats.md §5): ISO 8601 with 0-9 fractional digits and `Z`, an offset or
+//! Forms (see docs/formats.md, "Text"): ISO 8601 with 0-9 fractional digits and `Z`, an offset or
 //! no zone (AuditData `CreationTime` has none and is UTC); PowerShell 5.1 JSON `\/Date(ms)\/`;
 //! Log Analytics `M/d/yyyy, h:mm:ss.fff AM`; .NET culture formats such as `9/26/2023 1:56:15 AM`,
 //! `20/09/2023 04:05:03` and `20.09.2023 04:05:03`, where day/month order is decided per file.

@@ -1,5 +1,5 @@
 //! The case folder `analyze --out DIR` writes: machine-readable results for other tools and for
-//! the report (schemas in README.md, "Output files").
+//! the report (schemas in docs/output.md).
 
 use std::io::{self, Write};
 use std::path::Path;

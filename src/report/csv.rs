@@ -1,4 +1,4 @@
-//! CSV output: the timeline (schema in README.md, "Timeline columns") and the rejects file.
+//! CSV output: the timeline (schema in docs/formats.md, "The normalized event") and the rejects file.
 
 use std::io::{self, Write};
 

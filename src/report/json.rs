@@ -1,4 +1,4 @@
-//! JSON output: timeline events and the ingest report (schemas in README.md).
+//! JSON output: timeline events and the ingest report (schemas in docs/formats.md and docs/output.md).
 
 use std::io::{self, Write};
 
