@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::attribution::Footprint;
 use super::blast_radius::BlastRadius;
-use crate::enrich::{Enrichment, NetworkKind};
+use crate::enrich::Enrichment;
 use crate::model::Event;
 
 /// Another account that shares a key with the attacker's footprint.
