@@ -27,14 +27,20 @@ pub enum Source {
     Audit,
     /// Exchange Online message trace row (one per recipient).
     Messagetrace,
+    /// Entra ID audit log record (directory audit): who changed what in the directory.
+    Directory,
+    /// Entra ID Protection risk detection or risky-user state.
+    Risk,
 }
 
 impl Source {
-    pub const ALL: [Source; 4] = [
+    pub const ALL: [Source; 6] = [
         Source::Signin,
         Source::Noninteractive,
         Source::Audit,
         Source::Messagetrace,
+        Source::Directory,
+        Source::Risk,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +49,8 @@ impl Source {
             Source::Noninteractive => "noninteractive",
             Source::Audit => "audit",
             Source::Messagetrace => "messagetrace",
+            Source::Directory => "directory",
+            Source::Risk => "risk",
         }
     }
 }
@@ -50,6 +58,31 @@ impl Source {
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// How an event belongs to an account's timeline.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The account did it (the event's `user`).
+    Actor,
+    /// The account received it (a message-trace row's recipient).
+    Recipient,
+    /// Someone else did it to the account (an admin's password reset, a role assigned to it:
+    /// the account is named in `attr.target`).
+    Target,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Actor => "actor",
+            Role::Recipient => "recipient",
+            Role::Target => "target",
+        }
     }
 }
 
@@ -144,6 +177,27 @@ pub fn is_mail_domain(domain: &str) -> bool {
         && d.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b >= 0x80)
         && !SERVICE_HOSTS.iter().any(|h| d.ends_with(h) || d == h[1..])
+}
+
+/// An operation name in a form that compares across the copies of one log: the unified audit
+/// log writes Entra activities with a trailing period (`Update user.`), the Entra audit log
+/// without (`Update user`), and some Entra activities carry an en dash and a trailing space
+/// (`Update application – Certificates and secrets management `). Trimmed, one trailing
+/// period dropped, en dash as `-`, ASCII lower case.
+pub fn operation_key(op: &str) -> std::borrow::Cow<'_, str> {
+    let t = op.trim();
+    let t = t.strip_suffix('.').unwrap_or(t).trim_end();
+    if t.len() == op.len() && !t.bytes().any(|b| b.is_ascii_uppercase()) && !t.contains('\u{2013}')
+    {
+        std::borrow::Cow::Borrowed(t)
+    } else {
+        std::borrow::Cow::Owned(t.replace('\u{2013}', "-").to_ascii_lowercase())
+    }
+}
+
+/// Whether two operation names are the same activity ([`operation_key`]).
+pub fn operation_eq(a: &str, b: &str) -> bool {
+    operation_key(a) == operation_key(b)
 }
 
 /// Index of an evidence file in the ingest report (`files[file]`).
@@ -259,13 +313,47 @@ impl Event {
                     && matches!(&*self.operation, "UserLoginFailed" | "UserLoggedIn")))
     }
 
-    /// The users this event belongs to in a per-user timeline: the actor, and for a message
-    /// the recipient too (so an inbound phishing mail shows in the victim's timeline).
-    pub fn timeline_users(&self) -> impl Iterator<Item = &str> {
+    /// The accounts this event belongs to, with how: the actor; a message's recipient (so an
+    /// inbound phishing mail shows in the victim's timeline); every account an audit or
+    /// directory record names as its target (an admin's reset, a role or MFA method given to
+    /// someone). Names as logged: compare them case-insensitively, or use [`Event::subjects`].
+    pub fn subjects_raw(&self) -> impl Iterator<Item = (&str, Role)> {
         let recipient = match self.source {
-            Source::Messagetrace => self.attr("recipient").filter(|r| *r != &*self.user),
+            Source::Messagetrace => self
+                .attr("recipient")
+                .filter(|r| !r.eq_ignore_ascii_case(&self.user))
+                .map(|r| (r, Role::Recipient)),
             _ => None,
         };
-        std::iter::once(&*self.user).chain(recipient)
+        let targets = matches!(self.source, Source::Audit | Source::Directory)
+            .then(|| {
+                self.attr_all("target").enumerate().filter(move |&(i, t)| {
+                    t.contains('@')
+                        && !t.eq_ignore_ascii_case(&self.user)
+                        && !self
+                            .attr_all("target")
+                            .take(i)
+                            .any(|p| p.eq_ignore_ascii_case(t))
+                })
+            })
+            .into_iter()
+            .flatten()
+            .map(|(_, t)| (t, Role::Target));
+        std::iter::once((&*self.user, Role::Actor))
+            .chain(recipient)
+            .chain(targets)
+    }
+
+    /// [`Event::subjects_raw`] lower-cased (user identities compare case-insensitively). Only
+    /// a recipient or target not already in lower case costs an allocation.
+    pub fn subjects(&self) -> impl Iterator<Item = (std::borrow::Cow<'_, str>, Role)> {
+        self.subjects_raw().map(|(s, role)| {
+            let s = if s.bytes().any(|b| b.is_ascii_uppercase()) {
+                std::borrow::Cow::Owned(s.to_ascii_lowercase())
+            } else {
+                std::borrow::Cow::Borrowed(s)
+            };
+            (s, role)
+        })
     }
 }

@@ -15,29 +15,7 @@ use std::net::IpAddr;
 use crate::enrich::IpInfo;
 use crate::model::{Event, Text};
 
-/// How an event belongs to the user whose events a rule is looking at.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Deserialize, serde::Serialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// The user did it (the event's `user`).
-    Actor,
-    /// The user received it (a message-trace row's recipient).
-    Recipient,
-    /// Someone else did it to the user (an admin's password reset names the user in `attr.target`).
-    Target,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Actor => "actor",
-            Role::Recipient => "recipient",
-            Role::Target => "target",
-        }
-    }
-}
+pub use crate::model::Role;
 
 /// One event as a rule sees it: the event, what is known about its address, and its role.
 #[derive(Clone, Copy, Debug)]

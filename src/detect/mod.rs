@@ -375,33 +375,9 @@ pub fn cited(events: &[Event], findings: &[Finding], files: &[String]) -> Vec<bo
         .collect()
 }
 
-/// The users an event belongs to, with how. Only a recipient or target not already in lower
-/// case costs an allocation.
+/// The users an event belongs to, with how ([`Event::subjects`]).
 fn subjects(e: &Event) -> impl Iterator<Item = (Cow<'_, str>, Role)> + '_ {
-    fn lower(s: &str) -> Cow<'_, str> {
-        if s.bytes().any(|b| b.is_ascii_uppercase()) {
-            Cow::Owned(s.to_ascii_lowercase())
-        } else {
-            Cow::Borrowed(s)
-        }
-    }
-    let recipient = match e.source {
-        Source::Messagetrace => e
-            .attr("recipient")
-            .filter(|r| !r.eq_ignore_ascii_case(&e.user))
-            .map(|r| (lower(r), Role::Recipient)),
-        _ => None,
-    };
-    let target = match e.source {
-        Source::Audit => e
-            .attr("target")
-            .filter(|t| t.contains('@') && !t.eq_ignore_ascii_case(&e.user))
-            .map(|t| (lower(t), Role::Target)),
-        _ => None,
-    };
-    std::iter::once((Cow::Borrowed(&*e.user), Role::Actor))
-        .chain(recipient)
-        .chain(target)
+    e.subjects()
 }
 
 /// Evaluates every rule over every user's events. `files` is the ingest's file list (evidence

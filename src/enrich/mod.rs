@@ -445,7 +445,7 @@ fn usage(events: &[Event]) -> FxHashMap<IpAddr, Usage<'_>> {
                             .as_deref()
                             .is_none_or(|c| PASSWORD_FAILURE_CODES.contains(&c))
                 }
-                Source::Messagetrace => false,
+                Source::Messagetrace | Source::Directory | Source::Risk => false,
             }
     };
     let seen: FxHashMap<IpAddr, Seen> = events

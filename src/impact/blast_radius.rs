@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::attribution::Footprint;
 use super::recipients::{domain_of, SEND_OPERATIONS};
 use super::Evidence;
-use crate::model::{Event, Source};
+use crate::model::{operation_key, Event, Source};
 
 /// Mail read in one folder.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -276,7 +276,9 @@ pub fn blast_radius(
             if let Some(f) = e.attr("file_name").or(e.object.as_deref()) {
                 s.1.insert(f.to_string());
             }
-        } else if IDENTITY_PREFIXES.iter().any(|p| op.starts_with(p)) {
+        } else if IDENTITY_PREFIXES
+            .iter()
+            .any(|p| operation_key(op).starts_with(&*operation_key(p))) {
             br.identity_changes.push(action(e, files, &[]));
         }
     }

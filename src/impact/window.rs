@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::attribution::Footprint;
 use super::Evidence;
-use crate::model::{Event, Outcome, Source};
+use crate::model::{operation_eq, Event, Outcome, Source};
 
 /// Entra audit operations that contain a compromised account, and what each does.
 pub const CONTAINMENT_OPERATIONS: &[(&str, &str)] = &[
@@ -54,13 +54,19 @@ pub struct CompromiseWindow {
 pub fn containment(events: &[Event], files: &[String], user: &str) -> Vec<Containment> {
     events
         .iter()
-        .filter(|e| e.source == Source::Audit && e.outcome != Outcome::Failure)
+        .filter(|e| {
+            matches!(e.source, Source::Audit | Source::Directory) && e.outcome != Outcome::Failure
+        })
         .filter_map(|e| {
             let (_, action) = CONTAINMENT_OPERATIONS
                 .iter()
-                .find(|(op, _)| e.operation.eq_ignore_ascii_case(op))?;
-            let target = e.attr("target").or(e.object.as_deref()).unwrap_or(&e.user);
-            target.eq_ignore_ascii_case(user).then(|| Containment {
+                .find(|(op, _)| operation_eq(&e.operation, op))?;
+            let on_user = if e.attr("target").is_some() {
+                e.attr_all("target").any(|t| t.eq_ignore_ascii_case(user))
+            } else {
+                e.object.as_deref().unwrap_or(&e.user).eq_ignore_ascii_case(user)
+            };
+            on_user.then(|| Containment {
                 time: e.time,
                 action: action.to_string(),
                 operation: e.operation.to_string(),

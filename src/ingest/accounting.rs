@@ -133,6 +133,10 @@ pub fn archive_hashes(files: &[EvidenceFile]) -> HashMap<String, Result<String, 
 #[derive(PartialEq, Eq, Hash)]
 enum RecordKey<'a> {
     Audit(&'a str),
+    /// A directory audit's id; a risk record's id with its time and state (risky users and
+    /// risk detections are updated in place, and each state is worth keeping).
+    Directory(&'a str),
+    Risk(&'a str, i64, Option<&'a str>),
     SignIn(Source, &'a str),
     Message(&'a str, &'a str, i64, Option<&'a str>),
 }
@@ -140,6 +144,11 @@ enum RecordKey<'a> {
 fn record_key(e: &Event) -> Option<RecordKey<'_>> {
     match e.source {
         Source::Audit => e.record_id.as_deref().map(RecordKey::Audit),
+        Source::Directory => e.record_id.as_deref().map(RecordKey::Directory),
+        Source::Risk => e
+            .record_id
+            .as_deref()
+            .map(|id| RecordKey::Risk(id, e.time.timestamp_millis(), e.attr("risk_state"))),
         Source::Signin | Source::Noninteractive => e
             .request_id
             .as_deref()

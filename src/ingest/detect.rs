@@ -129,6 +129,20 @@ impl Variant {
                     "Audit (Premium) exports may stop at 100,000 records",
                 ),
             ],
+            Source::Directory => &[(
+                250_000,
+                "the Entra admin center advises browser downloads of at most 250,000 audit records",
+            )],
+            Source::Risk => &[
+                (
+                    2_500,
+                    "the Entra admin center downloads at most 2,500 risky users or risky sign-ins",
+                ),
+                (
+                    5_000,
+                    "the Entra admin center downloads at most 5,000 risk detections",
+                ),
+            ],
             Source::Messagetrace => &[
                 (1_000, "Get-MessageTrace returns 1,000 results by default"),
                 (

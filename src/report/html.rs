@@ -66,7 +66,7 @@ pub fn timeline_of(events: &[Event], user: &str) -> Vec<usize> {
     let mut idx: Vec<usize> = events
         .iter()
         .enumerate()
-        .filter(|(_, e)| e.timeline_users().any(|u| u.eq_ignore_ascii_case(user)))
+        .filter(|(_, e)| e.subjects_raw().any(|(u, _)| u.eq_ignore_ascii_case(user)))
         .map(|(i, _)| i)
         .collect();
     idx.sort_by(|a, b| {
@@ -475,7 +475,7 @@ fn lane(s: Source) -> usize {
     match s {
         Source::Signin => 0,
         Source::Noninteractive => 1,
-        Source::Audit => 2,
+        Source::Audit | Source::Directory | Source::Risk => 2,
         Source::Messagetrace => 3,
     }
 }
@@ -485,7 +485,7 @@ const LEGEND: &str = "<p class=\"legend\"><span class=\"sw own\"></span>the user
 const LANES: [&str; 4] = [
     "sign-in",
     "token / non-interactive",
-    "mailbox & admin actions",
+    "mailbox, directory & admin actions",
     "mail",
 ];
 

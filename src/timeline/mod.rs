@@ -3,6 +3,7 @@
 //! in the victim's story).
 
 use std::collections::HashMap;
+use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
@@ -41,15 +42,15 @@ pub struct UserTimeline<'a> {
 /// Builds the per-user timelines, users in name order. `events` must be sorted by (time, origin),
 /// as ingest returns them; grouping runs in parallel and each group keeps that order.
 pub fn build<'a>(events: &'a [Event], filter: &Filter) -> Vec<UserTimeline<'a>> {
-    let groups: HashMap<&'a str, Vec<usize>> = events
+    let groups: HashMap<Cow<'a, str>, Vec<usize>> = events
         .par_iter()
         .enumerate()
         .filter(|(_, e)| filter.keeps_event(e))
         .fold(
             HashMap::new,
-            |mut acc: HashMap<&'a str, Vec<usize>>, (i, e)| {
-                for user in e.timeline_users() {
-                    if filter.keeps_user(user) {
+            |mut acc: HashMap<Cow<'a, str>, Vec<usize>>, (i, e)| {
+                for (user, _) in e.subjects() {
+                    if filter.keeps_user(&user) {
                         acc.entry(user).or_default().push(i);
                     }
                 }
@@ -68,7 +69,7 @@ pub fn build<'a>(events: &'a [Event], filter: &Filter) -> Vec<UserTimeline<'a>> 
             idx.par_sort_unstable();
             idx.dedup();
             UserTimeline {
-                user: Text::from(user),
+                user: Text::from(&*user),
                 events: idx.into_iter().map(|i| &events[i]).collect(),
             }
         })
