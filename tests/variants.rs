@@ -329,3 +329,102 @@ fn message_trace_rows_keep_subjects_with_commas_and_quotes() {
     assert_eq!(field(failed[0], "outcome"), "failure");
     assert_eq!(field(failed[0], "user"), "alice.wong@contoso.example");
 }
+
+/// Fields every Entra audit log variant carries.
+const DIRECTORY_FIELDS: &[&str] = &[
+    "time",
+    "source",
+    "user",
+    "operation",
+    "outcome",
+    "ip",
+    "object",
+    "correlation_id",
+    "application",
+    "category",
+    "logged_by_service",
+    "result_reason",
+    "initiator_type",
+    "target",
+    "target_type",
+    "target_name",
+    "modified.Role.DisplayName",
+    "modified.StrongAuthenticationMethod",
+    "modified_old.StrongAuthenticationMethod",
+    "modified.ConsentAction.Permissions",
+    "modified.KeyDescription",
+    "modified_old.KeyDescription",
+    "detail.invitedUserEmailAddress",
+];
+
+#[test]
+fn entra_audit_log_variants_agree() {
+    assert_same(
+        "variants/directory",
+        "graph_directoryAudits.jsonl",
+        &[
+            "graph_directoryAudits_page.json",
+            "AuditLogs_2024-03-05.json",
+            "AuditLogs_2024-03-05.csv",
+            "AuditLogs_loganalytics.csv",
+            "AuditLogs_loganalytics.json",
+            "diagnostic_AuditLogs.jsonl",
+            "eventhub_AuditLogs.json",
+            "mes_AuditlogsGraph.json",
+            "siem_lowercase_keys.jsonl",
+        ],
+        DIRECTORY_FIELDS,
+        5,
+    );
+    // The admin center CSV has no record id and an operation type only in the JSON shapes.
+    assert_same(
+        "variants/directory",
+        "graph_directoryAudits.jsonl",
+        &[
+            "graph_directoryAudits_page.json",
+            "AuditLogs_2024-03-05.json",
+            "AuditLogs_loganalytics.csv",
+            "AuditLogs_loganalytics.json",
+            "diagnostic_AuditLogs.jsonl",
+            "mes_AuditlogsGraph.json",
+        ],
+        &["record_id", "operation_type", "target_id"],
+        5,
+    );
+    // The downloads and diagnostic records carry the initiator's user agent.
+    assert_same(
+        "variants/directory",
+        "AuditLogs_2024-03-05.json",
+        &["AuditLogs_2024-03-05.csv", "diagnostic_AuditLogs.jsonl"],
+        &["user_agent"],
+        5,
+    );
+}
+
+#[test]
+fn entra_audit_events_name_initiator_targets_and_removed_values() {
+    let ing = ingest_one(&fixture("variants/directory/graph_directoryAudits.jsonl"));
+    let events = in_file_order(&ing);
+    // D1: an admin gives alice a role: the admin acts, alice is the target.
+    let d1 = events[0];
+    assert_eq!(&*d1.user, "adm.jones@contoso.example");
+    let subjects: Vec<String> = d1.subjects().map(|(s, _)| s.into_owned()).collect();
+    assert_eq!(
+        subjects,
+        ["adm.jones@contoso.example", "alice@contoso.example"]
+    );
+    // D2: every MFA method removed: the empty list survives.
+    assert_eq!(field(events[1], "modified.StrongAuthenticationMethod"), "[]");
+    // D4: an app initiated: the actor is the app, and it is not an account.
+    assert_eq!(&*events[3].user, "Contoso Automation");
+    assert_eq!(
+        breachline::model::ActorKind::of(&events[3].user),
+        breachline::model::ActorKind::App
+    );
+    // D5: a failed guest invitation.
+    assert_eq!(field(events[4], "outcome"), "failure");
+    assert_eq!(
+        field(events[4], "target"),
+        "mallory_evil.example#ext#@contoso.example"
+    );
+}

@@ -7,6 +7,10 @@ use crate::model::Source;
 use crate::normalize::audit_csv::AuditCsv;
 use crate::normalize::audit_json::AuditJson;
 use crate::normalize::columns::Header;
+use crate::normalize::directory_audit_csv::{self, DirectoryAuditLogAnalyticsCsv, DirectoryAuditPortalCsv};
+use crate::normalize::directory_audit_json::{DirectoryAuditDiagnostic, DirectoryAuditJson};
+use crate::normalize::risk::{RiskDiagnostic, RiskJson};
+use crate::normalize::risk_csv::{self, RiskCsv};
 use crate::normalize::json;
 use crate::normalize::message_trace::{MessageTraceCsv, MessageTraceJson};
 use crate::normalize::message_trace_report::MessageTraceReport;
@@ -34,6 +38,13 @@ pub enum Variant {
     MessageTraceJson,
     MessageTraceSummaryReport,
     MessageTraceDetailReport,
+    DirectoryAuditJson,
+    DirectoryAuditDiagnosticJson,
+    DirectoryAuditPortalCsv,
+    DirectoryAuditLogAnalyticsCsv,
+    RiskJson,
+    RiskDiagnosticJson,
+    RiskCsv,
 }
 
 impl Variant {
@@ -54,6 +65,13 @@ impl Variant {
             Variant::MessageTraceJson => "messagetrace-json",
             Variant::MessageTraceSummaryReport => "messagetrace-historical-summary",
             Variant::MessageTraceDetailReport => "messagetrace-historical-detail",
+            Variant::DirectoryAuditJson => "entra-audit-json",
+            Variant::DirectoryAuditDiagnosticJson => "entra-audit-diagnostic-json",
+            Variant::DirectoryAuditPortalCsv => "entra-audit-portal-csv",
+            Variant::DirectoryAuditLogAnalyticsCsv => "entra-audit-loganalytics-csv",
+            Variant::RiskJson => "entra-risk-json",
+            Variant::RiskDiagnosticJson => "entra-risk-diagnostic-json",
+            Variant::RiskCsv => "entra-risk-csv",
         }
     }
 
@@ -75,6 +93,13 @@ impl Variant {
             Variant::MessageTraceJson => "message trace objects as JSON",
             Variant::MessageTraceSummaryReport => "historical search / admin center enhanced summary report",
             Variant::MessageTraceDetailReport => "historical search / admin center extended (detail) report",
+            Variant::DirectoryAuditJson => "Entra audit log as JSON (Graph directoryAudits, admin center JSON download, Log Analytics AuditLogs JSON, PowerShell Graph SDK dumps)",
+            Variant::DirectoryAuditDiagnosticJson => "Entra audit log from Azure Monitor diagnostic settings (category AuditLogs)",
+            Variant::DirectoryAuditPortalCsv => "Entra admin center audit log CSV download",
+            Variant::DirectoryAuditLogAnalyticsCsv => "Entra audit log exported from Log Analytics (AuditLogs CSV)",
+            Variant::RiskJson => "Identity Protection risk detections or risky users as JSON (Graph, Log Analytics AADUserRiskEvents / AADRiskyUsers)",
+            Variant::RiskDiagnosticJson => "Identity Protection risk from Azure Monitor diagnostic settings (UserRiskEvents, RiskyUsers)",
+            Variant::RiskCsv => "Identity Protection risk detections or risky users as CSV (admin center download, Log Analytics, PowerShell Export-Csv)",
         }
     }
 
@@ -97,6 +122,11 @@ impl Variant {
             | Variant::MessageTraceJson
             | Variant::MessageTraceSummaryReport
             | Variant::MessageTraceDetailReport => Source::Messagetrace,
+            Variant::DirectoryAuditJson
+            | Variant::DirectoryAuditDiagnosticJson
+            | Variant::DirectoryAuditPortalCsv
+            | Variant::DirectoryAuditLogAnalyticsCsv => Source::Directory,
+            Variant::RiskJson | Variant::RiskDiagnosticJson | Variant::RiskCsv => Source::Risk,
         }
     }
 
@@ -197,6 +227,32 @@ pub fn detect_csv(h: &Header, file_name: &str) -> Option<Detected> {
         };
         return found(variant, decoder);
     }
+    if h.find(directory_audit_csv::PORTAL_TIME).is_some()
+        && h.find(directory_audit_csv::PORTAL_ACTIVITY).is_some()
+        && (h.has("actortype") || h.has("target1type") || h.has("target1displayname"))
+    {
+        return found(
+            Variant::DirectoryAuditPortalCsv,
+            Box::new(DirectoryAuditPortalCsv::new(h)),
+        );
+    }
+    let has_base = |name: &str| {
+        h.names()
+            .iter()
+            .any(|n| n == name || n.strip_suffix(" [utc]") == Some(name))
+    };
+    if (has_base("initiatedby") || has_base("targetresources"))
+        && (has_base("activitydisplayname") || has_base("operationname"))
+        && (has_base("activitydatetime") || has_base("timegenerated"))
+    {
+        return found(
+            Variant::DirectoryAuditLogAnalyticsCsv,
+            Box::new(DirectoryAuditLogAnalyticsCsv::new(h)),
+        );
+    }
+    if risk_csv::is_risk_header(h) {
+        return found(Variant::RiskCsv, Box::new(RiskCsv::new(h)));
+    }
     if h.has("officeworkload") || (h.has("officeid") && h.has("operation")) {
         return found(
             Variant::OfficeActivityCsv,
@@ -261,21 +317,24 @@ pub fn detect_csv(h: &Header, file_name: &str) -> Option<Detected> {
 
 /// What a CSV reader of each family needs in the header, for the "not recognised" message.
 pub const CSV_EXPECTED: &str = "a header naming AuditData (unified audit log), Date (UTC) and Request ID \
-    (Entra sign-in download), CreatedDateTime [UTC] and UserPrincipalName (Log Analytics sign-ins), \
+    (Entra sign-in download), Date (UTC), Activity and ActorType (Entra audit log download), \
+    InitiatedBy, TargetResources and OperationName (Log Analytics AuditLogs), RiskEventType or \
+    RiskLastUpdatedDateTime (Identity Protection), CreatedDateTime [UTC] and UserPrincipalName (Log Analytics sign-ins), \
     OfficeWorkload (OfficeActivity), Received, SenderAddress and RecipientAddress (message trace), or \
     origin_timestamp_utc / date_time_utc (historical message trace reports)";
 
-/// Detects a JSON export from the keys of its first record.
+/// Detects a JSON export from the keys of its first record, compared without regard to case
+/// (Graph writes camelCase, Log Analytics and PowerShell PascalCase, some SIEMs lower case).
 pub fn detect_json(first_record: &str) -> Option<Detected> {
     let mut keys: Vec<String> = Vec::new();
     let mut category = String::new();
     let mut table_type = String::new();
-    json::for_each_field(first_record, |k, v| {
+    json::for_each_field_ci(first_record, |k, v| {
         if k == "category" {
-            category = json::text(v).unwrap_or_default().into_owned();
+            category = json::text(v).unwrap_or_default().to_ascii_lowercase();
         }
-        if k == "Type" {
-            table_type = json::text(v).unwrap_or_default().into_owned();
+        if k == "type" {
+            table_type = json::text(v).unwrap_or_default().to_ascii_lowercase();
         }
         keys.push(k.to_string());
     })
@@ -288,23 +347,44 @@ pub fn detect_json(first_record: &str) -> Option<Detected> {
             note: None,
         })
     };
-    if has("properties") && has("category") && category.to_ascii_lowercase().contains("signin") {
-        return found(Variant::SigninDiagnosticJson, Box::new(SigninDiagnostic));
+    if has("properties") && has("category") {
+        if category.contains("signin") {
+            return found(Variant::SigninDiagnosticJson, Box::new(SigninDiagnostic));
+        }
+        // `AuditLogs`, and `Audit` in the 2018 preview schema.
+        if category == "auditlogs" || category == "audit" {
+            return found(
+                Variant::DirectoryAuditDiagnosticJson,
+                Box::new(DirectoryAuditDiagnostic),
+            );
+        }
+        if category == "userriskevents" || category == "riskyusers" {
+            return found(Variant::RiskDiagnosticJson, Box::new(RiskDiagnostic));
+        }
     }
-    if has("AuditData") || has("auditData") {
+    if has("auditdata") {
         return found(Variant::AuditJson, Box::new(AuditJson));
     }
-    if has("OfficeWorkload") || table_type == "OfficeActivity" {
+    if has("officeworkload") || table_type == "officeactivity" {
         return found(Variant::OfficeActivityJson, Box::new(AuditJson));
     }
-    if has("CreationTime") && has("Operation") && (has("RecordType") || has("Workload")) {
+    if has("creationtime") && has("operation") && (has("recordtype") || has("workload")) {
         return found(Variant::AuditJson, Box::new(AuditJson));
     }
-    let signin_time = has("createdDateTime") || has("CreatedDateTime");
-    let signin_body = has("userPrincipalName")
-        || has("UserPrincipalName")
-        || has("ipAddress")
-        || has("IPAddress");
+    if (has("activitydisplayname") || table_type == "auditlogs")
+        && (has("initiatedby") || has("targetresources") || has("loggedbyservice"))
+    {
+        return found(Variant::DirectoryAuditJson, Box::new(DirectoryAuditJson));
+    }
+    if has("riskeventtype")
+        || (has("risklastupdateddatetime") && has("riskstate"))
+        || table_type == "aaduserriskevents"
+        || table_type == "aadriskyusers"
+    {
+        return found(Variant::RiskJson, Box::new(RiskJson));
+    }
+    let signin_time = has("createddatetime");
+    let signin_body = has("userprincipalname") || has("ipaddress");
     if signin_time && signin_body {
         return found(
             Variant::SigninJson,
@@ -313,13 +393,14 @@ pub fn detect_json(first_record: &str) -> Option<Detected> {
             }),
         );
     }
-    if has("Received") && has("SenderAddress") && has("RecipientAddress") {
+    if has("received") && has("senderaddress") && has("recipientaddress") {
         return found(Variant::MessageTraceJson, Box::new(MessageTraceJson));
     }
     None
 }
 
 pub const JSON_EXPECTED: &str = "records with createdDateTime and userPrincipalName (Entra sign-ins), \
-    category and properties (diagnostic settings), CreationTime, Operation and RecordType (AuditData), \
+    activityDisplayName and initiatedBy (Entra audit log), riskEventType or riskLastUpdatedDateTime \
+    (Identity Protection), category and properties (diagnostic settings), CreationTime, Operation and RecordType (AuditData), \
     an AuditData field (audit export objects), OfficeWorkload (OfficeActivity), or Received, SenderAddress \
     and RecipientAddress (message trace)";

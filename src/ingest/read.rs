@@ -467,23 +467,33 @@ fn frame_json(
     }
 }
 
-/// The records of a Graph page, as (offset, length, lines after the page's first line).
+/// The records of a Graph page (`value`) or an Event Hub body (`records`), as (offset, length,
+/// lines after the page's first line).
 fn page_records(text: &[u8]) -> Option<Vec<(usize, usize, u64)>> {
     // Cheap test first: only objects that mention both keys can be pages.
     let head = &text[..text.len().min(4096)];
-    if memchr::memmem::find(head, b"@odata").is_none()
-        || memchr::memmem::find(text, b"\"value\"").is_none()
-    {
+    let graph_page = memchr::memmem::find(head, b"@odata").is_some()
+        && memchr::memmem::find(text, b"\"value\"").is_some();
+    // An Event Hub body from Azure Monitor diagnostic settings: `{"records":[...]}`.
+    let event_hub = memchr::memmem::find(head, b"\"records\"").is_some();
+    if !graph_page && !event_hub {
         return None;
     }
     let s = std::str::from_utf8(text).ok()?;
     let mut value = None;
+    let mut other_keys = 0;
     crate::normalize::json::for_each_field(s, |k, v| {
-        if k == "value" {
+        if (graph_page && k == "value") || (event_hub && k == "records") {
             value = Some(v);
+        } else {
+            other_keys += 1;
         }
     })
     .ok()?;
+    // A record that merely has a `records` field is not an envelope.
+    if !graph_page && other_keys > 0 {
+        return None;
+    }
     let value = value?;
     let mut out = Vec::new();
     crate::normalize::json::for_each_element(value.get(), |el| {

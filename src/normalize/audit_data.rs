@@ -18,6 +18,7 @@ pub struct AuditFields<'a> {
     pub id: Option<Cow<'a, str>>,
     pub creation_time: Option<Cow<'a, str>>,
     pub time_generated: Option<Cow<'a, str>>,
+    pub start_time: Option<Cow<'a, str>>,
     pub operation: Option<Cow<'a, str>>,
     pub record_type: Option<Cow<'a, str>>,
     pub result_status: Option<Cow<'a, str>>,
@@ -69,57 +70,63 @@ impl<'a> AuditFields<'a> {
     /// Takes one field by its AuditData name, or its Log Analytics `OfficeActivity` name.
     /// Returns false for a key it does not use.
     pub fn set(&mut self, key: &str, v: FieldValue<'a>) -> bool {
+        json::with_lower(key, |key| self.set_lower(key, v))
+    }
+
+    fn set_lower(&mut self, key: &str, v: FieldValue<'a>) -> bool {
         let slot = match key {
-            "Id" | "OfficeId" => &mut self.id,
-            "CreationTime" => &mut self.creation_time,
-            "TimeGenerated" => &mut self.time_generated,
-            "Operation" => &mut self.operation,
-            "RecordType" => &mut self.record_type,
-            "ResultStatus" => &mut self.result_status,
-            "Workload" | "OfficeWorkload" => &mut self.workload,
-            "UserId" => &mut self.user_id,
-            "UserType" => &mut self.user_type,
-            "ClientIP" => &mut self.client_ip,
-            "ClientIPAddress" | "Client_IPAddress" => &mut self.client_ip_address,
-            "ActorIpAddress" => &mut self.actor_ip,
-            "ObjectId" | "OfficeObjectId" => &mut self.object_id,
-            "UserAgent" => &mut self.user_agent,
-            "ClientInfoString" => &mut self.client_info,
-            "SessionId" => &mut self.session_id,
-            "CorrelationId" => &mut self.correlation_id,
-            "InterSystemsId" => &mut self.inter_systems_id,
-            "IntraSystemId" => &mut self.intra_system_id,
-            "ApplicationId" => &mut self.application_id,
-            "ApplicationDisplayName" => &mut self.application_name,
-            "AppId" => &mut self.app_id,
-            "ClientAppId" => &mut self.client_app_id,
-            "ErrorNumber" | "ErrorCode" => &mut self.error_number,
-            "LogonError" => &mut self.logon_error,
-            "MailboxOwnerUPN" => &mut self.mailbox_owner,
-            "LogonType" | "Logon_Type" => &mut self.logon_type,
-            "OperationCount" => &mut self.operation_count,
-            "SendAsUserSmtp" => &mut self.send_as,
-            "SendOnBehalfOfUserSmtp" => &mut self.send_on_behalf,
-            "SiteUrl" | "Site_Url" => &mut self.site_url,
-            "SourceFileName" => &mut self.file_name,
-            "SourceRelativeUrl" => &mut self.relative_url,
-            "TargetUserOrGroupName" => &mut self.shared_with,
-            "TargetUserOrGroupType" => &mut self.sharing_type,
-            "ExternalAccess" => &mut self.external_access,
+            "id" | "officeid" => &mut self.id,
+            "creationtime" => &mut self.creation_time,
+            "timegenerated" => &mut self.time_generated,
+            // Log Analytics OfficeActivity: when the operation started.
+            "start_time" => &mut self.start_time,
+            "operation" => &mut self.operation,
+            "recordtype" => &mut self.record_type,
+            "resultstatus" => &mut self.result_status,
+            "workload" | "officeworkload" => &mut self.workload,
+            "userid" => &mut self.user_id,
+            "usertype" => &mut self.user_type,
+            "clientip" => &mut self.client_ip,
+            "clientipaddress" | "client_ipaddress" => &mut self.client_ip_address,
+            "actoripaddress" => &mut self.actor_ip,
+            "objectid" | "officeobjectid" => &mut self.object_id,
+            "useragent" => &mut self.user_agent,
+            "clientinfostring" => &mut self.client_info,
+            "sessionid" => &mut self.session_id,
+            "correlationid" => &mut self.correlation_id,
+            "intersystemsid" => &mut self.inter_systems_id,
+            "intrasystemid" => &mut self.intra_system_id,
+            "applicationid" => &mut self.application_id,
+            "applicationdisplayname" => &mut self.application_name,
+            "appid" => &mut self.app_id,
+            "clientappid" => &mut self.client_app_id,
+            "errornumber" | "errorcode" => &mut self.error_number,
+            "logonerror" => &mut self.logon_error,
+            "mailboxownerupn" => &mut self.mailbox_owner,
+            "logontype" | "logon_type" => &mut self.logon_type,
+            "operationcount" => &mut self.operation_count,
+            "sendasusersmtp" => &mut self.send_as,
+            "sendonbehalfofusersmtp" => &mut self.send_on_behalf,
+            "siteurl" | "site_url" => &mut self.site_url,
+            "sourcefilename" => &mut self.file_name,
+            "sourcerelativeurl" => &mut self.relative_url,
+            "targetuserorgroupname" => &mut self.shared_with,
+            "targetuserorgrouptype" => &mut self.sharing_type,
+            "externalaccess" => &mut self.external_access,
             _ => {
                 let slot = match key {
-                    "AppAccessContext" => &mut self.app_access_context,
-                    "ExtendedProperties" => &mut self.extended_properties,
-                    "DeviceProperties" => &mut self.device_properties,
-                    "Parameters" => &mut self.parameters,
-                    "OperationProperties" => &mut self.operation_properties,
-                    "ModifiedProperties" => &mut self.modified_properties,
-                    "Target" => &mut self.target,
-                    "Item" => &mut self.item,
-                    "Folders" => &mut self.folders,
-                    "Folder" => &mut self.folder,
-                    "DestFolder" => &mut self.dest_folder,
-                    "AffectedItems" => &mut self.affected_items,
+                    "appaccesscontext" => &mut self.app_access_context,
+                    "extendedproperties" => &mut self.extended_properties,
+                    "deviceproperties" => &mut self.device_properties,
+                    "parameters" => &mut self.parameters,
+                    "operationproperties" => &mut self.operation_properties,
+                    "modifiedproperties" => &mut self.modified_properties,
+                    "target" => &mut self.target,
+                    "item" => &mut self.item,
+                    "folders" => &mut self.folders,
+                    "folder" => &mut self.folder,
+                    "destfolder" => &mut self.dest_folder,
+                    "affecteditems" => &mut self.affected_items,
                     _ => return false,
                 };
                 *slot = v.object_text();
@@ -133,11 +140,17 @@ impl<'a> AuditFields<'a> {
     /// Builds the event. `hints` are the export's wrapper columns, used where AuditData lacks a
     /// value (and for nothing else: AuditData is authoritative, see docs/formats.md).
     pub fn into_event(self, cx: &mut RowCtx, hints: &AuditHints) -> Result<Event, RowError> {
-        let time = match (&self.creation_time, &self.time_generated, &hints.time) {
-            (Some(t), _, _) => cx.time("AuditData.CreationTime", t)?,
-            (None, Some(t), _) => cx.time("TimeGenerated", t)?,
-            (None, None, Some((field, t))) => cx.time(field, t)?,
-            (None, None, None) => return Err(RowError::missing("AuditData.CreationTime")),
+        let time = match (&self.creation_time, &self.time_generated, &self.start_time, &hints.time) {
+            (Some(t), _, _, _) => cx.time("CreationTime", t)?,
+            (None, Some(t), _, _) => cx.time("TimeGenerated", t)?,
+            (None, None, Some(t), _) => cx.time("Start_Time", t)?,
+            (None, None, None, Some((field, t))) => cx.time(field, t)?,
+            (None, None, None, None) => {
+                return Err(RowError::field(
+                    "CreationTime",
+                    "no time: CreationTime (AuditData), TimeGenerated and Start_Time (OfficeActivity) and the export's date column are all empty or absent",
+                ))
+            }
         };
         let operation = self
             .operation
@@ -204,15 +217,21 @@ impl<'a> AuditFields<'a> {
             .as_deref()
             .and_then(opt)
             .or_else(|| self.application_name.as_deref().and_then(opt));
-        let app_id = [
-            self.application_id.as_deref(),
-            self.app_id.as_deref(),
+        // The app that acted: `ClientAppId` names it when an app reads mail through Graph
+        // (`AppId` is then Graph's own id), so it comes first.
+        let client_app_id = [
             self.client_app_id.as_deref(),
             context.client_app_id.as_deref(),
         ]
         .into_iter()
         .flatten()
         .find_map(text::present);
+        let app_id = client_app_id.or_else(|| {
+            [self.application_id.as_deref(), self.app_id.as_deref()]
+                .into_iter()
+                .flatten()
+                .find_map(text::present)
+        });
         if e.application.is_none() {
             e.application = app_id.and_then(opt);
         }
@@ -261,6 +280,12 @@ impl<'a> AuditFields<'a> {
         if let Some(app_id) = app_id {
             push_attr(&mut e, "app_id", app_id);
         }
+        if let Some(client) = client_app_id {
+            push_attr(&mut e, "client_app_id", client);
+        }
+        if let Some(via) = self.app_id.as_deref().filter(|a| Some(*a) != app_id) {
+            push_attr(&mut e, "via_app_id", via);
+        }
         if let Some(owner) = self.mailbox_owner.as_deref().and_then(text::present) {
             e.attrs
                 .push((text::intern_name("mailbox_owner"), text::user(owner)));
@@ -297,8 +322,8 @@ impl<'a> AuditFields<'a> {
         }
         if let Some(list) = self.target.as_deref() {
             let _ = json::for_each_element(list, |t| {
-                let _ = json::for_each_field(t.get(), |k, v| {
-                    if k == "ID" || k == "Id" {
+                let _ = json::for_each_field_ci(t.get(), |k, v| {
+                    if k == "id" {
                         if let Some(id) = json::text(v) {
                             push_attr(&mut e, "target", &id);
                         }
@@ -343,7 +368,7 @@ pub struct AuditHints<'a> {
 /// Decodes one AuditData JSON text.
 pub fn decode(text: &str, cx: &mut RowCtx, hints: &AuditHints) -> Result<Event, RowError> {
     let mut f = AuditFields::default();
-    json::for_each_field(text, |k, v| {
+    json::for_each_field_ci(text, |k, v| {
         f.set(k, FieldValue::Json(v));
     })
     .map_err(|e| RowError::json("AuditData", &e))?;
@@ -398,8 +423,8 @@ fn json_list(list: Option<&str>) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
 fn additional_details_user_agent(ext: &Properties) -> Option<String> {
     let details = ext.get("additionalDetails")?;
     let mut ua = None;
-    let _ = json::for_each_field(details, |k, v| {
-        if k == "User-Agent" {
+    let _ = json::for_each_field_ci(details, |k, v| {
+        if k == "user-agent" {
             ua = json::text(v).map(Cow::into_owned);
         }
     });
@@ -419,14 +444,14 @@ impl AppAccessContext {
     fn parse(obj: Option<&str>) -> AppAccessContext {
         let mut c = AppAccessContext::default();
         if let Some(obj) = obj {
-            let _ = json::for_each_field(obj, |k, v| {
+            let _ = json::for_each_field_ci(obj, |k, v| {
                 let value = || json::text(v).map(Cow::into_owned);
                 match k {
-                    "AADSessionId" => c.session_id = value(),
-                    "CorrelationId" => c.correlation_id = value(),
-                    "UniqueTokenId" => c.unique_token_id = value(),
-                    "ClientAppName" => c.client_app_name = value(),
-                    "ClientAppId" => c.client_app_id = value(),
+                    "aadsessionid" => c.session_id = value(),
+                    "correlationid" => c.correlation_id = value(),
+                    "uniquetokenid" => c.unique_token_id = value(),
+                    "clientappname" => c.client_app_name = value(),
+                    "clientappid" => c.client_app_id = value(),
                     _ => {}
                 }
             });
@@ -447,11 +472,11 @@ struct MailItems {
 
 impl MailItems {
     fn item(&mut self, obj: &str) {
-        let _ = json::for_each_field(obj, |k, v| match k {
-            "Subject" => push_unique(&mut self.subjects, json::text(v)),
-            "InternetMessageId" => push_unique(&mut self.message_ids, json::text(v)),
-            "Attachments" => push_unique(&mut self.attachments, json::text(v)),
-            "ParentFolder" => {
+        let _ = json::for_each_field_ci(obj, |k, v| match k {
+            "subject" => push_unique(&mut self.subjects, json::text(v)),
+            "internetmessageid" => push_unique(&mut self.message_ids, json::text(v)),
+            "attachments" => push_unique(&mut self.attachments, json::text(v)),
+            "parentfolder" => {
                 if let Some(obj) = json::object_text(v) {
                     push_unique(&mut self.folders, folder_path(&obj).map(Cow::Owned));
                 }
@@ -461,9 +486,9 @@ impl MailItems {
     }
 
     fn folder(&mut self, obj: &str) {
-        let _ = json::for_each_field(obj, |k, v| match k {
-            "Path" => push_unique(&mut self.folders, json::text(v)),
-            "FolderItems" => {
+        let _ = json::for_each_field_ci(obj, |k, v| match k {
+            "path" => push_unique(&mut self.folders, json::text(v)),
+            "folderitems" => {
                 if let Some(list) = json::object_text(v) {
                     let _ = json::for_each_element(&list, |item| self.item(item.get()));
                 }
@@ -501,8 +526,8 @@ fn push_unique(list: &mut Vec<String>, value: Option<Cow<str>>) {
 
 fn folder_path(obj: &str) -> Option<String> {
     let mut path = None;
-    let _ = json::for_each_field(obj, |k, v| {
-        if k == "Path" {
+    let _ = json::for_each_field_ci(obj, |k, v| {
+        if k == "path" {
             path = json::text(v).map(Cow::into_owned);
         }
     });

@@ -28,7 +28,7 @@ impl Decode for AuditJson {
         json::for_each_field(text, |k, v| {
             let value = FieldValue::Json(v);
             match k {
-                "AuditData" | "auditData" => {
+                _ if k.eq_ignore_ascii_case("auditdata") => {
                     inner_present = true;
                     inner = value.object_text();
                 }

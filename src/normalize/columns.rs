@@ -125,6 +125,11 @@ impl NamedColumns {
         NamedColumns { columns }
     }
 
+    /// Columns given as (index, field) pairs, matched by the caller.
+    pub fn from_pairs(columns: Vec<(usize, &'static str)>) -> NamedColumns {
+        NamedColumns { columns }
+    }
+
     /// Calls `f(field, cell)` for every matched column whose cell is not empty.
     pub fn for_each<'a>(&self, row: &Row<'a>, mut f: impl FnMut(&'static str, &'a str)) {
         for &(i, field) in &self.columns {

@@ -25,6 +25,36 @@ pub fn for_each_field<'a>(
     de.end()
 }
 
+/// As [`for_each_field`], with each key in ASCII lower case: the same record family comes with
+/// camelCase (Graph), PascalCase (Log Analytics, PowerShell) and lower-case (SIEM) keys, so
+/// decoders match on lower-case names. Keys up to 64 bytes are folded on the stack.
+pub fn for_each_field_ci<'a>(
+    text: &'a str,
+    mut f: impl FnMut(&str, Raw<'a>),
+) -> Result<(), serde_json::Error> {
+    for_each_field(text, |k, v| with_lower(k, |k| f(k, v)))
+}
+
+/// Calls `f` with `key` in ASCII lower case, without allocating for keys up to 64 bytes.
+pub fn with_lower<R>(key: &str, f: impl FnOnce(&str) -> R) -> R {
+    if !key.bytes().any(|b| b.is_ascii_uppercase()) {
+        return f(key);
+    }
+    let mut buf = [0u8; 64];
+    match buf.get_mut(..key.len()) {
+        Some(lower) => {
+            lower.copy_from_slice(key.as_bytes());
+            lower.make_ascii_lowercase();
+            // ASCII case folding keeps UTF-8 valid; the fallback is never taken.
+            match std::str::from_utf8(lower) {
+                Ok(k) => f(k),
+                Err(_) => f(&key.to_ascii_lowercase()),
+            }
+        }
+        None => f(&key.to_ascii_lowercase()),
+    }
+}
+
 struct FieldWalker<F> {
     f: F,
 }
@@ -153,9 +183,9 @@ pub fn name_values(list_text: &str) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
         Kind::Object => {
             let mut name = None;
             let mut value = None;
-            let _ = for_each_field(item.get(), |k, v| match k {
-                "Name" | "name" => name = text(v),
-                "Value" | "value" | "NewValue" | "newValue" => {
+            let _ = for_each_field_ci(item.get(), |k, v| match k {
+                "name" => name = text(v),
+                "value" | "newvalue" => {
                     value = text(v).or_else(|| object_text(v))
                 }
                 _ => {}

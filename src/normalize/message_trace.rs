@@ -32,20 +32,24 @@ pub struct MessageFields<'a> {
 
 impl<'a> MessageFields<'a> {
     pub fn set(&mut self, key: &str, v: FieldValue<'a>) -> bool {
+        crate::normalize::json::with_lower(key, |key| self.set_lower(key, v))
+    }
+
+    fn set_lower(&mut self, key: &str, v: FieldValue<'a>) -> bool {
         let slot = match key {
-            "Received" | "Date" => {
+            "received" | "date" => {
                 self.time = v.text().map(|t| ("Received", t));
                 return true;
             }
-            "SenderAddress" => &mut self.sender,
-            "RecipientAddress" => &mut self.recipient,
-            "Subject" => &mut self.subject,
-            "Status" => &mut self.status,
-            "FromIP" => &mut self.from_ip,
-            "ToIP" => &mut self.to_ip,
-            "Size" => &mut self.size,
-            "MessageId" => &mut self.message_id,
-            "MessageTraceId" => &mut self.trace_id,
+            "senderaddress" => &mut self.sender,
+            "recipientaddress" => &mut self.recipient,
+            "subject" => &mut self.subject,
+            "status" => &mut self.status,
+            "fromip" => &mut self.from_ip,
+            "toip" => &mut self.to_ip,
+            "size" => &mut self.size,
+            "messageid" => &mut self.message_id,
+            "messagetraceid" => &mut self.trace_id,
             _ => return false,
         };
         *slot = v.text();

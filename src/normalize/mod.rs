@@ -7,11 +7,16 @@ pub mod audit_csv;
 pub mod audit_data;
 pub mod audit_json;
 pub mod columns;
+pub mod directory_audit;
+pub mod directory_audit_csv;
+pub mod directory_audit_json;
 pub mod ip;
 pub mod json;
 pub mod message_trace;
 pub mod message_trace_report;
 pub mod office_activity;
+pub mod risk;
+pub mod risk_csv;
 pub mod signin;
 pub mod signin_json;
 pub mod signin_log_analytics_csv;
@@ -228,9 +233,16 @@ pub fn push_attr(event: &mut Event, name: &'static str, value: &str) {
     }
 }
 
-/// Adds `prefix` + `name` = value (for `param.`, `prop.`, `modified.` attributes).
+/// Adds `prefix` + `name` = value (for `param.`, `prop.`, `modified.` attributes). A modified
+/// property's value is kept when it is an empty list or object: `StrongAuthenticationMethod`
+/// set to `[]` is how a removal of every MFA method reads.
 pub fn push_prefixed_attr(event: &mut Event, prefix: &str, name: &str, value: &str, unique: bool) {
-    if let Some(v) = text::present(value) {
+    let kept = if prefix.starts_with("modified") {
+        Some(value.trim()).filter(|v| !v.is_empty() && *v != "null")
+    } else {
+        text::present(value)
+    };
+    if let Some(v) = kept {
         let v = if unique {
             text::unique(v)
         } else {

@@ -13,6 +13,7 @@ use crate::normalize::{Decode, FieldValue, Record, RowCtx, RowError};
 const COLUMNS: &[&str] = &[
     "TimeGenerated",
     "CreationTime",
+    "Start_Time",
     "OfficeId",
     "Operation",
     "RecordType",

@@ -64,86 +64,92 @@ impl<'a> SigninFields<'a> {
     /// Takes one field of a Graph-style (camelCase) or Log Analytics (PascalCase) record.
     /// Returns false for a key it does not use.
     pub fn set(&mut self, key: &str, v: FieldValue<'a>) -> bool {
+        json::with_lower(key, |key| self.set_lower(key, v))
+    }
+
+    fn set_lower(&mut self, key: &str, v: FieldValue<'a>) -> bool {
         let t = || v.text();
         match key {
-            "createdDateTime" | "CreatedDateTime" => {
+            "createddatetime" => {
                 self.time = t().map(|s| ("createdDateTime", s))
             }
-            "TimeGenerated" | "time" if self.time.is_none() => {
+            "timegenerated" | "time" if self.time.is_none() => {
                 self.time = t().map(|s| ("TimeGenerated", s))
             }
-            "userPrincipalName" | "UserPrincipalName" => self.upn = t(),
-            "signInIdentifier" | "SignInIdentifier" => self.sign_in_identifier = t(),
-            "servicePrincipalName" | "ServicePrincipalName" => self.service_principal = t(),
-            "userId" | "UserId" => self.user_object_id = t(),
-            "userDisplayName" | "UserDisplayName" => self.display_name = t(),
-            "userType" | "UserType" => self.user_type = t(),
-            "id" | "Id" => self.request_id = t(),
-            "correlationId" | "CorrelationId" => self.correlation_id = t(),
-            "sessionId" | "SessionId" => self.session_id = t(),
-            "uniqueTokenIdentifier" | "UniqueTokenIdentifier" => self.token_id = t(),
-            "appDisplayName" | "AppDisplayName" => self.app = t(),
-            "appId" | "AppId" => self.app_id = t(),
-            "resourceDisplayName" | "ResourceDisplayName" => self.resource = t(),
-            // Log Analytics `ResourceId` is the Azure resource path of the log, not the app.
-            "resourceId" | "ResourceIdentity" => self.resource_id = t(),
-            "ipAddress" | "IPAddress" => self.ip = t(),
-            "callerIpAddress" if self.ip.is_none() => self.ip = t(),
-            "autonomousSystemNumber" | "AutonomousSystemNumber" => self.asn = t(),
-            "location" | "LocationDetails" => {
+            "userprincipalname" => self.upn = t(),
+            "signinidentifier" => self.sign_in_identifier = t(),
+            "serviceprincipalname" => self.service_principal = t(),
+            "userid" => self.user_object_id = t(),
+            "userdisplayname" => self.display_name = t(),
+            "usertype" => self.user_type = t(),
+            "id" => self.request_id = t(),
+            "correlationid" => self.correlation_id = t(),
+            "sessionid" => self.session_id = t(),
+            "uniquetokenidentifier" => self.token_id = t(),
+            "appdisplayname" => self.app = t(),
+            "appid" => self.app_id = t(),
+            "resourcedisplayname" => self.resource = t(),
+            // Log Analytics `ResourceId` is the Azure resource path of the log, not the app
+            // (that is `ResourceIdentity`); Graph's `resourceId` is the app.
+            "resourceid" | "resourceidentity" => {
+                if let Some(id) = t().filter(|id| !id.trim_start().starts_with('/')) {
+                    self.resource_id = Some(id);
+                }
+            }
+            "ipaddress" => self.ip = t(),
+            "calleripaddress" if self.ip.is_none() => self.ip = t(),
+            "autonomoussystemnumber" => self.asn = t(),
+            // Graph `location{...}`, Log Analytics `LocationDetails{...}` and its `Location`
+            // column (the country code).
+            "location" | "locationdetails" => {
                 if let Some(obj) = v.object_text() {
                     self.set_location_json(&obj)
                 } else if self.country.is_none() {
-                    self.country = t().filter(|c| c.len() == 2).map(owned);
-                }
-            }
-            "Location" => {
-                if self.country.is_none() {
                     self.country = t().map(owned);
                 }
             }
-            "status" | "Status" => {
+            "status" => {
                 if let Some(obj) = v.object_text() {
                     self.set_status_json(&obj)
                 }
             }
-            "ResultType" | "resultType" if self.error_code.is_none() => self.error_code = t(),
-            "ResultDescription" if self.failure_reason.is_none() => self.failure_reason = t(),
-            "clientAppUsed" | "ClientAppUsed" => self.client_app = t(),
-            "userAgent" | "UserAgent" => self.user_agent = t(),
-            "deviceDetail" | "DeviceDetail" => {
+            "resulttype" if self.error_code.is_none() => self.error_code = t(),
+            "resultdescription" if self.failure_reason.is_none() => self.failure_reason = t(),
+            "clientappused" => self.client_app = t(),
+            "useragent" => self.user_agent = t(),
+            "devicedetail" => {
                 if let Some(obj) = v.object_text() {
                     self.set_device_json(&obj)
                 }
             }
-            "authenticationRequirement" | "AuthenticationRequirement" => {
+            "authenticationrequirement" => {
                 self.auth_requirement = t()
             }
-            "authenticationDetails" | "AuthenticationDetails" => {
+            "authenticationdetails" => {
                 if let Some(list) = v.object_text() {
                     self.set_auth_details_json(&list)
                 }
             }
-            "mfaDetail" | "MfaDetail" => {
+            "mfadetail" => {
                 if let Some(obj) = v.object_text() {
                     self.set_mfa_detail_json(&obj)
                 }
             }
-            "authenticationProtocol" | "AuthenticationProtocol" => self.auth_protocol = t(),
-            "incomingTokenType" | "IncomingTokenType" => self.incoming_token_type = t(),
-            "originalTransferMethod" | "OriginalTransferMethod" => self.transfer_method = t(),
-            "riskLevelDuringSignIn" | "RiskLevelDuringSignIn" => self.risk_level = t(),
-            "riskLevelAggregated" | "RiskLevelAggregated" => self.risk_aggregated = t(),
-            "riskState" | "RiskState" => self.risk_state = t(),
-            "riskEventTypes_v2" | "RiskEventTypes_V2" => {
+            "authenticationprotocol" => self.auth_protocol = t(),
+            "incomingtokentype" => self.incoming_token_type = t(),
+            "originaltransfermethod" => self.transfer_method = t(),
+            "risklevelduringsignin" => self.risk_level = t(),
+            "risklevelaggregated" => self.risk_aggregated = t(),
+            "riskstate" => self.risk_state = t(),
+            "riskeventtypes_v2" => {
                 self.risk_event_types = v.object_text().or_else(t)
             }
-            "conditionalAccessStatus" | "ConditionalAccessStatus" => self.conditional_access = t(),
-            "isInteractive" | "IsInteractive" => self.interactive = t(),
-            "signInEventTypes" | "SignInEventTypes" => {
+            "conditionalaccessstatus" => self.conditional_access = t(),
+            "isinteractive" => self.interactive = t(),
+            "signineventtypes" => {
                 self.event_types = v.object_text().or_else(t)
             }
-            "category" | "Category" | "Type" => {
+            "category" | "type" => {
                 if self.category.is_none() || key == "category" {
                     self.category = t()
                 }
@@ -155,31 +161,31 @@ impl<'a> SigninFields<'a> {
 
     /// `location{city, state, countryOrRegion|country}` (Graph) or `LocationDetails` (Log Analytics).
     pub fn set_location_json(&mut self, obj: &str) {
-        let _ = json::for_each_field(obj, |k, v| match k {
+        let _ = json::for_each_field_ci(obj, |k, v| match k {
             "city" => self.city = json::text(v).map(owned),
             "state" => self.region = json::text(v).map(owned),
-            "countryOrRegion" | "country" => self.country = json::text(v).map(owned),
+            "countryorregion" | "country" => self.country = json::text(v).map(owned),
             _ => {}
         });
     }
 
     /// `status{errorCode, failureReason}`.
     pub fn set_status_json(&mut self, obj: &str) {
-        let _ = json::for_each_field(obj, |k, v| match k {
-            "errorCode" => self.error_code = json::text(v).map(owned),
-            "failureReason" => self.failure_reason = json::text(v).map(owned),
+        let _ = json::for_each_field_ci(obj, |k, v| match k {
+            "errorcode" => self.error_code = json::text(v).map(owned),
+            "failurereason" => self.failure_reason = json::text(v).map(owned),
             _ => {}
         });
     }
 
     /// `deviceDetail{deviceId, displayName, operatingSystem, browser, trustType}`.
     pub fn set_device_json(&mut self, obj: &str) {
-        let _ = json::for_each_field(obj, |k, v| match k {
-            "deviceId" => self.device_id = json::text(v).map(owned),
-            "displayName" => self.device_name = json::text(v).map(owned),
-            "operatingSystem" => self.os = json::text(v).map(owned),
+        let _ = json::for_each_field_ci(obj, |k, v| match k {
+            "deviceid" => self.device_id = json::text(v).map(owned),
+            "displayname" => self.device_name = json::text(v).map(owned),
+            "operatingsystem" => self.os = json::text(v).map(owned),
             "browser" => self.browser = json::text(v).map(owned),
-            "trustType" => self.trust_type = json::text(v).map(owned),
+            "trusttype" => self.trust_type = json::text(v).map(owned),
             _ => {}
         });
     }
@@ -187,8 +193,8 @@ impl<'a> SigninFields<'a> {
     /// `authenticationDetails[]{authenticationMethod}`: every distinct method used.
     pub fn set_auth_details_json(&mut self, list: &str) {
         let _ = json::for_each_element(list, |step| {
-            let _ = json::for_each_field(step.get(), |k, v| {
-                if k == "authenticationMethod" {
+            let _ = json::for_each_field_ci(step.get(), |k, v| {
+                if k == "authenticationmethod" {
                     if let Some(m) = json::text(v) {
                         self.add_auth_method(&m);
                     }
@@ -199,8 +205,8 @@ impl<'a> SigninFields<'a> {
 
     /// `mfaDetail{authMethod}` (older records).
     pub fn set_mfa_detail_json(&mut self, obj: &str) {
-        let _ = json::for_each_field(obj, |k, v| {
-            if k == "authMethod" {
+        let _ = json::for_each_field_ci(obj, |k, v| {
+            if k == "authmethod" {
                 if let Some(m) = json::text(v) {
                     self.add_auth_method(&m);
                 }

@@ -45,9 +45,9 @@ impl Decode for SigninDiagnostic {
         let text = record.json()?;
         let mut properties = None;
         let mut outer = SigninFields::default();
-        json::for_each_field(text, |k, v| match k {
+        json::for_each_field_ci(text, |k, v| match k {
             "properties" => properties = Some(v),
-            "time" | "category" | "callerIpAddress" | "correlationId" => {
+            "time" | "category" | "calleripaddress" | "correlationid" | "resulttype" => {
                 outer.set(k, FieldValue::Json(v));
             }
             _ => {}
@@ -63,6 +63,8 @@ impl Decode for SigninDiagnostic {
         f.time = f.time.or(outer.time);
         f.ip = f.ip.or(outer.ip);
         f.correlation_id = f.correlation_id.or(outer.correlation_id);
+        // The outcome may be only in the envelope's `resultType` (`0` or an error code).
+        f.error_code = f.error_code.or(outer.error_code);
         out.push(f.into_event(cx, Source::Signin)?);
         Ok(())
     }
