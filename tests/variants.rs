@@ -428,3 +428,87 @@ fn entra_audit_events_name_initiator_targets_and_removed_values() {
         "mallory_evil.example#ext#@contoso.example"
     );
 }
+
+const RISK_FIELDS: &[&str] = &[
+    "time",
+    "source",
+    "user",
+    "operation",
+    "object",
+    "ip",
+    "country",
+    "city",
+    "region",
+    "request_id",
+    "record_id",
+    "risk_event_type",
+    "risk_level",
+    "risk_detail",
+    "risk_activity",
+    "user_agent",
+    "last_updated",
+];
+
+#[test]
+fn identity_protection_variants_agree() {
+    assert_same(
+        "variants/risk",
+        "graph_riskDetections.jsonl",
+        &[
+            "graph_riskDetections_page.json",
+            "diagnostic_UserRiskEvents.jsonl",
+            "AADUserRiskEvents_loganalytics.json",
+            "AADUserRiskEvents_loganalytics.csv",
+            "mes_RiskyDetections.csv",
+        ],
+        RISK_FIELDS,
+        2,
+    );
+    // The PowerShell collection of detections has no risk state.
+    assert_same(
+        "variants/risk",
+        "graph_riskDetections.jsonl",
+        &[
+            "graph_riskDetections_page.json",
+            "diagnostic_UserRiskEvents.jsonl",
+            "AADUserRiskEvents_loganalytics.json",
+            "AADUserRiskEvents_loganalytics.csv",
+        ],
+        &["risk_state", "detection_timing"],
+        2,
+    );
+    assert_same(
+        "variants/risk",
+        "graph_riskyUsers.json",
+        &["diagnostic_RiskyUsers.jsonl", "AADRiskyUsers_loganalytics.csv"],
+        &[
+            "time",
+            "source",
+            "user",
+            "operation",
+            "object",
+            "record_id",
+            "risk_level",
+            "risk_state",
+            "risk_detail",
+        ],
+        2,
+    );
+    let ing = ingest_one(&fixture("variants/risk/graph_riskDetections.jsonl"));
+    let first = in_file_order(&ing)[0];
+    assert_eq!(field(first, "operation"), "Risk detection");
+    assert_eq!(field(first, "user"), "alice@contoso.example");
+    assert_eq!(field(first, "risk_event_type"), "anonymizedIPAddress");
+    assert_eq!(field(first, "time"), "2024-03-05T09:58:00Z");
+}
+
+#[test]
+fn one_risk_record_in_several_exports_is_read_once() {
+    let ing = ingest_paths(&[fixture("variants/risk")]);
+    // 2 detections and 2 risky-user states, each in several files.
+    assert_eq!(ing.events.len(), 4, "{:?}", ing.files);
+    let rows: u64 = ing.files.iter().map(|f| f.rows).sum();
+    let parsed: u64 = ing.files.iter().map(|f| f.parsed).sum();
+    let dup: u64 = ing.files.iter().map(|f| f.duplicates).sum();
+    assert_eq!(rows, parsed + dup);
+}

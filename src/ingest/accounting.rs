@@ -148,7 +148,10 @@ fn record_key(e: &Event) -> Option<RecordKey<'_>> {
         Source::Risk => e
             .record_id
             .as_deref()
-            .map(|id| RecordKey::Risk(id, e.time.timestamp_millis(), e.attr("risk_state"))),
+            .map(|id| {
+                let version = e.attr("last_updated").or_else(|| e.attr("risk_state"));
+                RecordKey::Risk(id, e.time.timestamp_millis(), version)
+            }),
         Source::Signin | Source::Noninteractive => e
             .request_id
             .as_deref()

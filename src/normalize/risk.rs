@@ -187,6 +187,19 @@ impl<'a> RiskFields<'a> {
                 push_attr(&mut e, name, v);
             }
         }
+        // A detection is updated in place (its state changes); when it was last updated tells
+        // one version from the next, whatever the export writes of its state.
+        if detection {
+            if let Some(t) = present(&self.last_updated)
+                .and_then(|v| crate::normalize::time::parse(v, cx.order))
+            {
+                let t = match t.0 {
+                    crate::normalize::time::Parsed::Exact(t) => t,
+                    crate::normalize::time::Parsed::Ambiguous { mdy, .. } => mdy,
+                };
+                push_attr(&mut e, "last_updated", &crate::normalize::time::format(&t));
+            }
+        }
         if let Some(info) = present(&self.additional_info) {
             // `[{"Key": ..., "Value": ...}]` as a string (Graph) or a dynamic column.
             let mut pairs = Vec::new();
