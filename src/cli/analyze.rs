@@ -99,17 +99,32 @@ pub fn run(args: &AnalyzeArgs, cli: &Cli) -> anyhow::Result<u8> {
         .iter()
         .filter(|f| f.severity >= args.min_severity)
         .collect();
+    let evidence = ing.evidence_read();
     let mut out = report::stdout();
+    // What was not read comes before any verdict (on stderr too, when stdout is JSON).
+    let preface = evidence
+        .warning()
+        .map(|w| format!("{}\n\n", report::safe_line(&w)))
+        .unwrap_or_default();
+    if args.json && !preface.is_empty() {
+        eprint!("breachline: {preface}");
+    }
     let written = if args.json {
         serde_json::to_writer_pretty(&mut out, &shown)
             .map_err(std::io::Error::from)
             .and_then(|_| out.write_all(b"\n"))
     } else {
         let owned: Vec<detect::Finding> = shown.iter().map(|f| (*f).clone()).collect();
-        out.write_all(report::findings::findings(&owned).as_bytes())
+        out.write_all(preface.as_bytes())
+            .and_then(|_| {
+                if evidence.nothing() {
+                    return Ok(());
+                }
+                out.write_all(report::findings::findings(&owned).as_bytes())
             .and_then(|_| out.write_all(b"\n"))
             .and_then(|_| out.write_all(report::table::impact(&assessed).as_bytes()))
             .and_then(|_| out.write_all(report::table::databases_line(&enrichment).as_bytes()))
+            })
     };
     report::ignore_broken_pipe(written.and_then(|_| out.flush()))?;
     if let Some(dir) = &args.out {
@@ -121,6 +136,9 @@ pub fn run(args: &AnalyzeArgs, cli: &Cli) -> anyhow::Result<u8> {
         if findings.iter().any(|f| f.severity >= level) {
             code = super::exit::FINDINGS;
         }
+    }
+    if evidence.nothing() {
+        code = super::exit::NO_EVIDENCE;
     }
     // The process ends here: freeing millions of events one by one would only cost time.
     std::mem::forget(ing);

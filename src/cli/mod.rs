@@ -22,6 +22,8 @@ pub mod exit {
     pub const INCOMPLETE: u8 = 3;
     /// `analyze --fail-on SEVERITY` was given and a finding at or above it exists (wins over 3).
     pub const FINDINGS: u8 = 4;
+    /// `analyze` read no evidence row at all: no verdict is possible (wins over 3 and 4).
+    pub const NO_EVIDENCE: u8 = 5;
 }
 
 const AFTER_HELP: &str = "\
@@ -33,7 +35,7 @@ Examples:
   breachline enrich 188.166.14.77 45.77.62.19 --geoip-city GeoLite2-City.mmdb";
 
 const ANALYZE_AFTER_HELP: &str = "\
-Exit codes: 0 done; 1 error; 2 bad arguments; 3 with --strict, some evidence was not read or some rows were rejected; 4 with --fail-on SEVERITY, a finding at or above SEVERITY exists (4 wins over 3).
+Exit codes: 0 done; 1 error; 2 bad arguments; 3 with --strict, some evidence was not read or some rows were rejected; 4 with --fail-on SEVERITY, a finding at or above SEVERITY exists (4 wins over 3); 5 no evidence row was read, so no verdict is possible.
 
 Examples:
   breachline analyze evidence/ --out case            # case folder with report.html and report.md

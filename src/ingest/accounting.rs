@@ -45,6 +45,10 @@ pub struct FileReport {
     pub parsed: u64,
     /// Rows whose record was already read from an earlier file or row.
     pub duplicates: u64,
+    /// Parsed rows whose record id was seen before on a record with another time, user,
+    /// operation or result: both are kept (a conflict, or one id shared by several records,
+    /// as an MFA interrupt and the sign-in that completes it can share a request id).
+    pub conflicts: u64,
     pub rejected: u64,
     /// Events kept (a message-trace summary row can hold several recipients).
     pub events: u64,
@@ -170,10 +174,13 @@ fn key_hash(e: &Event) -> Option<u64> {
     record_key(e).map(|k| BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(k))
 }
 
-/// Which events to keep: the first occurrence of each record key in (file, record) order.
+/// Which events to keep: the first occurrence of each record key in (file, record) order, and
+/// per file how many kept events share their key with an earlier, different record.
 /// Key hashes are computed in parallel; the sequential pass looks only at 64-bit hashes and
-/// compares the real keys when two hashes meet, so a hash collision never drops a record.
-fn first_occurrences(reads: &[FileRead]) -> Vec<Vec<bool>> {
+/// compares the real keys when two hashes meet, so a hash collision never drops a record. A
+/// key seen again on a record whose time (to the second), user, operation or result differ is
+/// not a duplicate: both are kept and counted as conflicts.
+fn first_occurrences(reads: &[FileRead]) -> (Vec<Vec<bool>>, Vec<u64>) {
     let hashes: Vec<Vec<Option<u64>>> = reads
         .iter()
         .map(|r| r.events.par_iter().map(key_hash).collect())
@@ -181,9 +188,10 @@ fn first_occurrences(reads: &[FileRead]) -> Vec<Vec<bool>> {
     let total: usize = reads.iter().map(|r| r.events.len()).sum();
     let mut first_at: FxHashMap<u64, (u32, u32)> =
         FxHashMap::with_capacity_and_hasher(total, Default::default());
-    // Records whose hash met a different key: rare, kept exactly.
-    let mut colliding: Vec<(u32, u32)> = Vec::new();
+    // Records whose hash met a different key or different content: rare, compared exactly.
+    let mut others: Vec<(u32, u32)> = Vec::new();
     let mut keep: Vec<Vec<bool>> = reads.iter().map(|r| vec![true; r.events.len()]).collect();
+    let mut conflicts = vec![0u64; reads.len()];
     for (f, file_hashes) in hashes.iter().enumerate() {
         for (i, h) in file_hashes.iter().enumerate() {
             let Some(h) = *h else { continue };
@@ -194,18 +202,36 @@ fn first_occurrences(reads: &[FileRead]) -> Vec<Vec<bool>> {
                     slot.insert(here);
                 }
                 std::collections::hash_map::Entry::Occupied(slot) => {
-                    let key = record_key(event(here));
-                    let same_as = |at: (u32, u32)| record_key(event(at)) == key;
-                    if same_as(*slot.get()) || colliding.iter().any(|at| same_as(*at)) {
+                    let e = event(here);
+                    let key = record_key(e);
+                    let same_key = |at: &(u32, u32)| record_key(event(*at)) == key;
+                    let earlier: Vec<(u32, u32)> = std::iter::once(*slot.get())
+                        .chain(others.iter().copied())
+                        .filter(same_key)
+                        .collect();
+                    if earlier.iter().any(|at| same_content(event(*at), e)) {
                         keep[f][i] = false;
                     } else {
-                        colliding.push(here);
+                        if !earlier.is_empty() {
+                            conflicts[f] += 1;
+                        }
+                        others.push(here);
                     }
                 }
             }
         }
     }
-    keep
+    (keep, conflicts)
+}
+
+/// Whether two events with one record key are the same record: the same time to the second
+/// (exports differ in fractional digits), user, operation and result.
+fn same_content(a: &Event, b: &Event) -> bool {
+    a.time.timestamp() == b.time.timestamp()
+        && a.user == b.user
+        && crate::model::operation_eq(&a.operation, &b.operation)
+        && a.outcome == b.outcome
+        && a.error_code == b.error_code
 }
 
 /// Builds the reports, removes duplicates, sorts the events and measures coverage.
@@ -216,11 +242,16 @@ pub fn account(
     archive_hashes: &HashMap<String, Result<String, String>>,
     opts: &IngestOptions,
 ) -> Ingested {
-    let keep = first_occurrences(&reads);
+    let (keep, conflicts) = first_occurrences(&reads);
     let mut kept_events: Vec<Vec<Event>> = Vec::with_capacity(reads.len());
     let mut rejects: Vec<Reject> = Vec::new();
     let mut reports = Vec::with_capacity(files.len());
-    for ((file, read), keep) in files.into_iter().zip(reads.iter_mut()).zip(keep) {
+    for (((file, read), keep), conflicts) in files
+        .into_iter()
+        .zip(reads.iter_mut())
+        .zip(keep)
+        .zip(conflicts)
+    {
         // A file's events come in record order: a row is parsed if any of its events is kept,
         // a duplicate if all of them were seen before.
         let (mut parsed, mut duplicates) = (0u64, 0u64);
@@ -270,6 +301,13 @@ pub fn account(
                 }
             }
         }
+        if conflicts > 0 {
+            warnings.push(format!(
+                "{conflicts} record{} share{} an id with an earlier record whose time, user, operation or result differ; both were kept",
+                if conflicts == 1 { "" } else { "s" },
+                if conflicts == 1 { "s" } else { "" },
+            ));
+        }
         rejects.append(&mut read.rejects);
         reports.push(FileReport {
             path: file.display,
@@ -287,6 +325,7 @@ pub fn account(
             rows: read.rows,
             parsed,
             duplicates,
+            conflicts,
             rejected,
             events: kept,
             first,

@@ -14,7 +14,9 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::model::{Event, FileId};
+use rustc_hash::FxHashSet;
+
+use crate::model::{Event, FileId, Source};
 use crate::normalize::time::DateOrder;
 use crate::normalize::RowError;
 pub use accounting::{Coverage, FileReport, FileStatus};
@@ -89,6 +91,97 @@ pub struct Ingested {
     pub events: Vec<Event>,
     pub rejects: Vec<Reject>,
     pub coverage: Coverage,
+}
+
+/// What the evidence read covers, stated before any verdict: verdicts rest only on what was
+/// read, so files not read and kinds of evidence missing are said first, never an all-clear
+/// from nothing.
+#[derive(Clone, Debug, Serialize)]
+pub struct EvidenceRead {
+    pub files: usize,
+    pub files_read: usize,
+    pub files_not_read: Vec<NotRead>,
+    pub rows: u64,
+    pub events: usize,
+    /// Sources with at least one event, and those with none.
+    pub sources_read: Vec<Source>,
+    pub sources_missing: Vec<Source>,
+}
+
+/// A file that was not read, and why.
+#[derive(Clone, Debug, Serialize)]
+pub struct NotRead {
+    pub path: String,
+    pub reason: String,
+}
+
+impl EvidenceRead {
+    /// True when no evidence row became an event: nothing can be concluded.
+    pub fn nothing(&self) -> bool {
+        self.events == 0
+    }
+
+    /// One line for a terminal, or `None` when every file was read.
+    pub fn warning(&self) -> Option<String> {
+        if self.nothing() {
+            return Some(format!(
+                "No evidence was read ({} file{}, {} not read): no verdict is possible.",
+                self.files,
+                if self.files == 1 { "" } else { "s" },
+                self.files_not_read.len()
+            ));
+        }
+        if self.files_not_read.is_empty() {
+            return None;
+        }
+        let names: Vec<String> = self
+            .files_not_read
+            .iter()
+            .take(5)
+            .map(|n| format!("{} ({})", n.path, n.reason))
+            .collect();
+        let more = self.files_not_read.len().saturating_sub(names.len());
+        Some(format!(
+            "{} of {} files not read: verdicts cover only the {} that were. Not read: {}{}",
+            self.files_not_read.len(),
+            self.files,
+            self.files_read,
+            names.join("; "),
+            if more > 0 {
+                format!("; and {more} more (see ingest.json or inspect)")
+            } else {
+                String::new()
+            }
+        ))
+    }
+}
+
+impl Ingested {
+    pub fn evidence_read(&self) -> EvidenceRead {
+        let not_read: Vec<NotRead> = self
+            .files
+            .iter()
+            .filter_map(|f| {
+                f.error.as_ref().map(|e| NotRead {
+                    path: f.path.clone(),
+                    reason: crate::normalize::truncate(e, 160),
+                })
+            })
+            .collect();
+        let read: FxHashSet<Source> = self.coverage.sources.iter().map(|s| s.source).collect();
+        EvidenceRead {
+            files: self.files.len(),
+            files_read: self.files.len() - not_read.len(),
+            files_not_read: not_read,
+            rows: self.files.iter().map(|f| f.rows).sum(),
+            events: self.events.len(),
+            sources_read: Source::ALL.into_iter().filter(|s| read.contains(s)).collect(),
+            sources_missing: Source::ALL
+                .into_iter()
+                .filter(|s| !read.contains(s) && *s != Source::Noninteractive)
+                .collect(),
+        }
+    }
 }
 
 /// Reads every evidence file under `paths`.

@@ -199,6 +199,10 @@ pub fn write_folder(dir: &Path, case: &Case) -> io::Result<()> {
             }),
         );
         map.insert(
+            "evidence".into(),
+            serde_json::to_value(ing.evidence_read()).unwrap_or(Value::Null),
+        );
+        map.insert(
             "geoip".into(),
             serde_json::to_value(&case.ips.databases).unwrap_or(Value::Null),
         );

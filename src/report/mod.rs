@@ -36,3 +36,22 @@ pub fn output(path: Option<&std::path::Path>) -> io::Result<Box<dyn Write>> {
         _ => Ok(Box::new(stdout())),
     }
 }
+
+/// Evidence text made safe for one terminal line: control characters (escape sequences that
+/// could clear the screen or retitle the window, line breaks) shown as `\x1b`, `\n`...
+pub fn safe_line(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
