@@ -707,3 +707,33 @@ fn a_document_that_is_not_a_map_is_reported_not_dropped() {
         loaded.skipped
     );
 }
+
+#[test]
+fn an_entra_audit_sigma_rule_runs_on_the_directory_export_and_the_ual_copy() {
+    let dir = fixture("sigma/directory");
+    let loaded = sigma::load(&[dir.clone()], &builtin_map()).expect("loads");
+    assert!(loaded.skipped.is_empty(), "{:#?}", loaded.skipped);
+    assert_eq!(loaded.rules.len(), 2);
+    // Their own tests: the Entra audit log's event (source directory) and a risk detection.
+    let results = run_rule_tests(&loaded.rules);
+    assert_eq!(results.len(), 6);
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|r| !r.passed())
+        .map(|r| r.to_string())
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    // The unified audit log's copy of the activity (trailing period, workload
+    // AzureActiveDirectory) fires too, and another workload's record does not.
+    let text = std::fs::read_to_string(dir.join("entra_admin_role_to_guest.yml")).expect("fixture");
+    let (head, _) = text.split_once("tests:").expect("tests");
+    let copy = format!(
+        "{head}tests:\n    - name: the UAL copy fires\n      expect: fire\n      events:\n          - {{time: 2024-05-13T15:02:00Z, source: audit, user: admin@contoso.example, operation: Add member to role., attr.workload: AzureActiveDirectory, attr.target: \"x_evil.example#ext#@contoso.onmicrosoft.com\", attr.category: RoleManagement, attr.modified.Role.DisplayName: '\"Global Administrator\"'}}\n    - name: another workload does not\n      expect: no-fire\n      events:\n          - {{time: 2024-05-13T15:02:00Z, source: audit, user: admin@contoso.example, operation: Add member to role., attr.workload: Exchange, attr.target: \"x_evil.example#ext#@contoso.onmicrosoft.com\", attr.category: RoleManagement, attr.modified.Role.DisplayName: '\"Global Administrator\"'}}\n"
+    );
+    let tmp = tempfile::tempdir().expect("temp dir");
+    write(tmp.path(), "copy.yml", &copy);
+    let loaded = sigma::load(&[tmp.path().to_path_buf()], &builtin_map()).expect("loads");
+    let results = run_rule_tests(&loaded.rules);
+    assert_eq!(results.len(), 2);
+    assert!(results.iter().all(|r| r.passed()), "{results:#?}");
+}

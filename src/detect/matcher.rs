@@ -200,6 +200,9 @@ impl<'de> Deserialize<'de> for RawOp {
 #[derive(Clone, Debug)]
 pub struct Lit {
     lower: String,
+    /// An operation name: compared as [`same_operation`] (the UAL's `Update user.` is the Entra
+    /// audit log's `Update user`).
+    operation: bool,
     int: Option<i64>,
     ip: Option<IpAddr>,
     boolean: Option<bool>,
@@ -210,6 +213,7 @@ impl Lit {
         let t = text.trim();
         Lit {
             lower: t.to_lowercase(),
+            operation: false,
             int: t.parse().ok(),
             ip: t.parse().ok(),
             boolean: match t.to_ascii_lowercase().as_str() {
@@ -220,8 +224,17 @@ impl Lit {
         }
     }
 
+    /// A literal compared with the values of `field`.
+    fn for_field(text: &str, field: &Field) -> Lit {
+        Lit {
+            operation: *field == Field::Operation,
+            ..Lit::new(text)
+        }
+    }
+
     fn equals(&self, v: Value<'_>) -> bool {
         match v {
+            Value::Text(s) if self.operation => same_operation(s, &self.lower),
             Value::Text(s) => eq_ci(s, &self.lower),
             Value::Int(n) => self.int == Some(n),
             Value::Ip(ip) => self.ip == Some(ip),
@@ -368,7 +381,7 @@ impl RawCond {
                     Cond::Field {
                         field: field.clone(),
                         exists: None,
-                        tests: vec![Test::In(t.iter().map(|s| Lit::new(s)).collect())],
+                        tests: vec![Test::In(t.iter().map(|s| Lit::for_field(s, field)).collect())],
                         all_values: false,
                     }
                 }
@@ -380,12 +393,12 @@ impl RawCond {
                     for (op, y) in [("eq", &m.eq), ("in", &m.in_list)] {
                         if let Some(y) = y {
                             let (t, _) = texts(y, params, field, op)?;
-                            tests.push(Test::In(t.iter().map(|s| Lit::new(s)).collect()));
+                            tests.push(Test::In(t.iter().map(|s| Lit::for_field(s, field)).collect()));
                         }
                     }
                     if let Some(y) = &m.not_in {
                         let (t, _) = texts(y, params, field, "not_in")?;
-                        tests.push(Test::NotIn(t.iter().map(|s| Lit::new(s)).collect()));
+                        tests.push(Test::NotIn(t.iter().map(|s| Lit::for_field(s, field)).collect()));
                     }
                     if let Some(y) = &m.contains {
                         tests.push(Test::Contains(lower(
@@ -578,7 +591,7 @@ impl RawCond {
 /// A cheap test an event must pass before its condition is evaluated.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Prefilter {
-    /// Lower-cased operations, when the condition requires one of them.
+    /// Operations, when the condition requires one of them; compared as [`same_operation`].
     pub operations: Option<Vec<String>>,
     pub sources: Option<Vec<crate::model::Source>>,
     pub outcomes: Option<Vec<crate::model::Outcome>>,
@@ -596,13 +609,55 @@ impl Prefilter {
             && self.operation_ok(&e.operation)
     }
 
-    /// Whether an operation can pass (case-insensitively).
+    /// Whether an operation can pass ([`same_operation`]: the unified audit log's `Update user.`
+    /// is the Entra audit log's `Update user`).
     pub fn operation_ok(&self, op: &str) -> bool {
-        self.operations.as_ref().is_none_or(|ops| {
-            ops.iter()
-                .any(|o| o.len() == op.len() && o.eq_ignore_ascii_case(op))
-        })
+        self.operations
+            .as_ref()
+            .is_none_or(|ops| ops.iter().any(|o| same_operation(op, o)))
     }
+}
+
+/// An operation name as the bytes that identify the activity: trimmed, one final period
+/// dropped (and the spaces before it).
+#[inline]
+fn operation_core(s: &str) -> &[u8] {
+    let b = s.as_bytes().trim_ascii();
+    let b = b.strip_suffix(b".").unwrap_or(b);
+    b.trim_ascii_end()
+}
+
+/// Whether two operation names are the same activity, the way [`crate::model::operation_key`]
+/// compares them (trailing period, spaces, en dash for '-', ASCII case), without allocating:
+/// evaluated for every event against every rule that names an operation.
+#[inline]
+pub fn same_operation(a: &str, b: &str) -> bool {
+    const EN_DASH: &[u8] = "\u{2013}".as_bytes();
+    let (a, b) = (operation_core(a), operation_core(b));
+    if a.len() == b.len() && a.eq_ignore_ascii_case(b) {
+        return true;
+    }
+    // Slow path only when an en dash is there to fold.
+    let next = |s: &[u8], i: usize| -> (u8, usize) {
+        if s[i..].starts_with(EN_DASH) {
+            (b'-', i + EN_DASH.len())
+        } else {
+            (s[i].to_ascii_lowercase(), i + 1)
+        }
+    };
+    if !(memchr::memchr(0xE2, a).is_some() || memchr::memchr(0xE2, b).is_some()) {
+        return false;
+    }
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (x, ni) = next(a, i);
+        let (y, nj) = next(b, j);
+        if x != y {
+            return false;
+        }
+        (i, j) = (ni, nj);
+    }
+    i == a.len() && j == b.len()
 }
 
 // Case-insensitive comparisons. A rule's text that is ASCII (nearly all of it) compares with
@@ -797,6 +852,59 @@ mod tests {
             false,
         );
         check("operation: {not_in: [Set-InboxRule]}", true);
+    }
+
+    #[test]
+    fn operations_compare_across_the_ual_and_entra_copies() {
+        for (a, b) in [
+            ("Update user.", "Update user"),
+            ("update user", "Update user."),
+            (" Add member to role. ", "Add member to role"),
+            (
+                "Update application \u{2013} Certificates and secrets management ",
+                "Update application - Certificates and secrets management",
+            ),
+            (
+                "Update application \u{2013} Certificates and secrets management ",
+                "update application \u{2013} certificates and secrets management.",
+            ),
+        ] {
+            assert!(same_operation(a, b), "{a:?} = {b:?}");
+            assert!(same_operation(b, a), "{b:?} = {a:?}");
+        }
+        for (a, b) in [
+            ("Update user", "Update users"),
+            ("Update user..", "Update user"),
+            ("Add member to role", "Add member to group"),
+            ("Update application \u{2013} x", "Update application x"),
+            ("", "Update user"),
+        ] {
+            assert!(!same_operation(a, b), "{a:?} != {b:?}");
+        }
+        // Conditions and the prefilter agree.
+        let raw: RawCond =
+            serde_yaml_ng::from_str("operation: [Add member to role.]").expect("parses");
+        let pre = raw.prefilter();
+        assert!(pre.operation_ok("Add member to role"));
+        assert!(pre.operation_ok("add member to role."));
+        assert!(!pre.operation_ok("Add member to role completed (PIM activation)"));
+        let c = raw.compile(&Params::default()).expect("compiles");
+        let mut e = event();
+        e.operation = "Add member to role".into();
+        let v = EventView {
+            event: &e,
+            ip: None,
+            role: Role::Actor,
+        };
+        assert!(c.matches(&v, &MatchContext::default()));
+        let c = cond("operation: {not_in: [Update user.]}");
+        e.operation = "Update user".into();
+        let v = EventView {
+            event: &e,
+            ip: None,
+            role: Role::Actor,
+        };
+        assert!(!c.matches(&v, &MatchContext::default()));
     }
 
     #[test]

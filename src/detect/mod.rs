@@ -206,6 +206,58 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "rules/transport-rule.yaml",
         include_str!("../../rules/transport-rule.yaml"),
     ),
+    (
+        "rules/conditional-access-changed.yaml",
+        include_str!("../../rules/conditional-access-changed.yaml"),
+    ),
+    (
+        "rules/domain-federation-changed.yaml",
+        include_str!("../../rules/domain-federation-changed.yaml"),
+    ),
+    (
+        "rules/guest-invited.yaml",
+        include_str!("../../rules/guest-invited.yaml"),
+    ),
+    (
+        "rules/admin-password-reset.yaml",
+        include_str!("../../rules/admin-password-reset.yaml"),
+    ),
+    (
+        "rules/user-risk-dismissed.yaml",
+        include_str!("../../rules/user-risk-dismissed.yaml"),
+    ),
+    (
+        "rules/risk-detection.yaml",
+        include_str!("../../rules/risk-detection.yaml"),
+    ),
+    (
+        "rules/risk-detection-high-signal.yaml",
+        include_str!("../../rules/risk-detection-high-signal.yaml"),
+    ),
+    (
+        "rules/account-confirmed-compromised.yaml",
+        include_str!("../../rules/account-confirmed-compromised.yaml"),
+    ),
+    (
+        "rules/mfa-method-removed.yaml",
+        include_str!("../../rules/mfa-method-removed.yaml"),
+    ),
+    (
+        "rules/mailbox-legacy-protocol-enabled.yaml",
+        include_str!("../../rules/mailbox-legacy-protocol-enabled.yaml"),
+    ),
+    (
+        "rules/dlp-retention-policy-removed.yaml",
+        include_str!("../../rules/dlp-retention-policy-removed.yaml"),
+    ),
+    (
+        "rules/mass-account-deletion.yaml",
+        include_str!("../../rules/mass-account-deletion.yaml"),
+    ),
+    (
+        "rules/recon-tool.yaml",
+        include_str!("../../rules/recon-tool.yaml"),
+    ),
 ];
 
 /// Parameter overrides per rule id: `--param RULE.NAME=VALUE`.

@@ -60,7 +60,9 @@ thread_local! {
 impl SigmaCond {
     /// Whether the event is one the rule's logsource covers and the detection matches it.
     pub fn matches(&self, v: &EventView<'_>) -> bool {
-        if !self.shape.workloads.is_empty() {
+        // Workloads sort unified audit log records; other sources (the Entra audit log's own
+        // export) have none.
+        if !self.shape.workloads.is_empty() && v.event.source == crate::model::Source::Audit {
             let ok = v.event.attr("workload").is_some_and(|w| {
                 self.shape
                     .workloads
@@ -123,29 +125,45 @@ pub fn value_of(v: &EventView<'_>, spec: &FieldSpec) -> Option<Out> {
     };
     let mut single: Option<Value<'_>> = None;
     let mut n = 0usize;
-    match &spec.read {
-        Read::Field(f) => f.any(v, |x| {
-            n += 1;
-            if n == 1 {
-                single = Some(x);
+    fn read<'a>(
+        v: &EventView<'a>,
+        r: &Read,
+        add: &mut impl FnMut(std::fmt::Arguments<'_>),
+        n: &mut usize,
+        single: &mut Option<Value<'a>>,
+    ) {
+        match r {
+            Read::Field(f) => {
+                f.any(v, |x| {
+                    *n += 1;
+                    if *n == 1 {
+                        *single = Some(x);
+                    }
+                    match x {
+                        Value::Text(s) => add(format_args!("{s}")),
+                        Value::Int(i) => add(format_args!("{i}")),
+                        Value::Ip(ip) => add(format_args!("{ip}")),
+                        Value::Bool(b) => add(format_args!("{b}")),
+                    }
+                    false
+                });
             }
-            match x {
-                Value::Text(s) => add(format_args!("{s}")),
-                Value::Int(i) => add(format_args!("{i}")),
-                Value::Ip(ip) => add(format_args!("{ip}")),
-                Value::Bool(b) => add(format_args!("{b}")),
-            }
-            false
-        }),
-        Read::AttrPrefix(prefix) => {
-            for (k, val) in &v.event.attrs {
-                if let Some(name) = k.strip_prefix(prefix.as_str()) {
-                    add(format_args!("{name}: {val}"));
+            Read::AttrPrefix(prefix) => {
+                for (k, val) in &v.event.attrs {
+                    if let Some(name) = k.strip_prefix(prefix.as_str()) {
+                        *n += 2;
+                        add(format_args!("{name}: {val}"));
+                    }
                 }
             }
-            false
+            Read::Many(parts) => {
+                for p in parts {
+                    read(v, p, add, n, single);
+                }
+            }
         }
-    };
+    }
+    read(v, &spec.read, &mut add, &mut n, &mut single);
     let mut text = match text {
         Some(t) => t,
         None => spec.absent.clone()?,
@@ -170,7 +188,8 @@ pub fn value_of(v: &EventView<'_>, spec: &FieldSpec) -> Option<Out> {
         },
         Kind::Bool => match (n, single) {
             (1, Some(Value::Bool(b))) => Out::Bool(b),
-            _ => match text.to_ascii_lowercase().as_str() {
+            // Entra's modified properties hold JSON text: `"False"` with its quotes.
+            _ => match text.trim().trim_matches('"').to_ascii_lowercase().as_str() {
                 "true" => Out::Bool(true),
                 "false" => Out::Bool(false),
                 _ => Out::Text(text),

@@ -48,6 +48,9 @@ pub enum Read {
     Field(Field),
     /// Every attribute whose name starts with this prefix (`param.`), as `Name: value`.
     AttrPrefix(String),
+    /// Several of the above, their values joined (Entra's `TargetResources`: the targets' names,
+    /// types and ids and every modified property, for a rule's `TargetResources|contains`).
+    Many(Vec<Read>),
 }
 
 impl std::fmt::Display for Read {
@@ -55,6 +58,10 @@ impl std::fmt::Display for Read {
         match self {
             Read::Field(x) => write!(f, "{x}"),
             Read::AttrPrefix(p) => write!(f, "attr.{p}*"),
+            Read::Many(v) => {
+                let parts: Vec<String> = v.iter().map(|r| r.to_string()).collect();
+                write!(f, "[{}]", parts.join(", "))
+            }
         }
     }
 }
@@ -104,14 +111,36 @@ struct LogsourceDef {
 #[serde(untagged)]
 enum SpecDef {
     Name(String),
+    Names(Vec<String>),
     Full {
-        field: String,
+        field: FieldNames,
         #[serde(default, rename = "type")]
         kind: Kind,
         absent: Option<toml::Value>,
         equals: Option<String>,
         strip_suffix: Option<String>,
     },
+}
+
+/// One field name or a list of them (values joined).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum FieldNames {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// What a mapping entry's field name (`attr.modified.*`, `ip`) reads.
+fn read_of(field: &str) -> Result<Read, String> {
+    Ok(
+        match field
+            .strip_prefix("attr.")
+            .and_then(|p| p.strip_suffix('*'))
+        {
+            Some(prefix) if !prefix.is_empty() => Read::AttrPrefix(prefix.to_string()),
+            _ => Read::Field(Field::parse(field)?),
+        },
+    )
 }
 
 impl FieldMap {
@@ -140,8 +169,9 @@ impl FieldMap {
                         .find(|x| x.as_str() == s)
                         .ok_or_else(|| {
                             format!(
-                                "{file}: logsource `{}`: unknown source `{s}` (expected signin, noninteractive, audit or messagetrace)",
-                                l.name
+                                "{file}: logsource `{}`: unknown source `{s}` (expected one of {})",
+                                l.name,
+                                Source::ALL.map(|x| x.as_str()).join(", ")
                             )
                         })
                 })
@@ -171,7 +201,8 @@ impl FieldMap {
             };
             for (sigma, spec) in specs {
                 let (field, kind, absent, equals, strip_suffix) = match spec {
-                    SpecDef::Name(f) => (f, Kind::Text, None, None, None),
+                    SpecDef::Name(f) => (FieldNames::One(f), Kind::Text, None, None, None),
+                    SpecDef::Names(f) => (FieldNames::Many(f), Kind::Text, None, None, None),
                     SpecDef::Full {
                         field,
                         kind,
@@ -180,13 +211,14 @@ impl FieldMap {
                         strip_suffix,
                     } => (field, kind, absent, equals, strip_suffix),
                 };
-                let read = match field
-                    .strip_prefix("attr.")
-                    .and_then(|p| p.strip_suffix('*'))
-                {
-                    Some(prefix) if !prefix.is_empty() => Read::AttrPrefix(prefix.to_string()),
-                    _ => Read::Field(
-                        Field::parse(&field).map_err(|e| format!("{file}: {name}.{sigma}: {e}"))?,
+                let err = |e: String| format!("{file}: {name}.{sigma}: {e}");
+                let read = match field {
+                    FieldNames::One(f) => read_of(&f).map_err(err)?,
+                    FieldNames::Many(fs) => Read::Many(
+                        fs.iter()
+                            .map(|f| read_of(f))
+                            .collect::<Result<Vec<_>, _>>()
+                            .map_err(err)?,
                     ),
                 };
                 let kind = if equals.is_some() { Kind::Bool } else { kind };
