@@ -73,7 +73,8 @@ impl<'a> AuditFields<'a> {
         json::with_lower(key, |key| self.set_lower(key, v))
     }
 
-    fn set_lower(&mut self, key: &str, v: FieldValue<'a>) -> bool {
+    /// [`Self::set`] for a key already in lower case (from [`json::for_each_field_ci`]).
+    pub fn set_lower(&mut self, key: &str, v: FieldValue<'a>) -> bool {
         let slot = match key {
             "id" | "officeid" => &mut self.id,
             "creationtime" => &mut self.creation_time,
@@ -369,7 +370,7 @@ pub struct AuditHints<'a> {
 pub fn decode(text: &str, cx: &mut RowCtx, hints: &AuditHints) -> Result<Event, RowError> {
     let mut f = AuditFields::default();
     json::for_each_field_ci(text, |k, v| {
-        f.set(k, FieldValue::Json(v));
+        f.set_lower(k, FieldValue::Json(v));
     })
     .map_err(|e| RowError::json("AuditData", &e))?;
     f.into_event(cx, hints)

@@ -60,8 +60,8 @@ impl Decode for AuditJson {
             hints.record_type = fields.record_type.take();
         }
         let mut fields = AuditFields::default();
-        json::for_each_field(&inner, |k, v| {
-            fields.set(k, FieldValue::Json(v));
+        json::for_each_field_ci(&inner, |k, v| {
+            fields.set_lower(k, FieldValue::Json(v));
         })
         .map_err(|e| RowError::json("AuditData", &e))?;
         out.push(fields.into_event(cx, &hints)?);

@@ -27,12 +27,22 @@ pub fn for_each_field<'a>(
 
 /// As [`for_each_field`], with each key in ASCII lower case: the same record family comes with
 /// camelCase (Graph), PascalCase (Log Analytics, PowerShell) and lower-case (SIEM) keys, so
-/// decoders match on lower-case names. Keys up to 64 bytes are folded on the stack.
+/// decoders match on lower-case names. One buffer per object holds the folded key.
 pub fn for_each_field_ci<'a>(
     text: &'a str,
     mut f: impl FnMut(&str, Raw<'a>),
 ) -> Result<(), serde_json::Error> {
-    for_each_field(text, |k, v| with_lower(k, |k| f(k, v)))
+    let mut lower = String::with_capacity(64);
+    for_each_field(text, |k, v| {
+        if k.bytes().any(|b| b.is_ascii_uppercase()) {
+            lower.clear();
+            lower.push_str(k);
+            lower.make_ascii_lowercase();
+            f(&lower, v)
+        } else {
+            f(k, v)
+        }
+    })
 }
 
 /// Calls `f` with `key` in ASCII lower case, without allocating for keys up to 64 bytes.

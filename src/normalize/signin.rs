@@ -67,7 +67,8 @@ impl<'a> SigninFields<'a> {
         json::with_lower(key, |key| self.set_lower(key, v))
     }
 
-    fn set_lower(&mut self, key: &str, v: FieldValue<'a>) -> bool {
+    /// [`Self::set`] for a key already in lower case (from [`json::for_each_field_ci`]).
+    pub fn set_lower(&mut self, key: &str, v: FieldValue<'a>) -> bool {
         let t = || v.text();
         match key {
             "createddatetime" => {

@@ -22,8 +22,8 @@ impl Decode for SigninJson {
     ) -> Result<(), RowError> {
         let text = record.json()?;
         let mut f = SigninFields::default();
-        json::for_each_field(text, |k, v| {
-            f.set(k, FieldValue::Json(v));
+        json::for_each_field_ci(text, |k, v| {
+            f.set_lower(k, FieldValue::Json(v));
         })
         .map_err(|e| RowError::json("sign-in record", &e))?;
         out.push(f.into_event(cx, self.source)?);
@@ -55,8 +55,8 @@ impl Decode for SigninDiagnostic {
         .map_err(|e| RowError::json("diagnostic record", &e))?;
         let properties = properties.ok_or_else(|| RowError::missing("properties"))?;
         let mut f = SigninFields::default();
-        json::for_each_field(properties.get(), |k, v| {
-            f.set(k, FieldValue::Json(v));
+        json::for_each_field_ci(properties.get(), |k, v| {
+            f.set_lower(k, FieldValue::Json(v));
         })
         .map_err(|e| RowError::json("properties", &e))?;
         f.category = outer.category.or(f.category);

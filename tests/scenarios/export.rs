@@ -373,3 +373,76 @@ pub fn audit_record(
     }
     Value::Object(full)
 }
+
+/// The Entra audit log's copy of the unified audit log's directory records (record type 8), as
+/// the Graph `directoryAudits` JSON lines a collection script writes: the activity without the
+/// trailing period, the initiator as a user (with the address) or an app, the targets and
+/// their modified properties. Format: Microsoft Graph, "directoryAudit resource type".
+pub fn write_directory_audits_jsonl(path: &Path, records: &[&Audit]) -> io::Result<()> {
+    let mut w = create(path)?;
+    for a in records {
+        let d = &a.data;
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        let ip = d.get("ActorIpAddress").or_else(|| d.get("ClientIP")).map(text);
+        let actors = d.get("Actor").and_then(Value::as_array).cloned().unwrap_or_default();
+        let by_user = actors
+            .iter()
+            .find(|x| x.get("Type").and_then(Value::as_u64) == Some(5))
+            .map(|x| text(&x["ID"]));
+        let initiated_by = match by_user {
+            Some(upn) => json!({"user": {"id": null, "displayName": null, "userPrincipalName": upn, "ipAddress": ip}, "app": null}),
+            None => {
+                let name = actors.first().map(|x| text(&x["ID"])).unwrap_or_default();
+                json!({"user": null, "app": {"appId": null, "displayName": name, "servicePrincipalId": null, "servicePrincipalName": null}})
+            }
+        };
+        let modified: Vec<Value> = d
+            .get("ModifiedProperties")
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .map(|m| json!({"displayName": m["Name"], "oldValue": m["OldValue"], "newValue": m["NewValue"]}))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut targets: Vec<Value> = d
+            .get("Target")
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .filter(|t| matches!(t.get("Type").and_then(Value::as_u64), Some(5) | Some(2) | Some(1)))
+                    .map(|t| {
+                        let id = text(&t["ID"]);
+                        match t.get("Type").and_then(Value::as_u64) {
+                            Some(5) => json!({"id": null, "displayName": null, "type": "User", "userPrincipalName": id, "modifiedProperties": []}),
+                            Some(2) => json!({"id": id, "displayName": null, "type": "ServicePrincipal", "userPrincipalName": null, "modifiedProperties": []}),
+                            _ => json!({"id": null, "displayName": id, "type": "ServicePrincipal", "userPrincipalName": null, "modifiedProperties": []}),
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if targets.is_empty() {
+            targets.push(json!({"id": d.get("ObjectId"), "displayName": null, "type": "Other", "userPrincipalName": null, "modifiedProperties": []}));
+        }
+        targets[0]["modifiedProperties"] = Value::Array(modified);
+        let activity = a.operation.trim_end_matches('.');
+        let record = json!({
+            "id": format!("Directory_{}", a.id),
+            "category": "UserManagement",
+            "correlationId": a.id,
+            "result": if text(&d["ResultStatus"]).eq_ignore_ascii_case("success") { "success" } else { "failure" },
+            "resultReason": "",
+            "activityDisplayName": activity,
+            "activityDateTime": iso(&a.time),
+            "loggedByService": "Core Directory",
+            "operationType": "Update",
+            "initiatedBy": initiated_by,
+            "targetResources": targets,
+            "additionalDetails": [],
+        });
+        serde_json::to_writer(&mut w, &record)?;
+        w.write_all(b"\n")?;
+    }
+    w.flush()
+}

@@ -206,7 +206,9 @@ pub fn generate(scenario: Scenario, seed: u64, dir: &Path) -> io::Result<AnswerK
         Scenario::SlowAttacker => w.slow_attacker(),
         Scenario::AuditOnlySpray => w.audit_only_spray(),
     }
-    let files = write_evidence(&mut w, dir)?;
+    // Odd seeds hand over the directory records as the Entra audit log, not inside the unified
+    // audit log: verdicts must hold on either copy.
+    let files = write_evidence(&mut w, dir, seed % 2 == 1)?;
     let key = answer_key(&w, scenario, seed, files);
     let text = toml::to_string(&key)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
@@ -217,7 +219,7 @@ pub fn generate(scenario: Scenario, seed: u64, dir: &Path) -> io::Result<AnswerK
     Ok(key)
 }
 
-fn write_evidence(w: &mut World, dir: &Path) -> io::Result<Vec<String>> {
+fn write_evidence(w: &mut World, dir: &Path, entra_audit_log: bool) -> io::Result<Vec<String>> {
     fs::create_dir_all(dir)?;
     // Every sort is total: time, then the record's own unique id.
     w.signins.sort_by(|a, b| {
@@ -248,7 +250,14 @@ fn write_evidence(w: &mut World, dir: &Path) -> io::Result<Vec<String>> {
         export::write_graph_jsonl(&dir.join(&rel), &noninteractive)?;
         files.push(rel);
     }
-    let audits: Vec<&Audit> = w.audits.iter().rev().collect();
+    let is_directory = |a: &&Audit| entra_audit_log && a.record_type == 8;
+    let directory: Vec<&Audit> = w.audits.iter().filter(is_directory).collect();
+    if !directory.is_empty() {
+        let rel = "entra/directoryAudits.jsonl".to_string();
+        export::write_directory_audits_jsonl(&dir.join(&rel), &directory)?;
+        files.push(rel);
+    }
+    let audits: Vec<&Audit> = w.audits.iter().rev().filter(|a| !is_directory(a)).collect();
     let rel = "audit/Purview_AuditLog_export.csv".to_string();
     export::write_purview_csv(&dir.join(&rel), &audits)?;
     files.push(rel);
