@@ -3,9 +3,10 @@
 //! PowerShell Graph SDK dumps (PascalCase), and Azure Monitor diagnostic-settings records
 //! (`category: AuditLogs`, the audit in `properties`; Event Hub bodies wrap them in `records`).
 
+use crate::normalize::json_fields;
 use crate::normalize::directory_audit::DirectoryFields;
 use crate::normalize::json;
-use crate::normalize::{Decode, FieldValue, Record, RowCtx, RowError};
+use crate::normalize::{Decode, Record, RowCtx, RowError};
 use crate::model::Event;
 
 /// Graph-shaped directory audit objects, any key case.
@@ -20,10 +21,9 @@ impl Decode for DirectoryAuditJson {
     ) -> Result<(), RowError> {
         let text = record.json()?;
         let mut f = DirectoryFields::default();
-        json::for_each_field_ci(text, |k, v| {
-            f.set(k, FieldValue::Json(v));
-        })
-        .map_err(|e| RowError::json("audit record", &e))?;
+        json_fields(text, "audit record", |k, v| {
+            f.set(k, v);
+        })?;
         out.push(f.into_event(cx)?);
         Ok(())
     }
@@ -60,10 +60,9 @@ impl Decode for DirectoryAuditDiagnostic {
         .map_err(|e| RowError::json("diagnostic record", &e))?;
         let properties = properties.ok_or_else(|| RowError::missing("properties"))?;
         let mut f = DirectoryFields::default();
-        json::for_each_field_ci(properties.get(), |k, v| {
-            f.set(k, FieldValue::Json(v));
-        })
-        .map_err(|e| RowError::json("properties", &e))?;
+        json_fields(properties.get(), "properties", |k, v| {
+            f.set(k, v);
+        })?;
         if f.time.is_none() {
             f.time = time.map(|t| ("time", t));
         }

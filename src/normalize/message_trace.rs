@@ -6,8 +6,8 @@
 use std::borrow::Cow;
 
 use crate::model::{Event, Outcome, Source};
+use crate::normalize::json_fields;
 use crate::normalize::columns::{Header, NamedColumns};
-use crate::normalize::json;
 use crate::normalize::{
     ip, opt_id, push_attr, push_attr_id, text, Decode, FieldValue, Record, RowCtx, RowError,
 };
@@ -189,10 +189,9 @@ impl Decode for MessageTraceJson {
     ) -> Result<(), RowError> {
         let text = record.json()?;
         let mut f = MessageFields::default();
-        json::for_each_field(text, |k, v| {
-            f.set(k, FieldValue::Json(v));
-        })
-        .map_err(|e| RowError::json("message trace record", &e))?;
+        json_fields(text, "message trace record", |k, v| {
+            f.set(k, v);
+        })?;
         out.push(f.into_event(cx, None)?);
         Ok(())
     }

@@ -124,6 +124,17 @@ impl RowError {
     }
 }
 
+/// Walks the top-level fields of a JSON record, keys in ASCII lower case; a record that does
+/// not parse is rejected, naming `what` it was meant to be.
+pub fn json_fields<'a>(
+    text: &'a str,
+    what: &str,
+    mut f: impl FnMut(&str, FieldValue<'a>),
+) -> Result<(), RowError> {
+    json::for_each_field_ci(text, |k, v| f(k, FieldValue::Json(v)))
+        .map_err(|e| RowError::json(what, &e))
+}
+
 /// Decodes the records of one export variant.
 pub trait Decode: Send + Sync {
     /// Appends the record's events to `out` (usually one; a message-trace summary row yields

@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 
 use crate::model::{Event, Source};
+use crate::normalize::json_fields;
 use crate::normalize::json;
 use crate::normalize::{
     ip, opt, opt_id, push_attr, push_prefixed_attr, text, FieldValue, Record, RowCtx, RowError,
@@ -247,10 +248,9 @@ impl crate::normalize::Decode for RiskJson {
     ) -> Result<(), RowError> {
         let text = record.json()?;
         let mut f = RiskFields::default();
-        json::for_each_field_ci(text, |k, v| {
-            f.set(k, FieldValue::Json(v));
-        })
-        .map_err(|e| RowError::json("risk record", &e))?;
+        json_fields(text, "risk record", |k, v| {
+            f.set(k, v);
+        })?;
         out.push(f.into_event(cx)?);
         Ok(())
     }
@@ -280,10 +280,9 @@ impl crate::normalize::Decode for RiskDiagnostic {
         .map_err(|e| RowError::json("diagnostic record", &e))?;
         let properties = properties.ok_or_else(|| RowError::missing("properties"))?;
         let mut f = RiskFields::default();
-        json::for_each_field_ci(properties.get(), |k, v| {
-            f.set(k, FieldValue::Json(v));
-        })
-        .map_err(|e| RowError::json("properties", &e))?;
+        json_fields(properties.get(), "properties", |k, v| {
+            f.set(k, v);
+        })?;
         f.time_generated = f.time_generated.or(time);
         f.ip = f.ip.or(caller_ip);
         out.push(f.into_event(cx)?);

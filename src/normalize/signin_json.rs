@@ -4,6 +4,7 @@
 //! records (`category`, `properties{...}`).
 
 use crate::model::{Event, Source};
+use crate::normalize::json_fields;
 use crate::normalize::json;
 use crate::normalize::signin::SigninFields;
 use crate::normalize::{Decode, FieldValue, Record, RowCtx, RowError};
@@ -22,10 +23,9 @@ impl Decode for SigninJson {
     ) -> Result<(), RowError> {
         let text = record.json()?;
         let mut f = SigninFields::default();
-        json::for_each_field_ci(text, |k, v| {
-            f.set_lower(k, FieldValue::Json(v));
-        })
-        .map_err(|e| RowError::json("sign-in record", &e))?;
+        json_fields(text, "sign-in record", |k, v| {
+            f.set_lower(k, v);
+        })?;
         out.push(f.into_event(cx, self.source)?);
         Ok(())
     }
@@ -55,10 +55,9 @@ impl Decode for SigninDiagnostic {
         .map_err(|e| RowError::json("diagnostic record", &e))?;
         let properties = properties.ok_or_else(|| RowError::missing("properties"))?;
         let mut f = SigninFields::default();
-        json::for_each_field_ci(properties.get(), |k, v| {
-            f.set_lower(k, FieldValue::Json(v));
-        })
-        .map_err(|e| RowError::json("properties", &e))?;
+        json_fields(properties.get(), "properties", |k, v| {
+            f.set_lower(k, v);
+        })?;
         f.category = outer.category.or(f.category);
         f.time = f.time.or(outer.time);
         f.ip = f.ip.or(outer.ip);
