@@ -3,6 +3,7 @@
 pub mod analyze;
 pub mod args;
 pub mod enrich;
+pub mod explain;
 pub mod inspect;
 pub mod recipients;
 pub mod rules;
@@ -42,6 +43,12 @@ Examples:
   breachline analyze evidence/ --out case --parquet  # and timeline.parquet
   breachline analyze evidence/ --quiet --json --fail-on high > findings.json";
 
+const EXPLAIN_AFTER_HELP: &str = "\
+Exit codes: 0 done; 1 error; 2 bad arguments; 3 with --strict, some evidence was not read or some rows were rejected; 5 no evidence row was read.
+
+Example:
+  breachline explain priya.natarajan@northwindtraders.example fixtures/demo";
+
 /// Investigate Microsoft 365 account takeovers from exported evidence, offline.
 #[derive(Parser, Debug)]
 #[command(name = "breachline", version, about, after_help = AFTER_HELP)]
@@ -71,6 +78,10 @@ pub enum Command {
     /// Run the takeover rules over the evidence and list the findings.
     #[command(after_help = ANALYZE_AFTER_HELP)]
     Analyze(analyze::AnalyzeArgs),
+    /// One account's story in time order: first signal, the attacker's sign-ins and sessions,
+    /// containment and what came after, each line citing its evidence row.
+    #[command(after_help = EXPLAIN_AFTER_HELP)]
+    Explain(explain::ExplainArgs),
     /// List, show and test the rules.
     Rules(rules::RulesArgs),
 }
@@ -93,6 +104,7 @@ pub fn run() -> u8 {
         Command::Enrich(a) => enrich::run(a, &cli),
         Command::Recipients(a) => recipients::run(a, &cli),
         Command::Analyze(a) => analyze::run(a, &cli),
+        Command::Explain(a) => explain::run(a, &cli),
         Command::Rules(a) => rules::run(a, &cli),
     };
     match result {

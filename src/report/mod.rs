@@ -10,6 +10,7 @@ pub mod json;
 pub mod layout;
 pub mod markdown;
 pub mod parquet;
+pub mod story;
 pub mod table;
 pub mod terminal;
 pub mod verdict;
