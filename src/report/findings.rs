@@ -323,3 +323,60 @@ pub fn sigma_coverage(loaded: &crate::detect::sigma::Loaded, markdown: bool) -> 
     }
     format!("{headline}\n{t}\n\n{s}\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(user: &str, rule: &str, severity: Severity, minute: u32, summary: &str) -> Finding {
+        let t = chrono::DateTime::parse_from_rfc3339(&format!("2024-05-13T14:{minute:02}:00Z"))
+            .expect("time")
+            .with_timezone(&chrono::Utc);
+        Finding {
+            rule_id: rule.into(),
+            title: rule.into(),
+            severity,
+            user: user.into(),
+            first: t,
+            last: t,
+            summary: summary.into(),
+            ips: Vec::new(),
+            mitre: Vec::new(),
+            evidence: vec![Evidence {
+                file: "evidence/audit/a very long export name that goes on and on.csv".into(),
+                line: 12,
+                record: 11,
+                record_id: None,
+                time: t,
+                source: crate::model::Source::Audit,
+                operation: "New-InboxRule".into(),
+            }],
+            details: Default::default(),
+            no_seed: false,
+        }
+    }
+
+    #[test]
+    fn groups_by_account_and_rule_escapes_and_fits() {
+        let list = vec![
+            finding("a@x.example", "inbox-rule", Severity::High, 1, "first"),
+            finding("a@x.example", "inbox-rule", Severity::Critical, 5, "rule \u{1b}[2J named \"..\""),
+            finding("a@x.example", "first-seen-asn", Severity::Low, 0, "low one"),
+            finding("b@x.example", "spray", Severity::High, 2, "spray"),
+        ];
+        let citer = Citer::new(&["evidence/audit/x.csv".to_string(), "evidence/signins/y.csv".to_string()]);
+        for width in [80, 120, 200] {
+            let text = grouped(&list, Severity::High, &["b@x.example"], &citer, width, false);
+            assert!(!text.contains('\u{1b}'), "{text}");
+            assert!(text.contains("\\x1b[2J"), "{text}");
+            assert!(text.lines().all(|l| l.chars().count() <= width), "{text}");
+            assert!(!text.contains("first-seen-asn"), "{text}");
+            // b first (the verdicts' order), and the two inbox-rule findings are one group.
+            assert!(text.find("b@x.example").unwrap() < text.find("a@x.example").unwrap());
+            let rule_lines = text.lines().filter(|l| l.contains("inbox-rule")).count();
+            assert_eq!(rule_lines, 1, "{text}");
+            assert!(text.contains("critical"), "{text}");
+        }
+        assert_eq!(citer.file("evidence/audit/x.csv"), "audit/x.csv");
+    }
+}
