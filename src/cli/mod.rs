@@ -33,7 +33,8 @@ Exit codes: 0 done; 1 error; 2 bad arguments; 3 with --strict, some evidence was
 Examples:
   breachline inspect evidence/
   breachline timeline evidence/ --user alice@contoso.com --from 2024-05-13 --format csv > alice.csv
-  breachline enrich 188.166.14.77 45.77.62.19 --geoip-city GeoLite2-City.mmdb";
+  breachline enrich 188.166.14.77 45.77.62.19 --geoip-city GeoLite2-City.mmdb
+  breachline explain alice@contoso.com evidence/";
 
 const ANALYZE_AFTER_HELP: &str = "\
 Exit codes: 0 done; 1 error; 2 bad arguments; 3 with --strict, some evidence was not read or some rows were rejected; 4 with --fail-on SEVERITY, a finding at or above SEVERITY exists (4 wins over 3); 5 no evidence row was read, so no verdict is possible.
@@ -75,7 +76,8 @@ pub enum Command {
     Enrich(enrich::EnrichArgs),
     /// Who must be told: every recipient of mail from an account in a window.
     Recipients(recipients::RecipientsArgs),
-    /// Run the takeover rules over the evidence and list the findings.
+    /// Run the takeover rules over the evidence: the verdicts first, then the findings by
+    /// account and rule.
     #[command(after_help = ANALYZE_AFTER_HELP)]
     Analyze(analyze::AnalyzeArgs),
     /// One account's story in time order: first signal, the attacker's sign-ins and sessions,
