@@ -26,11 +26,18 @@ pub struct AnalyzeArgs {
     #[arg(long, short, value_name = "UPN")]
     pub user: Vec<String>,
 
-    /// Only findings at or above this severity.
-    #[arg(long, value_enum, default_value_t = Severity::Informational, value_name = "SEVERITY")]
-    pub min_severity: Severity,
+    /// Only findings at or above this severity [default: high on the terminal; with --json,
+    /// every finding].
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub min_severity: Option<Severity>,
 
-    /// Print the findings as JSON (an array; fields in docs/rules.md) instead of a table.
+    /// List every finding, low and informational ones included (same as --min-severity
+    /// informational).
+    #[arg(long, conflicts_with = "min_severity")]
+    pub all: bool,
+
+    /// Print the findings as JSON (an array; fields in docs/rules.md) instead of the verdicts
+    /// and findings.
     #[arg(long)]
     pub json: bool,
 
@@ -54,6 +61,19 @@ pub struct AnalyzeArgs {
     /// the audit log when absent.
     #[arg(long, value_name = "DOMAIN")]
     pub tenant_domain: Vec<String>,
+}
+
+impl AnalyzeArgs {
+    /// The lowest severity listed: `--all` lists every finding; else `--min-severity`; else
+    /// high and critical on the terminal, every finding with `--json`.
+    pub fn min_severity(&self) -> Severity {
+        match (self.all, self.min_severity) {
+            (true, _) => Severity::Informational,
+            (false, Some(s)) => s,
+            (false, None) if self.json => Severity::Informational,
+            (false, None) => Severity::High,
+        }
+    }
 }
 
 /// Detection then impact: the findings, and the verdicts, windows and blast radius they lead to.
@@ -95,36 +115,56 @@ pub fn run(args: &AnalyzeArgs, cli: &Cli) -> anyhow::Result<u8> {
                 .map_err(|e| anyhow::anyhow!("cannot write timeline.parquet: {e}"))?;
         }
     }
-    let shown: Vec<&detect::Finding> = findings
-        .iter()
-        .filter(|f| f.severity >= args.min_severity)
-        .collect();
+    let min = args.min_severity();
     let evidence = ing.evidence_read();
     let mut out = report::stdout();
     // What was not read comes before any verdict (on stderr too, when stdout is JSON).
+    let width = usize::from(report::terminal::width());
     let preface = evidence
         .warning()
-        .map(|w| format!("{}\n\n", report::safe_line(&w)))
+        .map(|w| {
+            let mut lines = report::layout::wrap(&report::safe_line(&w), width, "", "  ");
+            lines.push(String::new());
+            lines.push(String::new());
+            lines.join("\n")
+        })
         .unwrap_or_default();
     if args.json && !preface.is_empty() {
         eprint!("breachline: {preface}");
     }
     let written = if args.json {
+        let shown: Vec<&detect::Finding> = findings.iter().filter(|f| f.severity >= min).collect();
         serde_json::to_writer_pretty(&mut out, &shown)
             .map_err(std::io::Error::from)
             .and_then(|_| out.write_all(b"\n"))
     } else {
-        let owned: Vec<detect::Finding> = shown.iter().map(|f| (*f).clone()).collect();
+        let text = if evidence.nothing() {
+            String::new()
+        } else {
+            let colour = report::terminal::colour();
+            let cx = report::verdict::Context {
+                ingested: &ing,
+                ips: &enrichment,
+                impact: &assessed,
+                out: args.out.as_deref(),
+            };
+            let order: Vec<&str> = assessed.flagged().iter().map(|u| u.user.as_str()).collect();
+            let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
+            let citer = report::findings::Citer::new(&files);
+            format!(
+                "{}\n{}\n{}",
+                report::verdict::block(&cx, width, colour),
+                report::findings::grouped(&findings, min, &order, &citer, width, colour),
+                report::layout::wrapped(
+                    report::table::databases_line(&enrichment).trim_end(),
+                    width,
+                    "",
+                    "  "
+                )
+            )
+        };
         out.write_all(preface.as_bytes())
-            .and_then(|_| {
-                if evidence.nothing() {
-                    return Ok(());
-                }
-                out.write_all(report::findings::findings(&owned).as_bytes())
-            .and_then(|_| out.write_all(b"\n"))
-            .and_then(|_| out.write_all(report::table::impact(&assessed).as_bytes()))
-            .and_then(|_| out.write_all(report::table::databases_line(&enrichment).as_bytes()))
-            })
+            .and_then(|_| out.write_all(text.as_bytes()))
     };
     report::ignore_broken_pipe(written.and_then(|_| out.flush()))?;
     if let Some(dir) = &args.out {

@@ -3,6 +3,7 @@
 pub mod analyze;
 pub mod args;
 pub mod enrich;
+pub mod explain;
 pub mod inspect;
 pub mod recipients;
 pub mod rules;
@@ -32,7 +33,8 @@ Exit codes: 0 done; 1 error; 2 bad arguments; 3 with --strict, some evidence was
 Examples:
   breachline inspect evidence/
   breachline timeline evidence/ --user alice@contoso.com --from 2024-05-13 --format csv > alice.csv
-  breachline enrich 188.166.14.77 45.77.62.19 --geoip-city GeoLite2-City.mmdb";
+  breachline enrich 188.166.14.77 45.77.62.19 --geoip-city GeoLite2-City.mmdb
+  breachline explain alice@contoso.com evidence/";
 
 const ANALYZE_AFTER_HELP: &str = "\
 Exit codes: 0 done; 1 error; 2 bad arguments; 3 with --strict, some evidence was not read or some rows were rejected; 4 with --fail-on SEVERITY, a finding at or above SEVERITY exists (4 wins over 3); 5 no evidence row was read, so no verdict is possible.
@@ -41,6 +43,12 @@ Examples:
   breachline analyze evidence/ --out case            # case folder with report.html and report.md
   breachline analyze evidence/ --out case --parquet  # and timeline.parquet
   breachline analyze evidence/ --quiet --json --fail-on high > findings.json";
+
+const EXPLAIN_AFTER_HELP: &str = "\
+Exit codes: 0 done; 1 error; 2 bad arguments; 3 with --strict, some evidence was not read or some rows were rejected; 5 no evidence row was read.
+
+Example:
+  breachline explain priya.natarajan@northwindtraders.example fixtures/demo";
 
 /// Investigate Microsoft 365 account takeovers from exported evidence, offline.
 #[derive(Parser, Debug)]
@@ -68,9 +76,14 @@ pub enum Command {
     Enrich(enrich::EnrichArgs),
     /// Who must be told: every recipient of mail from an account in a window.
     Recipients(recipients::RecipientsArgs),
-    /// Run the takeover rules over the evidence and list the findings.
+    /// Run the takeover rules over the evidence: the verdicts first, then the findings by
+    /// account and rule.
     #[command(after_help = ANALYZE_AFTER_HELP)]
     Analyze(analyze::AnalyzeArgs),
+    /// One account's story in time order: first signal, the attacker's sign-ins and sessions,
+    /// containment and what came after, each line citing its evidence row.
+    #[command(after_help = EXPLAIN_AFTER_HELP)]
+    Explain(explain::ExplainArgs),
     /// List, show and test the rules.
     Rules(rules::RulesArgs),
 }
@@ -93,6 +106,7 @@ pub fn run() -> u8 {
         Command::Enrich(a) => enrich::run(a, &cli),
         Command::Recipients(a) => recipients::run(a, &cli),
         Command::Analyze(a) => analyze::run(a, &cli),
+        Command::Explain(a) => explain::run(a, &cli),
         Command::Rules(a) => rules::run(a, &cli),
     };
     match result {

@@ -7,10 +7,13 @@ pub mod findings;
 pub mod grid;
 pub mod html;
 pub mod json;
+pub mod layout;
 pub mod markdown;
 pub mod parquet;
+pub mod story;
 pub mod table;
 pub mod terminal;
+pub mod verdict;
 
 use std::io::{self, Write};
 
