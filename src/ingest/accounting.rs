@@ -207,6 +207,8 @@ pub fn account(
     let keep = first_occurrences(&reads);
     let mut kept_events: Vec<Vec<Event>> = Vec::with_capacity(reads.len());
     let mut rejects: Vec<Reject> = Vec::new();
+    let mut rejects_total = 0u64;
+    let mut spills = std::collections::BTreeMap::new();
     let mut reports = Vec::with_capacity(files.len());
     for ((file, read), keep) in files.into_iter().zip(reads.iter_mut()).zip(keep) {
         // A file's events come in record order: a row is parsed if any of its events is kept,
@@ -240,7 +242,11 @@ pub fn account(
         let last = read.events.par_iter().map(|e| e.time).max();
         let kept = read.events.len() as u64;
         kept_events.push(std::mem::take(&mut read.events));
-        let rejected = read.rejects.len() as u64;
+        let rejected = read.rejected.max(read.rejects.len() as u64);
+        rejects_total += rejected;
+        if let Some(spill) = read.spill.take() {
+            spills.insert(reports.len() as crate::model::FileId, spill);
+        }
         let sha256 = match &file.container {
             Container::Zip { .. } => archive_hashes
                 .get(&file.path.display().to_string())
@@ -251,6 +257,9 @@ pub fn account(
         };
         let variant = read.variant;
         let mut warnings = std::mem::take(&mut read.warnings);
+        if let Some(note) = &file.note {
+            warnings.insert(0, note.clone());
+        }
         if let Some(v) = variant {
             for (cap, why) in v.row_caps() {
                 if read.rows == *cap {
@@ -301,6 +310,8 @@ pub fn account(
         skipped,
         events,
         rejects,
+        rejects_total,
+        spills,
         coverage,
     }
 }

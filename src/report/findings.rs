@@ -1,11 +1,10 @@
 //! Tables for the detect stage: findings, and the rules in force.
 
-use comfy_table::Cell;
 
 use crate::detect::{Finding, Rule};
 use crate::normalize::time;
 
-use super::terminal::new_table;
+use super::terminal::{new_table, safe_cell};
 
 /// One row per finding, in the order given (the detect stage's total order).
 pub fn findings(list: &[Finding]) -> String {
@@ -36,13 +35,13 @@ pub fn findings(list: &[Finding]) -> String {
             })
             .unwrap_or_default();
         t.add_row(vec![
-            Cell::new(time::format(&f.first)),
-            Cell::new(time::format(&f.last)),
+            safe_cell(time::format(&f.first)),
+            safe_cell(time::format(&f.last)),
             super::terminal::severity_cell(f.severity),
-            Cell::new(&f.user),
-            Cell::new(&f.rule_id),
-            Cell::new(&f.summary),
-            Cell::new(cite),
+            safe_cell(&f.user),
+            safe_cell(&f.rule_id),
+            safe_cell(&f.summary),
+            safe_cell(cite),
         ]);
     }
     format!("{t}\n{} findings\n", list.len())

@@ -10,9 +10,10 @@ pub mod json;
 pub mod markdown;
 pub mod parquet;
 pub mod table;
+pub mod outputs;
 pub mod terminal;
 
-use std::io::{self, Write};
+use std::io;
 
 /// Runs a writer, treating a closed pipe (`breachline ... | head`) as success.
 pub fn ignore_broken_pipe(result: io::Result<()>) -> io::Result<()> {
@@ -27,12 +28,8 @@ pub fn stdout() -> io::BufWriter<io::Stdout> {
     io::BufWriter::with_capacity(1 << 16, io::stdout())
 }
 
-/// Opens `path` for writing, or standard output for `None` / `-`.
-pub fn output(path: Option<&std::path::Path>) -> io::Result<Box<dyn Write>> {
-    match path {
-        Some(p) if p.as_os_str() != "-" => {
-            Ok(Box::new(io::BufWriter::new(std::fs::File::create(p)?)))
-        }
-        _ => Ok(Box::new(stdout())),
-    }
+/// Opens `path` for writing (a temporary name in its folder, renamed into place by
+/// [`outputs::Output::finish`]), or standard output for `None` / `-`.
+pub fn output(path: Option<&std::path::Path>) -> io::Result<outputs::Output> {
+    outputs::Output::open(path)
 }
