@@ -95,9 +95,14 @@ pub fn run(args: &AnalyzeArgs, cli: &Cli) -> anyhow::Result<u8> {
         };
         report::case::write_folder(dir, &case, |staging| {
             if args.parquet {
+                #[cfg(feature = "parquet")]
                 report::parquet::write_case(staging, &case).map_err(|e| {
                     std::io::Error::other(format!("cannot write timeline.parquet: {e}"))
                 })?;
+                #[cfg(not(feature = "parquet"))]
+                return Err(std::io::Error::other(
+                    "this build has no Parquet support (built without the parquet feature)",
+                ));
             }
             Ok(())
         })

@@ -143,6 +143,12 @@ pub fn stderr_summary(ing: &Ingested) {
             ing.rejects_total
         );
     }
+    stderr_not_read(ing);
+}
+
+/// Lists on stderr what may hold evidence but was not read (an unreadable folder, a pipe in a
+/// folder...), so it is never missed behind a table on stdout.
+pub fn stderr_not_read(ing: &Ingested) {
     let not_read: Vec<&crate::ingest::Skipped> = ing
         .skipped
         .iter()

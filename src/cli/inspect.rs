@@ -55,6 +55,8 @@ pub fn run(args: &InspectArgs, cli: &Cli) -> anyhow::Result<u8> {
     report::ignore_broken_pipe(written)?;
     if args.json {
         stderr_summary(&ing);
+    } else {
+        super::args::stderr_not_read(&ing);
     }
     let code = args.evidence.exit_code(&ing);
     // The process ends here: freeing millions of events one by one would only cost time.

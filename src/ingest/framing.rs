@@ -437,6 +437,38 @@ mod tests {
     }
 
     #[test]
+    fn json_lines_resume_after_a_broken_line() {
+        let got = split("{\"a\":1}\n{\"b\": \"cut\n{\"c\":[1,\n{\"d\":4}\n");
+        assert_eq!(got[0].0, "{\"a\":1}");
+        assert!(got[1].0.contains("Broken { line: 2"), "{:?}", got[1]);
+        assert!(got[2].0.contains("Broken { line: 3"), "{:?}", got[2]);
+        assert_eq!(got[3], ("{\"d\":4}".to_string(), 4));
+    }
+
+    #[test]
+    fn pretty_printed_records_are_not_cut_at_line_ends() {
+        let got = split("{\n  \"a\": {\n    \"b\": 1\n  }\n}\n{\n  \"c\": 2\n}\n");
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[1].1, 6);
+    }
+
+    #[test]
+    fn a_record_larger_than_the_limit_is_skipped_not_held() {
+        let big = format!("{{\"a\":\"{}\"}}", "x".repeat(1000));
+        let text = format!("{{\"a\":1}}\n{big}\n{{\"b\":2}}\n");
+        let mut s = JsonSplitter::new(io::BufReader::with_capacity(16, text.as_bytes()))
+            .with_max_record(100);
+        let mut out = Vec::new();
+        let mut items = Vec::new();
+        while let Some(item) = s.next_into(&mut out).unwrap() {
+            items.push(item);
+        }
+        assert!(matches!(items[1], JsonItem::Oversized { line: 2 }), "{items:?}");
+        assert!(matches!(items[2], JsonItem::Record { line: 3, .. }), "{items:?}");
+        assert!(out.len() < 100, "the big record was not kept: {}", out.len());
+    }
+
+    #[test]
     fn delimiter_is_sniffed_outside_quotes() {
         assert_eq!(sniff_delimiter(b"a,b,c\n"), b',');
         assert_eq!(sniff_delimiter(b"\"x,y\";b;c\n"), b';');

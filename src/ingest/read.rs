@@ -134,7 +134,35 @@ pub fn read_file(
         }
         Err(e) => return FileRead::failed(format!("cannot read: {e}")),
     };
-    let file_name = file.file_name().to_string();
+    let mut read = read_raw(id, &file.display, file.file_name(), raw, opts);
+    let (sha256, hash_problem) = match &file.container {
+        Container::Zip { .. } => (None, None),
+        _ => match digest.lock().ok().and_then(|d| d.clone()) {
+            Some(Ok(h)) => (Some(h), None),
+            Some(Err(why)) => (None, Some(why)),
+            None => (None, None),
+        },
+    };
+    read.sha256 = sha256;
+    if let Some(why) = hash_problem {
+        if read.error.is_none() {
+            read.error = Some(format!("cannot read the whole file: {why}"));
+        }
+    }
+    read
+}
+
+/// Reads, frames, detects and decodes the bytes of one evidence file from any reader (the
+/// fuzz targets feed it memory). `display` names the file in rejects; `file_name` is the
+/// export's own name (it decides one variant, see detect.rs).
+pub fn read_raw(
+    id: FileId,
+    display: &str,
+    file_name: &str,
+    raw: Box<dyn std::io::Read + Send>,
+    opts: &IngestOptions,
+) -> FileRead {
+    let file_name = file_name.to_string();
     let (plan_tx, plan_rx) = sync_channel::<Arc<Plan>>(1);
     let (batch_tx, batch_rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
     // Emptied row buffers go back to the reader, so big buffers are not mapped and unmapped
@@ -146,29 +174,16 @@ pub fn read_file(
             frame(raw, &file_name, &plan_tx, &batch_tx, &recycle_rx, &mut end);
             end
         });
-        let outputs = decode_all(id, &file.display, opts.date_order, &plan_rx, batch_rx, &recycle_tx);
+        let outputs = decode_all(id, display, opts.date_order, &plan_rx, batch_rx, &recycle_tx);
         let end = reader.join().unwrap_or_else(|_| ReaderEnd {
             error: Some("internal error: the reader thread panicked".into()),
             ..ReaderEnd::default()
         });
         (end, outputs)
     });
-    let (sha256, hash_problem) = match &file.container {
-        Container::Zip { .. } => (None, None),
-        _ => match digest.lock().ok().and_then(|d| d.clone()) {
-            Some(Ok(h)) => (Some(h), None),
-            Some(Err(why)) => (None, Some(why)),
-            None => (None, None),
-        },
-    };
-    let mut error = end.error.or(end.read_error);
-    if let Some(why) = hash_problem {
-        if error.is_none() {
-            error = Some(format!("cannot read the whole file: {why}"));
-        }
-    }
+    let error = end.error.or(end.read_error);
     let mut read = FileRead {
-        sha256,
+        sha256: None,
         encoding: end.encoding,
         variant: outputs.as_ref().map(|s| s.variant),
         error,

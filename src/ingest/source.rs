@@ -396,3 +396,50 @@ pub fn looks_binary(head: &[u8]) -> bool {
     let enc = sniff(head);
     matches!(enc, TextEncoding::Utf8 | TextEncoding::Windows1252) && head.contains(&0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct FailsAfter(usize);
+
+    impl Read for FailsAfter {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0 == 0 {
+                return Err(io::Error::other("disk went away"));
+            }
+            let n = buf.len().min(self.0);
+            buf[..n].fill(b'a');
+            self.0 -= n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_read_error_while_hashing_publishes_no_hash() {
+        let slot: DigestSlot = Arc::new(Mutex::new(None));
+        {
+            let mut r = Finishing {
+                reader: Some(HashingReader::new(FailsAfter(10), None)),
+                slot: slot.clone(),
+            };
+            let mut buf = [0u8; 4];
+            r.read_exact(&mut buf).unwrap();
+        }
+        let got = slot.lock().unwrap().clone().unwrap();
+        let why = got.unwrap_err();
+        assert!(why.contains("disk went away") && why.contains("10 bytes"), "{why}");
+    }
+
+    #[test]
+    fn a_member_expanding_past_the_limit_is_stopped_naming_it() {
+        let mut r = Limited::new(io::repeat(0).take(5000), 4096, "a.zip!/bomb.csv".into());
+        let err = io::copy(&mut r, &mut io::sink()).unwrap_err();
+        assert!(err.to_string().contains("a.zip!/bomb.csv"), "{err}");
+        // Exactly at the limit is fine.
+        let mut r = Limited::new(io::repeat(0).take(4096), 4096, "x".into());
+        assert_eq!(io::copy(&mut r, &mut io::sink()).unwrap(), 4096);
+        assert_eq!(decompressed_limit(10), MIN_DECOMPRESSED_LIMIT);
+        assert_eq!(decompressed_limit(100 << 20), 100 * (100 << 20));
+    }
+}

@@ -8,6 +8,7 @@ pub mod grid;
 pub mod html;
 pub mod json;
 pub mod markdown;
+#[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod table;
 pub mod outputs;
