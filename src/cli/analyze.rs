@@ -93,10 +93,10 @@ pub fn run(args: &AnalyzeArgs, cli: &Cli) -> anyhow::Result<u8> {
             impact: &assessed,
             command: std::env::args().collect(),
         };
-        report::case::write_folder(dir, &case, |staging| {
+        report::case::write_folder(dir, &case, |_staging| {
             if args.parquet {
                 #[cfg(feature = "parquet")]
-                report::parquet::write_case(staging, &case).map_err(|e| {
+                report::parquet::write_case(_staging, &case).map_err(|e| {
                     std::io::Error::other(format!("cannot write timeline.parquet: {e}"))
                 })?;
                 #[cfg(not(feature = "parquet"))]
