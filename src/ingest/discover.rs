@@ -314,11 +314,12 @@ fn add_file(
     });
 }
 
+/// A zip entry's name and where its bytes are (or why they cannot be read).
+type ZipEntry = (String, Result<crate::ingest::source::ZipMember, String>);
+
 /// The file entries of a zip archive with where their bytes are, in name order: the central
 /// directory is read once per archive (members are then read from their offsets).
-fn zip_entries(
-    path: &Path,
-) -> Result<Vec<(String, Result<crate::ingest::source::ZipMember, String>)>, String> {
+fn zip_entries(path: &Path) -> Result<Vec<ZipEntry>, String> {
     let archive = std::io::BufReader::new(File::open(path).map_err(|e| e.to_string())?);
     let mut zip = zip::ZipArchive::new(archive).map_err(|e| e.to_string())?;
     let mut names = Vec::new();
@@ -356,7 +357,7 @@ fn zip_entries(
 fn add_zip_entries(
     path: &Path,
     display: &str,
-    entries: Vec<(String, Result<crate::ingest::source::ZipMember, String>)>,
+    entries: Vec<ZipEntry>,
     files: &mut Vec<EvidenceFile>,
     skipped: &mut Vec<Skipped>,
 ) {
