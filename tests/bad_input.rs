@@ -506,3 +506,26 @@ fn implausible_times_are_warned_about_and_left_out_of_coverage() {
     assert!(s.first.format("%Y").to_string() == "2024", "{s:?}");
     assert!(s.gaps.is_empty(), "no 54-year gap: {:?}", s.gaps);
 }
+
+#[test]
+fn an_unclosed_quote_cannot_make_one_csv_record_larger_than_the_limit() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ual.csv");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    f.write_all(&std::fs::read(fixture("variants/audit/purview_export_new.csv")).unwrap()).unwrap();
+    f.write_all(b"x,2024-03-04T08:15:22,15,UserLoggedIn,a@contoso.example,\"{unclosed\n").unwrap();
+    let line = [b'a'; 1023];
+    let limit = breachline::ingest::read::MAX_RECORD_BYTES as usize;
+    for _ in 0..(limit / 1024 + 64) {
+        f.write_all(&line).unwrap();
+        f.write_all(b"\n").unwrap();
+    }
+    drop(f);
+    let ing = ingest_one(&path);
+    let file = &ing.files[0];
+    assert_eq!(file.parsed, 7, "the rows before it are kept");
+    assert!(file.error.as_deref().unwrap_or("").contains("larger than 64 MiB"), "{file:?}");
+    assert!(ing.rejects.iter().any(|r| r.line == 9 && r.reason.contains("unclosed quote")), "{:?}", ing.rejects);
+    assert_accounted(&ing);
+}

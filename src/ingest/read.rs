@@ -337,6 +337,8 @@ fn frame_csv(
     let mut record = csv::ByteRecord::new();
     loop {
         guard.reset();
+        // Where the next record starts, for errors that carry no position (an I/O error).
+        let next_line = reader.position().line() + 1 + skipped;
         match reader.read_byte_record(&mut record) {
             Ok(true) => {
                 if record.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) {
@@ -352,7 +354,9 @@ fn frame_csv(
             Ok(false) => break,
             Err(e) => {
                 end.rows += 1;
-                let line = e.position().map_or(0, |p| p.line()) + 1 + skipped;
+                let line = e
+                    .position()
+                    .map_or(next_line, |p| p.line() + 1 + skipped);
                 let recoverable = matches!(
                     e.kind(),
                     csv::ErrorKind::Utf8 { .. } | csv::ErrorKind::UnequalLengths { .. }
