@@ -107,7 +107,11 @@ fn mutated_fixtures_never_panic_account_every_row_and_do_not_depend_on_threads()
     let originals: Vec<(String, Vec<u8>)> = FIXTURES
         .iter()
         .map(|f| {
-            let name = Path::new(f).file_name().unwrap().to_string_lossy().into_owned();
+            let name = Path::new(f)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             (name, std::fs::read(fixture(f)).unwrap())
         })
         .collect();
@@ -144,7 +148,10 @@ fn mutated_fixtures_never_panic_account_every_row_and_do_not_depend_on_threads()
         }
         let total: u64 = one.files.iter().map(|f| f.rejected).sum();
         assert_eq!(total, one.rejects_total);
-        assert!(render(&one) == render(&four), "round {round}: 1 and 4 threads differ");
+        assert!(
+            render(&one) == render(&four),
+            "round {round}: 1 and 4 threads differ"
+        );
     }
     assert!(files_checked >= 150);
     eprintln!("{files_checked} mutated files in {:?}", started.elapsed());

@@ -5,7 +5,9 @@
 mod common;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let mut bytes = common::header(include_bytes!("../../fixtures/variants/audit/purview_export_new.csv"));
+    let mut bytes = common::header(include_bytes!(
+        "../../fixtures/variants/audit/purview_export_new.csv"
+    ));
     bytes.extend_from_slice(data);
     common::read_checked("audit.csv", bytes);
 });

@@ -5,7 +5,9 @@
 mod common;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let mut bytes = common::header(include_bytes!("../../fixtures/variants/messagetrace/Get-MessageTrace_v1.csv"));
+    let mut bytes = common::header(include_bytes!(
+        "../../fixtures/variants/messagetrace/Get-MessageTrace_v1.csv"
+    ));
     bytes.extend_from_slice(data);
     common::read_checked("trace.csv", bytes);
 });

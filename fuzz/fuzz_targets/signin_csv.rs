@@ -5,7 +5,9 @@
 mod common;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let mut bytes = common::header(include_bytes!("../../fixtures/variants/signin/InteractiveSignIns_2024-03-04_2024-03-05.csv"));
+    let mut bytes = common::header(include_bytes!(
+        "../../fixtures/variants/signin/InteractiveSignIns_2024-03-04_2024-03-05.csv"
+    ));
     bytes.extend_from_slice(data);
     common::read_checked("InteractiveSignIns.csv", bytes);
 });

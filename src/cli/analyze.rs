@@ -126,7 +126,10 @@ pub fn run(args: &AnalyzeArgs, cli: &Cli) -> anyhow::Result<u8> {
     };
     report::ignore_broken_pipe(written.and_then(|_| out.flush()))?;
     if let Some(dir) = &args.out {
-        crate::report::terminal::eprint_line(&format!("breachline: case folder written to {}", dir.display()));
+        crate::report::terminal::eprint_line(&format!(
+            "breachline: case folder written to {}",
+            dir.display()
+        ));
     }
     stderr_summary(&ing);
     let mut code = args.evidence.exit_code(&ing);

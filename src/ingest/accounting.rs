@@ -274,9 +274,9 @@ pub fn account(
         if let Some(note) = &file.note {
             warnings.insert(0, note.clone());
         }
-        let implausible = kept_events
-            .last()
-            .map_or(0, |evs: &Vec<Event>| evs.iter().filter(|e| !plausible(e.time, now)).count());
+        let implausible = kept_events.last().map_or(0, |evs: &Vec<Event>| {
+            evs.iter().filter(|e| !plausible(e.time, now)).count()
+        });
         if implausible > 0 {
             warnings.push(format!(
                 "{implausible} events have implausible times (before {} or more than a day after the run): kept in the timeline, left out of coverage and gaps; check the export's date format and time zone",

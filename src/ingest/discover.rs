@@ -249,7 +249,9 @@ fn walk(dir: &Path, list: ReadDir, files: &mut Vec<EvidenceFile>, skipped: &mut 
             if NOT_EVIDENCE.contains(&ext.as_str()) {
                 skipped.push(Skipped::not_evidence(
                     shown,
-                    format!(".{ext} files are not evidence exports (name the file to read it anyway)"),
+                    format!(
+                        ".{ext} files are not evidence exports (name the file to read it anyway)"
+                    ),
                 ));
                 continue;
             }

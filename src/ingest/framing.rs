@@ -463,9 +463,19 @@ mod tests {
         while let Some(item) = s.next_into(&mut out).unwrap() {
             items.push(item);
         }
-        assert!(matches!(items[1], JsonItem::Oversized { line: 2 }), "{items:?}");
-        assert!(matches!(items[2], JsonItem::Record { line: 3, .. }), "{items:?}");
-        assert!(out.len() < 100, "the big record was not kept: {}", out.len());
+        assert!(
+            matches!(items[1], JsonItem::Oversized { line: 2 }),
+            "{items:?}"
+        );
+        assert!(
+            matches!(items[2], JsonItem::Record { line: 3, .. }),
+            "{items:?}"
+        );
+        assert!(
+            out.len() < 100,
+            "the big record was not kept: {}",
+            out.len()
+        );
     }
 
     #[test]

@@ -174,7 +174,14 @@ pub fn read_raw(
             frame(raw, &file_name, &plan_tx, &batch_tx, &recycle_rx, &mut end);
             end
         });
-        let outputs = decode_all(id, display, opts.date_order, &plan_rx, batch_rx, &recycle_tx);
+        let outputs = decode_all(
+            id,
+            display,
+            opts.date_order,
+            &plan_rx,
+            batch_rx,
+            &recycle_tx,
+        );
         let end = reader.join().unwrap_or_else(|_| ReaderEnd {
             error: Some("internal error: the reader thread panicked".into()),
             ..ReaderEnd::default()
@@ -354,9 +361,7 @@ fn frame_csv(
             Ok(false) => break,
             Err(e) => {
                 end.rows += 1;
-                let line = e
-                    .position()
-                    .map_or(next_line, |p| p.line() + 1 + skipped);
+                let line = e.position().map_or(next_line, |p| p.line() + 1 + skipped);
                 let recoverable = matches!(
                     e.kind(),
                     csv::ErrorKind::Utf8 { .. } | csv::ErrorKind::UnequalLengths { .. }
@@ -370,7 +375,9 @@ fn frame_csv(
                 };
                 framing.push((end.rows, line, RowError::new(reason.clone())));
                 if !recoverable {
-                    end.read_error = Some(format!("reading stopped at line {line}: {reason}; the rows before it were read"));
+                    end.read_error = Some(format!(
+                        "reading stopped at line {line}: {reason}; the rows before it were read"
+                    ));
                     break;
                 }
             }
@@ -392,8 +399,9 @@ fn frame_csv(
         }
     }
     if blank > 0 {
-        end.warnings
-            .push(format!("{blank} blank lines (only spaces) skipped: they are not rows"));
+        end.warnings.push(format!(
+            "{blank} blank lines (only spaces) skipped: they are not rows"
+        ));
     }
     if rows.len() > 0 || !framing.is_empty() {
         let _ = batch_tx.send(Batch::Csv {
@@ -684,15 +692,12 @@ fn decode_all(
         return None;
     };
     let sink = std::sync::Mutex::new(FileSink::new(id, path, plan.detected.variant));
-    batches
-        .into_iter()
-        .par_bridge()
-        .for_each(|batch| {
-            let decoded = decode_batch(id, order, &plan, batch, recycle);
-            if let Ok(mut sink) = sink.lock() {
-                sink.take(decoded);
-            }
-        });
+    batches.into_iter().par_bridge().for_each(|batch| {
+        let decoded = decode_batch(id, order, &plan, batch, recycle);
+        if let Ok(mut sink) = sink.lock() {
+            sink.take(decoded);
+        }
+    });
     let mut sink = match sink.into_inner() {
         Ok(s) => s,
         Err(poisoned) => poisoned.into_inner(),
@@ -803,7 +808,10 @@ impl FileSink {
         }
         read.rejected = rejects.total;
         read.rejects = rejects.kept;
-        read.spill = rejects.spill.and_then(|w| w.into_inner().ok()).and_then(|b| b.into_inner().ok());
+        read.spill = rejects
+            .spill
+            .and_then(|w| w.into_inner().ok())
+            .and_then(|b| b.into_inner().ok());
     }
 }
 

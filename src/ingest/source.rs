@@ -127,7 +127,11 @@ pub fn open_bytes(
                 slot: slot.clone(),
             };
             let limit = decompressed_limit(file.size);
-            let r = Limited::new(flate2::read::MultiGzDecoder::new(r), limit, file.display.clone());
+            let r = Limited::new(
+                flate2::read::MultiGzDecoder::new(r),
+                limit,
+                file.display.clone(),
+            );
             Ok((Box::new(r), slot))
         }
         Container::Unreadable { reason } => Err(io::Error::other(reason.clone())),
@@ -428,7 +432,10 @@ mod tests {
         }
         let got = slot.lock().unwrap().clone().unwrap();
         let why = got.unwrap_err();
-        assert!(why.contains("disk went away") && why.contains("10 bytes"), "{why}");
+        assert!(
+            why.contains("disk went away") && why.contains("10 bytes"),
+            "{why}"
+        );
     }
 
     #[test]

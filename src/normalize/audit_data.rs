@@ -410,7 +410,9 @@ fn note_unparsed_nested(f: &AuditFields, e: &mut Event, cx: &mut RowCtx) {
         ("Folder", &f.folder),
         ("DestFolder", &f.dest_folder),
     ] {
-        let Some(text) = value.as_deref() else { continue };
+        let Some(text) = value.as_deref() else {
+            continue;
+        };
         if serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() {
             push_attr(e, "parse_error", field);
             any = true;

@@ -155,7 +155,9 @@ pub fn write_rejects(out: &mut dyn Write, rejects: &[Reject]) -> io::Result<()> 
 pub fn write_all_rejects(out: &mut dyn Write, ing: &crate::ingest::Ingested) -> io::Result<()> {
     use std::io::Seek;
     let rows = |out: &mut dyn Write, rejects: &[&Reject], header: bool| -> io::Result<()> {
-        let mut w = csv::WriterBuilder::new().has_headers(false).from_writer(out);
+        let mut w = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(out);
         if header {
             w.write_record(REJECT_COLUMNS)?;
         }

@@ -1,6 +1,5 @@
 //! Tables for the detect stage: findings, and the rules in force.
 
-
 use crate::detect::{Finding, Rule};
 use crate::normalize::time;
 

@@ -8,10 +8,10 @@ pub mod grid;
 pub mod html;
 pub mod json;
 pub mod markdown;
+pub mod outputs;
 #[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod table;
-pub mod outputs;
 pub mod terminal;
 
 use std::io;

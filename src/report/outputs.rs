@@ -323,7 +323,10 @@ mod tests {
         f.commit().unwrap();
         assert_eq!(fs::read_to_string(&target).unwrap(), "keep");
         assert_eq!(fs::read_to_string(&link).unwrap(), "new");
-        assert!(!fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(!fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
     }
 
     #[test]

@@ -61,8 +61,10 @@ pub fn new_table(header: &[&str]) -> Table {
 /// shown as escapes (`\x1b`, `\n`, `\r`, `\t`, `\u{85}`) instead of being sent to the terminal.
 /// Every line breachline prints on standard output or standard error goes through this.
 pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
-    let unsafe_char =
-        |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
     if !s.chars().any(unsafe_char) {
         return std::borrow::Cow::Borrowed(s);
     }
