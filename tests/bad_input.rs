@@ -721,3 +721,32 @@ fn an_unclosed_quote_cannot_make_one_csv_record_larger_than_the_limit() {
     );
     assert_accounted(&ing);
 }
+
+#[test]
+fn a_json_stream_that_stops_on_a_read_error_is_a_read_failure() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let lines = graph_lines();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    for i in 0..20_000 {
+        let line = lines[i % lines.len()].replacen("8e2d1b4a", &format!("{i:08x}"), 1);
+        gz.write_all(line.as_bytes()).unwrap();
+        gz.write_all(b"\n").unwrap();
+    }
+    let bytes = gz.finish().unwrap();
+    // Cut the compressed stream: the decoder fails part way through.
+    let path = write(dir.path(), "signins.jsonl.gz", &bytes[..bytes.len() / 2]);
+    let ing = ingest_one(&path);
+    let f = &ing.files[0];
+    assert!(
+        f.parsed > 1000,
+        "the records before the failure are kept: {f:?}"
+    );
+    assert!(
+        f.error.as_deref().unwrap_or("").contains("reading stopped"),
+        "{f:?}"
+    );
+    assert_accounted(&ing);
+    let o = breachline(&["inspect", "-q", "--strict", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3));
+}
