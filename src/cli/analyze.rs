@@ -96,6 +96,11 @@ pub fn assess(
 }
 
 pub fn run(args: &AnalyzeArgs, cli: &Cli) -> anyhow::Result<u8> {
+    let mut outputs = args.evidence.outputs();
+    if let Some(dir) = &args.out {
+        outputs.push(report::outputs::OutputPath::Folder(dir));
+    }
+    report::outputs::check_no_overlap(&args.evidence.paths, &outputs)?;
     let rules = args.selection.load()?;
     let (ing, enrichment) = args.evidence.load(cli.quiet)?;
     let users: Vec<String> = args.user.iter().map(|u| u.trim().to_lowercase()).collect();
@@ -108,12 +113,20 @@ pub fn run(args: &AnalyzeArgs, cli: &Cli) -> anyhow::Result<u8> {
             impact: &assessed,
             command: std::env::args().collect(),
         };
-        report::case::write_folder(dir, &case)
-            .map_err(|e| anyhow::anyhow!("cannot write the case folder {}: {e}", dir.display()))?;
-        if args.parquet {
-            report::parquet::write_case(dir, &case)
-                .map_err(|e| anyhow::anyhow!("cannot write timeline.parquet: {e}"))?;
-        }
+        report::case::write_folder(dir, &case, |_staging| {
+            if args.parquet {
+                #[cfg(feature = "parquet")]
+                report::parquet::write_case(_staging, &case).map_err(|e| {
+                    std::io::Error::other(format!("cannot write timeline.parquet: {e}"))
+                })?;
+                #[cfg(not(feature = "parquet"))]
+                return Err(std::io::Error::other(
+                    "this build has no Parquet support (built without the parquet feature)",
+                ));
+            }
+            Ok(())
+        })
+        .map_err(|e| anyhow::anyhow!("cannot write the case folder {}: {e}", dir.display()))?;
     }
     let min = args.min_severity();
     let evidence = ing.evidence_read();
@@ -168,7 +181,10 @@ pub fn run(args: &AnalyzeArgs, cli: &Cli) -> anyhow::Result<u8> {
     };
     report::ignore_broken_pipe(written.and_then(|_| out.flush()))?;
     if let Some(dir) = &args.out {
-        eprintln!("breachline: case folder written to {}", dir.display());
+        crate::report::terminal::eprint_line(&format!(
+            "breachline: case folder written to {}",
+            dir.display()
+        ));
     }
     stderr_summary(&ing);
     let mut code = args.evidence.exit_code(&ing);

@@ -82,12 +82,21 @@ impl EvidenceArgs {
         };
         let ing = ingest::ingest(&self.paths, &opts)?;
         if let Some(path) = &self.rejects {
-            let mut out = std::fs::File::create(path)
+            let mut out = crate::report::outputs::Output::open(Some(path))
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            crate::report::csv::write_rejects(&mut out, &ing.rejects)
+            crate::report::csv::write_all_rejects(&mut out, &ing)
+                .and_then(|_| out.finish())
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
         Ok(ing)
+    }
+
+    /// The files this group writes (`--rejects`), to check against the evidence.
+    pub fn outputs(&self) -> Vec<crate::report::outputs::OutputPath<'_>> {
+        self.rejects
+            .iter()
+            .map(|p| crate::report::outputs::OutputPath::File(p))
+            .collect()
     }
 
     /// Ingests the evidence and looks up every distinct IP in it. The databases are opened
@@ -99,9 +108,17 @@ impl EvidenceArgs {
         Ok((ing, enrichment))
     }
 
-    /// The exit code for a run that otherwise succeeded.
+    /// The exit code for a run that otherwise succeeded: with `--strict`, 3 when a row was
+    /// rejected, a file was not read or read only in part, or something that might be evidence
+    /// was skipped (an unreadable folder, a pipe inside a folder...).
     pub fn exit_code(&self, ing: &Ingested) -> u8 {
-        let incomplete = !ing.rejects.is_empty() || ing.files.iter().any(|f| f.error.is_some());
+        let incomplete = ing.rejects_total > 0
+            || !ing.rejects.is_empty()
+            || ing.files.iter().any(|f| f.error.is_some())
+            || ing
+                .skipped
+                .iter()
+                .any(|s| s.kind == crate::ingest::discover::SkipKind::NotRead);
         if self.strict && incomplete {
             super::exit::INCOMPLETE
         } else {
@@ -118,12 +135,39 @@ pub fn parse_instant(s: &str) -> Result<DateTime<Utc>, String> {
 /// A one-line summary of problems for stderr, so a table on stdout is not the only place they show.
 pub fn stderr_summary(ing: &Ingested) {
     let errors = ing.files.iter().filter(|f| f.error.is_some()).count();
-    if errors > 0 || !ing.rejects.is_empty() {
+    if errors > 0 || ing.rejects_total > 0 {
         eprintln!(
             "breachline: {} of {} files not read, {} rows rejected (see inspect, or --rejects FILE)",
             errors,
             ing.files.len(),
-            ing.rejects.len()
+            ing.rejects_total
         );
+    }
+    stderr_not_read(ing);
+}
+
+/// Lists on stderr what may hold evidence but was not read (an unreadable folder, a pipe in a
+/// folder...), so it is never missed behind a table on stdout.
+pub fn stderr_not_read(ing: &Ingested) {
+    let not_read: Vec<&crate::ingest::Skipped> = ing
+        .skipped
+        .iter()
+        .filter(|s| s.kind == crate::ingest::discover::SkipKind::NotRead)
+        .collect();
+    if !not_read.is_empty() {
+        eprintln!(
+            "breachline: {} paths that may hold evidence were not read (--strict fails on this):",
+            not_read.len()
+        );
+        for s in not_read.iter().take(20) {
+            eprintln!(
+                "  {}: {}",
+                crate::report::terminal::terminal_safe(&s.path),
+                crate::report::terminal::terminal_safe(&s.reason)
+            );
+        }
+        if not_read.len() > 20 {
+            eprintln!("  ... and {} more (see inspect)", not_read.len() - 20);
+        }
     }
 }

@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use clap::Args;
-use comfy_table::{presets, Cell, Table};
+use comfy_table::{presets, Table};
 use serde_json::json;
 
 use super::args::GeoArgs;
@@ -12,6 +12,7 @@ use super::Cli;
 use crate::enrich::{self, Exported, IpInfo, Provenance};
 use crate::normalize::ip;
 use crate::report;
+use crate::report::terminal::safe_cell;
 
 #[derive(Args, Debug)]
 pub struct EnrichArgs {
@@ -85,8 +86,8 @@ fn table(answers: &[(String, Option<IpInfo>)]) -> String {
     ]);
     for (text, info) in answers {
         let Some(i) = info else {
-            let mut row = vec![Cell::new(text), Cell::new("malformed: not an IP address")];
-            row.extend((0..8).map(|_| Cell::new("")));
+            let mut row = vec![safe_cell(text), safe_cell("malformed: not an IP address")];
+            row.extend((0..8).map(|_| safe_cell("")));
             t.add_row(row);
             continue;
         };
@@ -111,16 +112,16 @@ fn table(answers: &[(String, Option<IpInfo>)]) -> String {
             .collect::<Vec<_>>();
         sources.dedup();
         t.add_row(vec![
-            Cell::new(i.ip),
-            Cell::new(i.scope.as_str()),
-            Cell::new(i.country.as_deref().unwrap_or("")),
-            Cell::new(i.region_city()),
-            Cell::new(coords),
-            Cell::new(i.asn.map(|a| format!("AS{a}")).unwrap_or_default()),
-            Cell::new(i.as_org.as_deref().unwrap_or("")),
-            Cell::new(i.network.as_str()),
-            Cell::new(i.provider.as_deref().unwrap_or("")),
-            Cell::new(sources.join(", ")),
+            safe_cell(i.ip),
+            safe_cell(i.scope.as_str()),
+            safe_cell(i.country.as_deref().unwrap_or("")),
+            safe_cell(i.region_city()),
+            safe_cell(coords),
+            safe_cell(i.asn.map(|a| format!("AS{a}")).unwrap_or_default()),
+            safe_cell(i.as_org.as_deref().unwrap_or("")),
+            safe_cell(i.network.as_str()),
+            safe_cell(i.provider.as_deref().unwrap_or("")),
+            safe_cell(sources.join(", ")),
         ]);
     }
     format!("{t}\n")

@@ -25,6 +25,7 @@ pub struct InspectArgs {
 }
 
 pub fn run(args: &InspectArgs, cli: &Cli) -> anyhow::Result<u8> {
+    crate::report::outputs::check_no_overlap(&args.evidence.paths, &args.evidence.outputs())?;
     let (ing, ips) = args.evidence.load(cli.quiet)?;
     let mut out = report::stdout();
     let written = if args.json {
@@ -32,7 +33,8 @@ pub fn run(args: &InspectArgs, cli: &Cli) -> anyhow::Result<u8> {
             "files": ing.files,
             "skipped": ing.skipped,
             "coverage": ing.coverage,
-            "rejected": ing.rejects.len(),
+            "rejected": ing.rejects_total,
+            "rejects_listed": ing.rejects.len(),
             "rejects": ing.rejects,
             "ips": ips.sorted(),
             "geoip": ips.databases,
@@ -53,6 +55,8 @@ pub fn run(args: &InspectArgs, cli: &Cli) -> anyhow::Result<u8> {
     report::ignore_broken_pipe(written)?;
     if args.json {
         stderr_summary(&ing);
+    } else {
+        super::args::stderr_not_read(&ing);
     }
     let code = args.evidence.exit_code(&ing);
     // The process ends here: freeing millions of events one by one would only cost time.

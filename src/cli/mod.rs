@@ -112,7 +112,7 @@ pub fn run() -> u8 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("breachline: {e:#}");
+            crate::report::terminal::eprint_line(&format!("breachline: {e:#}"));
             exit::ERROR
         }
     }

@@ -60,6 +60,11 @@ pub struct RecipientsArgs {
 
 pub fn run(args: &RecipientsArgs, cli: &Cli) -> anyhow::Result<u8> {
     let rules = args.selection.load()?;
+    let mut outputs = args.evidence.outputs();
+    if let Some(o) = &args.output {
+        outputs.push(crate::report::outputs::OutputPath::File(o));
+    }
+    crate::report::outputs::check_no_overlap(&args.evidence.paths, &outputs)?;
     let (ing, ips) = args.evidence.load(cli.quiet)?;
     let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
     let tenant = if args.tenant_domain.is_empty() {
@@ -90,15 +95,15 @@ pub fn run(args: &RecipientsArgs, cli: &Cli) -> anyhow::Result<u8> {
             .and_then(|u| u.window.as_ref());
         match window {
             Some(w) => {
-                eprintln!(
+                crate::report::terminal::eprint_line(&format!(
                     "breachline: window {} to {} (the compromise window worked out from the findings; --from / --to to choose another)",
                     crate::normalize::time::format(&w.start),
                     crate::normalize::time::format(&w.end)
-                );
+                ));
                 (Some(w.start), Some(w.end))
             }
             None => {
-                eprintln!("breachline: {user} is not found compromised: listing mail over the whole evidence (--from / --to to choose a window)");
+                crate::report::terminal::eprint_line(&format!("breachline: {user} is not found compromised: listing mail over the whole evidence (--from / --to to choose a window)"));
                 (None, None)
             }
         }
@@ -106,7 +111,7 @@ pub fn run(args: &RecipientsArgs, cli: &Cli) -> anyhow::Result<u8> {
         (args.from, args.to)
     };
     if footprint.is_none() {
-        eprintln!("breachline: no attacker footprint for {user}: every message is of unknown origin (sent_by = unknown)");
+        crate::report::terminal::eprint_line(&format!("breachline: no attacker footprint for {user}: every message is of unknown origin (sent_by = unknown)"));
     }
     let list =
         recipients::notification_list(&ing.events, &files, &user, from, to, &tenant, footprint);
@@ -119,23 +124,24 @@ pub fn run(args: &RecipientsArgs, cli: &Cli) -> anyhow::Result<u8> {
         RecipientFormat::Table => out.write_all(report::table::recipients(&list).as_bytes()),
     };
     report::ignore_broken_pipe(written.and_then(|_| out.flush()))?;
+    out.finish()?;
     if list.recipients.is_empty() && list.user_sent.is_empty() {
-        eprintln!(
+        crate::report::terminal::eprint_line(&format!(
             "breachline: no mail from {} in the evidence and window given",
             list.user
-        );
+        ));
     } else if !list.user_sent.is_empty() {
-        eprintln!(
+        crate::report::terminal::eprint_line(&format!(
             "breachline: {} recipients to notify; {} rows of mail the user sent themselves are listed apart (sent_by = user), not to notify",
             list.to_notify(),
             list.user_sent.len()
-        );
+        ));
     }
     if !list.untraced_sends.is_empty() {
-        eprintln!(
+        crate::report::terminal::eprint_line(&format!(
             "breachline: {} messages sent per the audit log have no message-trace row: their recipients are not in this list (see --format json, untraced_sends)",
             list.untraced_sends.len()
-        );
+        ));
     }
     stderr_summary(&ing);
     Ok(args.evidence.exit_code(&ing))

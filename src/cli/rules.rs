@@ -83,7 +83,10 @@ fn report_skipped(set: &RuleSet) {
             (t, _) if !t.is_empty() => format!(" ({t})"),
             _ => String::new(),
         };
-        eprintln!("sigma: skipped {}{what}: {}", s.file, s.reason);
+        crate::report::terminal::eprint_line(&format!(
+            "sigma: skipped {}{what}: {}",
+            s.file, s.reason
+        ));
     }
     eprintln!(
         "sigma: {loaded} rule{} loaded, {} skipped",

@@ -1,5 +1,6 @@
 //! `breachline timeline`: the merged per-user timeline across every source.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
@@ -61,6 +62,11 @@ pub struct TimelineArgs {
 }
 
 pub fn run(args: &TimelineArgs, cli: &Cli) -> anyhow::Result<u8> {
+    let mut outputs = args.evidence.outputs();
+    if let Some(o) = &args.output {
+        outputs.push(crate::report::outputs::OutputPath::File(o));
+    }
+    crate::report::outputs::check_no_overlap(&args.evidence.paths, &outputs)?;
     let (ing, ips) = args.evidence.load(cli.quiet)?;
     let filter = Filter {
         users: args.user.iter().map(|u| u.trim().to_lowercase()).collect(),
@@ -107,11 +113,12 @@ pub fn run(args: &TimelineArgs, cli: &Cli) -> anyhow::Result<u8> {
         Format::Jsonl => report::json::write_timeline(&mut out, &timelines, &files, &ips, true),
     };
     report::ignore_broken_pipe(written)?;
+    out.finish()?;
     if timelines.is_empty() && !filter.users.is_empty() {
-        eprintln!(
+        crate::report::terminal::eprint_line(&format!(
             "breachline: no events for {} in the evidence and time range given",
             filter.users.join(", ")
-        );
+        ));
     }
     stderr_summary(&ing);
     let code = args.evidence.exit_code(&ing);

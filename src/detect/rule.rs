@@ -840,9 +840,12 @@ pub fn load_dir(
         path: dir.display().to_string(),
         reason: e.to_string(),
     };
+    // An entry that cannot be read is an error naming the folder, never a rule left out.
     let mut paths: Vec<_> = std::fs::read_dir(dir)
         .map_err(io)?
-        .filter_map(|e| e.ok())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io)?
+        .into_iter()
         .map(|e| e.path())
         .filter(|p| {
             p.is_file() && matches!(p.extension().and_then(|x| x.to_str()), Some("yaml" | "yml"))

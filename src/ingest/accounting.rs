@@ -112,6 +112,19 @@ pub struct UserSourceCoverage {
     pub longest_gap_hours: i64,
 }
 
+/// The earliest time taken as real: Entra ID and the unified audit log did not exist before.
+pub const EARLIEST_PLAUSIBLE: &str = "2000-01-01T00:00:00Z";
+
+/// Whether an event time is plausible: from [`EARLIEST_PLAUSIBLE`] to one day after now.
+/// Implausible times are kept (they are evidence) but counted and warned about per file, and
+/// left out of coverage and gaps, which they would stretch over decades.
+pub fn plausible(t: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    let earliest = DateTime::parse_from_rfc3339(EARLIEST_PLAUSIBLE)
+        .map(|d| d.with_timezone(&Utc))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    t >= earliest && t <= now + chrono::Duration::days(1)
+}
+
 /// SHA-256 of every archive that entries were read from, by path.
 pub fn archive_hashes(files: &[EvidenceFile]) -> HashMap<String, Result<String, String>> {
     let mut paths: Vec<&std::path::Path> = files
@@ -243,8 +256,11 @@ pub fn account(
     opts: &IngestOptions,
 ) -> Ingested {
     let (keep, conflicts) = first_occurrences(&reads);
+    let now = Utc::now();
     let mut kept_events: Vec<Vec<Event>> = Vec::with_capacity(reads.len());
     let mut rejects: Vec<Reject> = Vec::new();
+    let mut rejects_total = 0u64;
+    let mut spills = std::collections::BTreeMap::new();
     let mut reports = Vec::with_capacity(files.len());
     for (((file, read), keep), conflicts) in files
         .into_iter()
@@ -283,7 +299,11 @@ pub fn account(
         let last = read.events.par_iter().map(|e| e.time).max();
         let kept = read.events.len() as u64;
         kept_events.push(std::mem::take(&mut read.events));
-        let rejected = read.rejects.len() as u64;
+        let rejected = read.rejected.max(read.rejects.len() as u64);
+        rejects_total += rejected;
+        if let Some(spill) = read.spill.take() {
+            spills.insert(reports.len() as crate::model::FileId, spill);
+        }
         let sha256 = match &file.container {
             Container::Zip { .. } => archive_hashes
                 .get(&file.path.display().to_string())
@@ -294,6 +314,18 @@ pub fn account(
         };
         let variant = read.variant;
         let mut warnings = std::mem::take(&mut read.warnings);
+        if let Some(note) = &file.note {
+            warnings.insert(0, note.clone());
+        }
+        let implausible = kept_events.last().map_or(0, |evs: &Vec<Event>| {
+            evs.iter().filter(|e| !plausible(e.time, now)).count()
+        });
+        if implausible > 0 {
+            warnings.push(format!(
+                "{implausible} events have implausible times (before {} or more than a day after the run): kept in the timeline, left out of coverage and gaps; check the export's date format and time zone",
+                &EARLIEST_PLAUSIBLE[..10]
+            ));
+        }
         if let Some(v) = variant {
             for (cap, why) in v.row_caps() {
                 if read.rows == *cap {
@@ -352,6 +384,8 @@ pub fn account(
         skipped,
         events,
         rejects,
+        rejects_total,
+        spills,
         coverage,
     }
 }
@@ -437,6 +471,7 @@ impl Span {
 /// Time covered per source and per user; `events` must be sorted by time. Chunks of the sorted
 /// events are measured in parallel and merged in order.
 pub fn coverage(events: &[Event], gap: chrono::Duration) -> Coverage {
+    let now = Utc::now();
     type Chunk<'a> = (
         FxHashMap<(&'a str, Source), Span>,
         Vec<Option<Span>>,
@@ -448,7 +483,7 @@ pub fn coverage(events: &[Event], gap: chrono::Duration) -> Coverage {
             let mut users: FxHashMap<(&str, Source), Span> = FxHashMap::default();
             let mut sources: Vec<Option<Span>> = vec![None; Source::ALL.len()];
             let mut gaps: Vec<Vec<Gap>> = vec![Vec::new(); Source::ALL.len()];
-            for e in chunk {
+            for e in chunk.iter().filter(|e| plausible(e.time, now)) {
                 users
                     .entry((&*e.user, e.source))
                     .and_modify(|s| s.push(e.time))

@@ -18,6 +18,11 @@ pub enum JsonItem {
     Garbage { line: u64, found: String },
     /// The input ended inside a record or an open array: the file is probably truncated.
     Truncated { line: u64, inside_record: bool },
+    /// A top-level record of JSON lines that a line end cut short (a broken line): the splitter
+    /// resumed at the next line, so the records after it are still read.
+    Broken { line: u64, found: String },
+    /// A record larger than the splitter's limit: skipped without being held in memory.
+    Oversized { line: u64 },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -39,6 +44,10 @@ pub struct JsonSplitter<R> {
     level: Level,
     array_line: u64,
     eof: bool,
+    /// Whether the input is JSON lines: known after the first top-level record (one line or not).
+    json_lines: Option<bool>,
+    /// The largest record kept, in bytes.
+    max_record: usize,
 }
 
 const READ_CHUNK: usize = 1 << 20;
@@ -53,7 +62,20 @@ impl<R: BufRead> JsonSplitter<R> {
             level: Level::Top,
             array_line: 0,
             eof: false,
+            json_lines: None,
+            max_record: crate::ingest::read::MAX_RECORD_BYTES as usize,
         }
+    }
+
+    /// Sets the largest record kept (bytes); larger ones become [`JsonItem::Oversized`].
+    pub fn with_max_record(mut self, bytes: usize) -> Self {
+        self.max_record = bytes.max(1);
+        self
+    }
+
+    /// The line the splitter has reached (1-based).
+    pub fn line(&self) -> u64 {
+        self.line
     }
 
     /// Reads more input into `buf`, dropping what was consumed before `keep_from`.
@@ -150,6 +172,12 @@ impl<R: BufRead> JsonSplitter<R> {
     }
 
     /// Cuts one complete JSON value starting at `pos` (an object, array or scalar element).
+    ///
+    /// A top-level record of JSON lines ends at its line end: when the line ends inside it (a
+    /// broken line), it is reported as [`JsonItem::Broken`] and the next line starts afresh.
+    /// The input counts as JSON lines once the first top-level record fits on one line; before
+    /// that, a line starting with `{` in the first column ends a record cut short (pretty-printed
+    /// records indent what they nest).
     fn cut_value(&mut self, out: &mut Vec<u8>) -> io::Result<JsonItem> {
         let line = self.line;
         let mut start = self.pos;
@@ -157,10 +185,14 @@ impl<R: BufRead> JsonSplitter<R> {
         let mut in_string = false;
         let mut lines = 0u64;
         let scalar = !matches!(self.buf[self.pos], b'{' | b'[');
+        let top = self.level == Level::Top;
+        // Past the size limit the record's bytes are dropped as they are scanned.
+        let mut oversized = false;
         loop {
             let mut i = self.pos;
             let buf = &self.buf;
             let mut done = None;
+            let mut broken = None;
             while i < buf.len() {
                 if in_string {
                     match memchr::memchr3(b'"', b'\\', b'\n', &buf[i..]) {
@@ -182,6 +214,10 @@ impl<R: BufRead> JsonSplitter<R> {
                                     i += 2;
                                 }
                                 _ => {
+                                    if top && self.line_ends_record(i) {
+                                        broken = Some(i);
+                                        break;
+                                    }
                                     lines += 1;
                                     i += 1;
                                 }
@@ -210,7 +246,13 @@ impl<R: BufRead> JsonSplitter<R> {
                             break;
                         }
                     }
-                    b'\n' => lines += 1,
+                    b'\n' => {
+                        if top && depth > 0 && self.line_ends_record(i) {
+                            broken = Some(i);
+                            break;
+                        }
+                        lines += 1;
+                    }
                     b',' if depth == 0 => {
                         done = Some(i);
                         break;
@@ -219,24 +261,46 @@ impl<R: BufRead> JsonSplitter<R> {
                 }
                 i += 1;
             }
+            if let Some(at) = broken {
+                let found = preview(&self.buf[start..at]);
+                self.pos = at;
+                self.line += lines;
+                if oversized {
+                    return Ok(JsonItem::Oversized { line });
+                }
+                return Ok(JsonItem::Broken { line, found });
+            }
             if let Some(end) = done {
+                self.pos = end;
+                self.line += lines;
+                if top && !scalar && self.json_lines.is_none() {
+                    self.json_lines = Some(lines == 0);
+                }
+                if oversized || end - start > self.max_record {
+                    return Ok(JsonItem::Oversized { line });
+                }
                 out.extend_from_slice(&self.buf[start..end]);
                 let len = end - start;
                 let at = out.len() - len;
-                self.pos = end;
-                self.line += lines;
                 return Ok(JsonItem::Record {
                     start: at,
                     end: out.len(),
                     line,
                 });
             }
-            // Need more input: keep the record's bytes, resume scanning where we stopped.
+            // Need more input: keep the record's bytes (unless it is already too large),
+            // resume scanning where we stopped.
             self.pos = i;
-            let keep = start;
+            if !oversized && i - start > self.max_record {
+                oversized = true;
+            }
+            let keep = if oversized { i } else { start };
             if !self.refill(keep)? {
                 self.line += lines;
                 self.pos = self.buf.len();
+                if oversized {
+                    return Ok(JsonItem::Oversized { line });
+                }
                 if scalar && depth == 0 && !in_string {
                     out.extend_from_slice(&self.buf[0..]);
                     let at = out.len() - self.buf.len();
@@ -252,6 +316,23 @@ impl<R: BufRead> JsonSplitter<R> {
                 });
             }
             start = 0;
+        }
+    }
+
+    /// Whether the line end at `buf[i]` ends a top-level record cut short: always in JSON
+    /// lines, else when the next line starts with `{` in its first column.
+    fn line_ends_record(&self, i: usize) -> bool {
+        match self.json_lines {
+            Some(true) => true,
+            _ => {
+                let next = self.buf.get(i + 1).copied();
+                let next = if next == Some(b'\r') {
+                    self.buf.get(i + 2).copied()
+                } else {
+                    next
+                };
+                next == Some(b'{')
+            }
         }
     }
 }
@@ -352,6 +433,48 @@ mod tests {
                 .contains("Truncated { line: 4, inside_record: true }"),
             "{:?}",
             got[3]
+        );
+    }
+
+    #[test]
+    fn json_lines_resume_after_a_broken_line() {
+        let got = split("{\"a\":1}\n{\"b\": \"cut\n{\"c\":[1,\n{\"d\":4}\n");
+        assert_eq!(got[0].0, "{\"a\":1}");
+        assert!(got[1].0.contains("Broken { line: 2"), "{:?}", got[1]);
+        assert!(got[2].0.contains("Broken { line: 3"), "{:?}", got[2]);
+        assert_eq!(got[3], ("{\"d\":4}".to_string(), 4));
+    }
+
+    #[test]
+    fn pretty_printed_records_are_not_cut_at_line_ends() {
+        let got = split("{\n  \"a\": {\n    \"b\": 1\n  }\n}\n{\n  \"c\": 2\n}\n");
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[1].1, 6);
+    }
+
+    #[test]
+    fn a_record_larger_than_the_limit_is_skipped_not_held() {
+        let big = format!("{{\"a\":\"{}\"}}", "x".repeat(1000));
+        let text = format!("{{\"a\":1}}\n{big}\n{{\"b\":2}}\n");
+        let mut s = JsonSplitter::new(io::BufReader::with_capacity(16, text.as_bytes()))
+            .with_max_record(100);
+        let mut out = Vec::new();
+        let mut items = Vec::new();
+        while let Some(item) = s.next_into(&mut out).unwrap() {
+            items.push(item);
+        }
+        assert!(
+            matches!(items[1], JsonItem::Oversized { line: 2 }),
+            "{items:?}"
+        );
+        assert!(
+            matches!(items[2], JsonItem::Record { line: 3, .. }),
+            "{items:?}"
+        );
+        assert!(
+            out.len() < 100,
+            "the big record was not kept: {}",
+            out.len()
         );
     }
 

@@ -89,7 +89,14 @@ pub struct Ingested {
     pub skipped: Vec<Skipped>,
     /// Deduplicated events sorted by (time, file, record, part): a total order.
     pub events: Vec<Event>,
+    /// Rejected rows, at most [`read::REJECTS_KEPT`] per file (in file, then record order);
+    /// `rejects_total` counts them all and the rest are in `spills`.
     pub rejects: Vec<Reject>,
+    /// Every rejected row of every file.
+    pub rejects_total: u64,
+    /// Per file id, the rejects beyond the first [`read::REJECTS_KEPT`], as rejects CSV rows in
+    /// a temporary file (see `report::csv::write_all_rejects`).
+    pub spills: std::collections::BTreeMap<FileId, std::fs::File>,
     pub coverage: Coverage,
 }
 

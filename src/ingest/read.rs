@@ -35,21 +35,35 @@ pub struct FileRead {
     pub error: Option<String>,
     pub rows: u64,
     pub events: Vec<Event>,
+    /// The first [`REJECTS_KEPT`] rejected rows, in record order.
     pub rejects: Vec<Reject>,
+    /// Every rejected row, including those beyond [`REJECTS_KEPT`].
+    pub rejected: u64,
+    /// The rejects beyond [`REJECTS_KEPT`], as rejects CSV rows in a temporary file.
+    pub spill: Option<std::fs::File>,
     pub warnings: Vec<String>,
 }
+
+/// Rejected rows kept in memory per file (listed by `inspect --json`, the HTML report); the rest
+/// stream to a temporary file and reach `--rejects` and rejects.csv, and every one is counted.
+pub const REJECTS_KEPT: usize = 1000;
+
+/// A framing-level reject (not JSON, truncated, oversized): (record, line, error).
+type FramingReject = (u64, u64, RowError);
 
 enum Batch {
     Csv {
         index: u64,
         first_record: u64,
         rows: CsvRows,
+        framing: Vec<FramingReject>,
     },
     Json {
         index: u64,
         first_record: u64,
         text: Vec<u8>,
         items: Vec<(usize, usize, u64)>,
+        framing: Vec<FramingReject>,
     },
 }
 
@@ -93,9 +107,10 @@ struct ReaderEnd {
     encoding: Option<TextEncoding>,
     error: Option<String>,
     rows: u64,
-    /// Framing-level problems (JSON garbage, truncation), as rejects or file warnings.
-    rejects: Vec<(u64, u64, RowError)>,
+    /// File-level framing problems (an array never closed, blank lines), as file warnings.
     warnings: Vec<String>,
+    /// Set when a read error stopped reading before the end of the file.
+    read_error: Option<String>,
 }
 
 /// The decoder and what decoding needs to know about the file.
@@ -119,7 +134,35 @@ pub fn read_file(
         }
         Err(e) => return FileRead::failed(format!("cannot read: {e}")),
     };
-    let file_name = file.file_name().to_string();
+    let mut read = read_raw(id, &file.display, file.file_name(), raw, opts);
+    let (sha256, hash_problem) = match &file.container {
+        Container::Zip { .. } => (None, None),
+        _ => match digest.lock().ok().and_then(|d| d.clone()) {
+            Some(Ok(h)) => (Some(h), None),
+            Some(Err(why)) => (None, Some(why)),
+            None => (None, None),
+        },
+    };
+    read.sha256 = sha256;
+    if let Some(why) = hash_problem {
+        if read.error.is_none() {
+            read.error = Some(format!("cannot read the whole file: {why}"));
+        }
+    }
+    read
+}
+
+/// Reads, frames, detects and decodes the bytes of one evidence file from any reader (the
+/// fuzz targets feed it memory). `display` names the file in rejects; `file_name` is the
+/// export's own name (it decides one variant, see detect.rs).
+pub fn read_raw(
+    id: FileId,
+    display: &str,
+    file_name: &str,
+    raw: Box<dyn std::io::Read + Send>,
+    opts: &IngestOptions,
+) -> FileRead {
+    let file_name = file_name.to_string();
     let (plan_tx, plan_rx) = sync_channel::<Arc<Plan>>(1);
     let (batch_tx, batch_rx) = sync_channel::<Batch>(BATCHES_IN_FLIGHT);
     // Emptied row buffers go back to the reader, so big buffers are not mapped and unmapped
@@ -131,35 +174,40 @@ pub fn read_file(
             frame(raw, &file_name, &plan_tx, &batch_tx, &recycle_rx, &mut end);
             end
         });
-        let outputs = decode_all(id, opts.date_order, &plan_rx, batch_rx, &recycle_tx);
+        let outputs = decode_all(
+            id,
+            display,
+            opts.date_order,
+            &plan_rx,
+            batch_rx,
+            &recycle_tx,
+        );
         let end = reader.join().unwrap_or_else(|_| ReaderEnd {
             error: Some("internal error: the reader thread panicked".into()),
             ..ReaderEnd::default()
         });
         (end, outputs)
     });
-    let sha256 = match &file.container {
-        Container::Zip { .. } => None,
-        _ => digest.lock().ok().and_then(|d| d.clone()),
-    };
+    let error = end.error.or(end.read_error);
     let mut read = FileRead {
-        sha256,
+        sha256: None,
         encoding: end.encoding,
-        variant: outputs.as_ref().map(|(v, _)| *v),
-        error: end.error,
+        variant: outputs.as_ref().map(|s| s.variant),
+        error,
         rows: end.rows,
         events: Vec::new(),
         rejects: Vec::new(),
+        rejected: 0,
+        spill: None,
         warnings: end.warnings,
     };
-    for (record, line, err) in end.rejects {
-        read.rejects
-            .push(Reject::new(id, &file.display, record, line, err));
+    if read.variant.is_none() {
+        // Nothing was recognised: no row of the file is accounted as a row of an export.
+        read.rows = 0;
     }
-    if let Some((_, outputs)) = outputs {
-        merge(id, &file.display, opts.date_order, outputs, &mut read);
+    if let Some(sink) = outputs {
+        sink.finish(opts.date_order, &mut read);
     }
-    read.rejects.sort_by_key(|r| (r.record, r.line));
     read
 }
 
@@ -173,6 +221,8 @@ impl FileRead {
             rows: 0,
             events: Vec::new(),
             rejects: Vec::new(),
+            rejected: 0,
+            spill: None,
             warnings: Vec::new(),
         }
     }
@@ -241,11 +291,12 @@ fn frame_csv(
             return;
         }
     };
+    let guard = RecordGuard::default();
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .delimiter(delimiter)
-        .from_reader(text);
+        .from_reader(guard.wrap(text));
     let mut header = csv::StringRecord::new();
     match reader.read_record(&mut header) {
         Ok(true) => {}
@@ -287,58 +338,131 @@ fn frame_csv(
     }
     let mut index = 0;
     let mut rows = CsvRows::default();
+    let mut framing: Vec<FramingReject> = Vec::new();
     let mut first_record = 1;
+    let mut blank = 0u64;
     let mut record = csv::ByteRecord::new();
     loop {
+        guard.reset();
+        // Where the next record starts, for errors that carry no position (an I/O error).
+        let next_line = reader.position().line() + 1 + skipped;
         match reader.read_byte_record(&mut record) {
             Ok(true) => {
+                if record.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) {
+                    // A line of spaces is not a row.
+                    blank += 1;
+                    continue;
+                }
                 // The csv crate counts lines from 0 before the record; people count from 1.
                 let line = record.position().map_or(0, |p| p.line()) + 1 + skipped;
                 end.rows += 1;
                 rows.push(&record, line);
-                if rows.len() == BATCH_RECORDS {
-                    let next = recycled.try_recv().unwrap_or_default();
-                    let full = std::mem::replace(&mut rows, next);
-                    let batch = Batch::Csv {
-                        index,
-                        first_record,
-                        rows: full,
-                    };
-                    if batch_tx.send(batch).is_err() {
-                        return;
-                    }
-                    index += 1;
-                    first_record = end.rows + 1;
-                }
             }
             Ok(false) => break,
             Err(e) => {
                 end.rows += 1;
-                let line = e.position().map_or(0, |p| p.line()) + 1 + skipped;
-                end.rejects.push((
-                    end.rows,
-                    line,
-                    RowError::new(format!("CSV row cannot be read: {e}")),
-                ));
-                if !matches!(
+                let line = e.position().map_or(next_line, |p| p.line() + 1 + skipped);
+                let recoverable = matches!(
                     e.kind(),
                     csv::ErrorKind::Utf8 { .. } | csv::ErrorKind::UnequalLengths { .. }
-                ) {
-                    end.warnings
-                        .push(format!("reading stopped at line {line}: {e}"));
+                );
+                let reason = match guard.tripped() {
+                    true => format!(
+                        "a single CSV record is larger than {} MiB (an unclosed quote?); reading stopped here",
+                        MAX_RECORD_BYTES >> 20
+                    ),
+                    false => format!("CSV row cannot be read: {e}"),
+                };
+                framing.push((end.rows, line, RowError::new(reason.clone())));
+                if !recoverable {
+                    end.read_error = Some(format!(
+                        "reading stopped at line {line}: {reason}; the rows before it were read"
+                    ));
                     break;
                 }
             }
         }
+        if rows.len() + framing.len() >= BATCH_RECORDS {
+            let next = recycled.try_recv().unwrap_or_default();
+            let full = std::mem::replace(&mut rows, next);
+            let batch = Batch::Csv {
+                index,
+                first_record,
+                rows: full,
+                framing: std::mem::take(&mut framing),
+            };
+            if batch_tx.send(batch).is_err() {
+                return;
+            }
+            index += 1;
+            first_record = end.rows + 1;
+        }
     }
-    if rows.len() > 0 {
+    if blank > 0 {
+        end.warnings.push(format!(
+            "{blank} blank lines (only spaces) skipped: they are not rows"
+        ));
+    }
+    if rows.len() > 0 || !framing.is_empty() {
         let _ = batch_tx.send(Batch::Csv {
             index,
             first_record,
             rows,
+            framing,
         });
     }
 }
+
+/// The largest single record read (a JSON record, or a CSV row with its quoted cells): larger
+/// ones are rejected before they are held in memory (docs/reliability.md, "Limits").
+pub const MAX_RECORD_BYTES: u64 = 64 << 20;
+
+/// Counts the bytes the CSV reader pulls since the last record; past [`MAX_RECORD_BYTES`] the
+/// read fails, so one unclosed quote cannot make the rest of a huge file one cell in memory.
+#[derive(Clone, Default)]
+struct RecordGuard(Arc<std::sync::atomic::AtomicU64>);
+
+impl RecordGuard {
+    fn wrap<R: std::io::Read>(&self, inner: R) -> Guarded<R> {
+        Guarded {
+            inner,
+            guard: self.clone(),
+        }
+    }
+
+    fn reset(&self) {
+        self.0.store(0, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn tripped(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed) > MAX_RECORD_BYTES
+    }
+}
+
+struct Guarded<R> {
+    inner: R,
+    guard: RecordGuard,
+}
+
+impl<R: std::io::Read> std::io::Read for Guarded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.guard.tripped() {
+            return Err(std::io::Error::other(format!(
+                "a single record is larger than {} MiB",
+                MAX_RECORD_BYTES >> 20
+            )));
+        }
+        let n = self.inner.read(buf)?;
+        self.guard
+            .0
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Records tried to recognise a JSON export: a bad first record (a broken line, an odd object)
+/// does not make the whole file unrecognised.
+pub const DETECT_TRIES: usize = 16;
 
 fn frame_json(
     text: Box<dyn BufRead + Send>,
@@ -349,7 +473,11 @@ fn frame_json(
     let mut splitter = JsonSplitter::new(text);
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 20);
     let mut items: Vec<(usize, usize, u64)> = Vec::new();
+    let mut framing: Vec<FramingReject> = Vec::new();
     let mut planned = false;
+    // Records looked at while recognising the export, and the first of them.
+    let mut tried = 0usize;
+    let mut first_seen: Option<String> = None;
     let mut index = 0;
     let mut first_record = 1;
     loop {
@@ -357,10 +485,14 @@ fn frame_json(
             Ok(Some(item)) => item,
             Ok(None) => break,
             Err(e) => {
-                end.warnings.push(format!("reading stopped: {e}"));
+                end.read_error = Some(format!(
+                    "reading stopped at line {}: {e}; the records before it were read",
+                    splitter.line()
+                ));
                 break;
             }
         };
+        let mut new_records = 0;
         match item {
             JsonItem::Record {
                 start,
@@ -375,20 +507,42 @@ fn frame_json(
                         buf.extend_from_slice(&page[offset..offset + len]);
                         end.rows += 1;
                         items.push((at, buf.len(), line + extra_lines));
+                        new_records += 1;
                     }
                 } else {
                     end.rows += 1;
                     items.push((start, stop, line));
+                    new_records = 1;
                 }
             }
             JsonItem::Garbage { line, found } => {
                 end.rows += 1;
-                end.rejects.push((
+                framing.push((
                     end.rows,
                     line,
                     RowError::new(format!("not JSON where a record should start: {found:?}")),
                 ));
-                continue;
+            }
+            JsonItem::Broken { line, found } => {
+                end.rows += 1;
+                framing.push((
+                    end.rows,
+                    line,
+                    RowError::new(format!(
+                        "the line ends inside this JSON record (a broken line of JSON lines); reading resumed on the next line: {found:?}"
+                    )),
+                ));
+            }
+            JsonItem::Oversized { line } => {
+                end.rows += 1;
+                framing.push((
+                    end.rows,
+                    line,
+                    RowError::new(format!(
+                        "a single JSON record larger than {} MiB: not read (split the export, or check the file is what it claims)",
+                        MAX_RECORD_BYTES >> 20
+                    )),
+                ));
             }
             JsonItem::Truncated {
                 line,
@@ -396,7 +550,7 @@ fn frame_json(
             } => {
                 if inside_record {
                     end.rows += 1;
-                    end.rejects.push((
+                    framing.push((
                         end.rows,
                         line,
                         RowError::new(
@@ -406,42 +560,46 @@ fn frame_json(
                 } else {
                     end.warnings.push(format!("the JSON array opened on line {line} is never closed: the file is probably truncated"));
                 }
-                continue;
             }
         }
-        if !planned {
-            let Some(&(s, e, _)) = items.first() else {
-                continue;
-            };
-            let Ok(first) = std::str::from_utf8(&buf[s..e]) else {
-                end.error = Some("the first JSON record is not valid UTF-8 text".into());
-                return;
-            };
-            let Some(detected) = detect::detect_json(first) else {
-                end.error = Some(format!(
-                    "not a recognised export: expected {}; the first record starts {:?}",
-                    detect::JSON_EXPECTED,
-                    crate::normalize::truncate(first, 120)
-                ));
-                return;
-            };
-            if plan_tx
-                .send(Arc::new(Plan {
-                    detected,
-                    header: None,
-                }))
-                .is_err()
-            {
-                return;
+        if !planned && new_records > 0 {
+            // Try the new records, up to DETECT_TRIES in all; records that did not decide stay
+            // in the batch and are decoded (and rejected with a reason) like any other.
+            let from = items.len() - new_records;
+            for &(s, e, _) in &items[from..] {
+                if tried >= DETECT_TRIES {
+                    break;
+                }
+                tried += 1;
+                let text = String::from_utf8_lossy(&buf[s..e]);
+                if first_seen.is_none() {
+                    first_seen = Some(crate::normalize::truncate(&text, 120).to_string());
+                }
+                if let Some(detected) = detect::detect_json(&text) {
+                    if plan_tx
+                        .send(Arc::new(Plan {
+                            detected,
+                            header: None,
+                        }))
+                        .is_err()
+                    {
+                        return;
+                    }
+                    planned = true;
+                    break;
+                }
             }
-            planned = true;
+            if !planned && tried >= DETECT_TRIES {
+                break;
+            }
         }
-        if items.len() >= BATCH_RECORDS {
+        if planned && items.len() + framing.len() >= BATCH_RECORDS {
             let batch = Batch::Json {
                 index,
                 first_record,
                 text: std::mem::take(&mut buf),
                 items: std::mem::take(&mut items),
+                framing: std::mem::take(&mut framing),
             };
             if batch_tx.send(batch).is_err() {
                 return;
@@ -449,20 +607,30 @@ fn frame_json(
             index += 1;
             first_record = end.rows + 1;
             buf.reserve(1 << 20);
+        } else if !planned && framing.len() > 100_000 {
+            // Only garbage so far: do not hold it all.
+            break;
         }
     }
     if !planned {
         if end.error.is_none() {
-            end.error = Some("no JSON records found".into());
+            end.error = Some(match first_seen {
+                Some(first) => format!(
+                    "not a recognised export: expected {}; none of the first {tried} records is one (the first starts {first:?})",
+                    detect::JSON_EXPECTED
+                ),
+                None => "no JSON records found".into(),
+            });
         }
         return;
     }
-    if !items.is_empty() {
+    if !items.is_empty() || !framing.is_empty() {
         let _ = batch_tx.send(Batch::Json {
             index,
             first_record,
             text: buf,
             items,
+            framing,
         });
     }
 }
@@ -517,26 +685,188 @@ struct Decoded {
     notes: BTreeMap<Note, u64>,
 }
 
-/// Decodes every batch in parallel; `None` when the reader never detected a variant.
+/// Decodes every batch in parallel; `None` when the reader never detected a variant. Decoded
+/// batches are taken into the file's [`FileSink`] in file order as soon as they are ready, so
+/// rejects stream to their spill file instead of piling up.
 fn decode_all(
     id: FileId,
+    path: &str,
     order: DateOrder,
     plan_rx: &Receiver<Arc<Plan>>,
     batches: Receiver<Batch>,
     recycle: &SyncSender<CsvRows>,
-) -> Option<(Variant, Vec<Decoded>)> {
+) -> Option<FileSink> {
     let Ok(plan) = plan_rx.recv() else {
         // Drain so the reader never blocks on a full channel.
         for _ in batches.iter() {}
         return None;
     };
-    let mut outputs: Vec<Decoded> = batches
-        .into_iter()
-        .par_bridge()
-        .map(|batch| decode_batch(id, order, &plan, batch, recycle))
-        .collect();
-    outputs.sort_by_key(|d| d.index);
-    Some((plan.detected.variant, outputs))
+    let sink = std::sync::Mutex::new(FileSink::new(id, path, plan.detected.variant));
+    batches.into_iter().par_bridge().for_each(|batch| {
+        let decoded = decode_batch(id, order, &plan, batch, recycle);
+        if let Ok(mut sink) = sink.lock() {
+            sink.take(decoded);
+        }
+    });
+    let mut sink = match sink.into_inner() {
+        Ok(s) => s,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    sink.drain_pending();
+    Some(sink)
+}
+
+/// What a file's decoded batches add up to, taken in file order.
+struct FileSink {
+    id: FileId,
+    path: String,
+    variant: Variant,
+    next: u64,
+    pending: BTreeMap<u64, Decoded>,
+    events: Vec<Event>,
+    /// (index in `events`, day-first time) for rows whose date order was ambiguous.
+    alternatives: Vec<(usize, DateTime<Utc>)>,
+    day_first: u64,
+    month_first: u64,
+    notes: BTreeMap<Note, u64>,
+    rejects: RejectSink,
+}
+
+impl FileSink {
+    fn new(id: FileId, path: &str, variant: Variant) -> FileSink {
+        FileSink {
+            id,
+            path: path.to_string(),
+            variant,
+            next: 0,
+            pending: BTreeMap::new(),
+            events: Vec::new(),
+            alternatives: Vec::new(),
+            day_first: 0,
+            month_first: 0,
+            notes: BTreeMap::new(),
+            rejects: RejectSink::default(),
+        }
+    }
+
+    fn take(&mut self, d: Decoded) {
+        self.pending.insert(d.index, d);
+        while let Some(d) = self.pending.remove(&self.next) {
+            self.next += 1;
+            self.append(d);
+        }
+    }
+
+    /// Takes what is left (batch indexes always run 0.., so this only matters after a panic).
+    fn drain_pending(&mut self) {
+        let rest = std::mem::take(&mut self.pending);
+        for (_, d) in rest {
+            self.append(d);
+        }
+    }
+
+    fn append(&mut self, mut d: Decoded) {
+        let offset = self.events.len();
+        self.alternatives
+            .extend(d.alternatives.iter().map(|(i, t)| (offset + i, *t)));
+        self.events.append(&mut d.events);
+        self.day_first += d.day_first;
+        self.month_first += d.month_first;
+        for (n, c) in d.notes {
+            *self.notes.entry(n).or_insert(0) += c;
+        }
+        for (record, line, err) in d.rejects {
+            self.rejects
+                .push(Reject::new(self.id, &self.path, record, line, err));
+        }
+    }
+
+    /// Settles day/month order for the file and hands everything to `read`.
+    fn finish(self, order: DateOrder, read: &mut FileRead) {
+        let (day_first, month_first) = (self.day_first, self.month_first);
+        let ambiguous = self.alternatives.len();
+        let use_day_first = order == DateOrder::Auto && day_first > 0 && month_first == 0;
+        if order == DateOrder::Auto {
+            if day_first > 0 && month_first > 0 {
+                read.warnings.push(format!(
+                    "dates disagree on day/month order ({day_first} values are day-first, {month_first} month-first); ambiguous ones were read month-first: check the export and use --date-order"
+                ));
+            } else if ambiguous > 0 && day_first == 0 && month_first == 0 {
+                read.warnings.push(format!(
+                    "{ambiguous} culture-formatted dates could be day/month or month/day and nothing in the file decides; read as month/day (en-US). Use --date-order dmy if the export came from a day-first locale"
+                ));
+            } else if use_day_first {
+                read.warnings.push("culture-formatted dates read as day/month/year (the file has days above 12 in the first position)".into());
+            }
+        }
+        let mut events = self.events;
+        if use_day_first {
+            for (i, alt) in self.alternatives {
+                events[i].time = alt;
+            }
+        }
+        read.events = events;
+        for (note, count) in self.notes {
+            read.warnings.push(format!("{count} {}", note.describe()));
+        }
+        let rejects = self.rejects;
+        if let Some(why) = &rejects.spill_error {
+            read.warnings.push(format!(
+                "only the first {REJECTS_KEPT} rejected rows are listed: the rest could not be written to a temporary file ({why}); all {} are counted",
+                rejects.total
+            ));
+        }
+        read.rejected = rejects.total;
+        read.rejects = rejects.kept;
+        read.spill = rejects
+            .spill
+            .and_then(|w| w.into_inner().ok())
+            .and_then(|b| b.into_inner().ok());
+    }
+}
+
+/// A file's rejects in record order: the first [`REJECTS_KEPT`] kept, the rest written to a
+/// temporary file (as rejects CSV rows), all counted.
+#[derive(Default)]
+struct RejectSink {
+    kept: Vec<Reject>,
+    total: u64,
+    spill: Option<csv::Writer<std::io::BufWriter<std::fs::File>>>,
+    spill_error: Option<String>,
+}
+
+impl RejectSink {
+    fn push(&mut self, r: Reject) {
+        self.total += 1;
+        if self.kept.len() < REJECTS_KEPT {
+            self.kept.push(r);
+            return;
+        }
+        if self.spill_error.is_some() {
+            return;
+        }
+        if self.spill.is_none() {
+            match tempfile::tempfile() {
+                Ok(f) => {
+                    self.spill = Some(
+                        csv::WriterBuilder::new()
+                            .has_headers(false)
+                            .from_writer(std::io::BufWriter::new(f)),
+                    )
+                }
+                Err(e) => {
+                    self.spill_error = Some(e.to_string());
+                    return;
+                }
+            }
+        }
+        if let Some(w) = &mut self.spill {
+            let cells = crate::report::csv::reject_cells(&r);
+            if let Err(e) = w.write_record(cells.iter().map(|c| c.as_bytes())) {
+                self.spill_error = Some(e.to_string());
+            }
+        }
+    }
 }
 
 fn decode_batch(
@@ -600,12 +930,16 @@ fn decode_batch(
             index,
             first_record,
             rows,
+            framing,
         } => {
             out.index = index;
+            let taken: std::collections::HashSet<u64> = framing.iter().map(|f| f.0).collect();
+            out.rejects.extend(framing);
+            let mut numbers = (first_record..).filter(|n| !taken.contains(n));
             out.events.reserve(rows.len());
             let mut cells: Vec<&str> = Vec::new();
             for i in 0..rows.len() {
-                let number = first_record + i as u64;
+                let number = numbers.next().unwrap_or(first_record);
                 let line = rows.rows[i].1;
                 cells.clear();
                 let valid = rows.cells(i).all(|bytes| match std::str::from_utf8(bytes) {
@@ -640,10 +974,15 @@ fn decode_batch(
             first_record,
             text,
             items,
+            framing,
         } => {
             out.index = index;
-            for (i, (start, end, line)) in items.into_iter().enumerate() {
-                let number = first_record + i as u64;
+            // Record numbers run over records and framing rejects together, in file order.
+            let taken: std::collections::HashSet<u64> = framing.iter().map(|f| f.0).collect();
+            out.rejects.extend(framing);
+            let mut numbers = (first_record..).filter(|n| !taken.contains(n));
+            for (start, end, line) in items.into_iter() {
+                let number = numbers.next().unwrap_or(first_record);
                 let bytes = &text[start..end];
                 match std::str::from_utf8(bytes) {
                     Ok(s) => one(Record::Json(s), number, line, &mut cx, &mut out),
@@ -656,6 +995,7 @@ fn decode_batch(
             }
         }
     }
+    out.rejects.sort_by_key(|r| (r.0, r.1));
     out.day_first = cx.day_first;
     out.month_first = cx.month_first;
     out.notes = cx.notes;
@@ -676,46 +1016,4 @@ fn is_repeated_header(row: &Row, header: Option<&[String]>) -> bool {
         .trim_matches('"');
     first.eq_ignore_ascii_case(&header[0])
         && row.iter().zip(header).all(|(c, h)| normalize_name(c) == *h)
-}
-
-/// Puts decoded batches back in file order and settles day/month order for the file.
-fn merge(id: FileId, path: &str, order: DateOrder, outputs: Vec<Decoded>, read: &mut FileRead) {
-    let day_first: u64 = outputs.iter().map(|o| o.day_first).sum();
-    let month_first: u64 = outputs.iter().map(|o| o.month_first).sum();
-    let ambiguous: usize = outputs.iter().map(|o| o.alternatives.len()).sum();
-    let use_day_first = order == DateOrder::Auto && day_first > 0 && month_first == 0;
-    if order == DateOrder::Auto {
-        if day_first > 0 && month_first > 0 {
-            read.warnings.push(format!(
-                "dates disagree on day/month order ({day_first} values are day-first, {month_first} month-first); ambiguous ones were read month-first: check the export and use --date-order"
-            ));
-        } else if ambiguous > 0 && day_first == 0 && month_first == 0 {
-            read.warnings.push(format!(
-                "{ambiguous} culture-formatted dates could be day/month or month/day and nothing in the file decides; read as month/day (en-US). Use --date-order dmy if the export came from a day-first locale"
-            ));
-        } else if use_day_first {
-            read.warnings.push("culture-formatted dates read as day/month/year (the file has days above 12 in the first position)".into());
-        }
-    }
-    let mut notes: BTreeMap<Note, u64> = BTreeMap::new();
-    read.events
-        .reserve_exact(outputs.iter().map(|o| o.events.len()).sum());
-    for o in outputs {
-        let mut events = o.events;
-        if use_day_first {
-            for (i, alt) in o.alternatives {
-                events[i].time = alt;
-            }
-        }
-        read.events.append(&mut events);
-        for (record, line, err) in o.rejects {
-            read.rejects.push(Reject::new(id, path, record, line, err));
-        }
-        for (n, c) in o.notes {
-            *notes.entry(n).or_insert(0) += c;
-        }
-    }
-    for (note, count) in notes {
-        read.warnings.push(format!("{count} {}", note.describe()));
-    }
 }

@@ -349,6 +349,7 @@ impl<'a> AuditFields<'a> {
             mail.dest_folder = folder_path(dest);
         }
         mail.push_attrs(&mut e);
+        note_unparsed_nested(&self, &mut e, cx);
 
         e.object = object_of(operation, &params, &self, &mail);
         Ok(e)
@@ -413,6 +414,38 @@ impl<'a> Properties<'a> {
     fn take(&mut self, name: &str) -> Option<Cow<'a, str>> {
         let i = self.0.iter().position(|(n, _)| n == name)?;
         Some(self.0.remove(i).1)
+    }
+}
+
+/// Nested AuditData values (`Parameters`, `Folders`...) are read leniently: what parses is
+/// used. One that is not valid JSON is named in the event's `parse_error` attr and counted as
+/// a note of the file, so a half-read value is never silent.
+fn note_unparsed_nested(f: &AuditFields, e: &mut Event, cx: &mut RowCtx) {
+    let mut any = false;
+    for (field, value) in [
+        ("Parameters", &f.parameters),
+        ("OperationProperties", &f.operation_properties),
+        ("ModifiedProperties", &f.modified_properties),
+        ("ExtendedProperties", &f.extended_properties),
+        ("DeviceProperties", &f.device_properties),
+        ("AppAccessContext", &f.app_access_context),
+        ("Target", &f.target),
+        ("Item", &f.item),
+        ("AffectedItems", &f.affected_items),
+        ("Folders", &f.folders),
+        ("Folder", &f.folder),
+        ("DestFolder", &f.dest_folder),
+    ] {
+        let Some(text) = value.as_deref() else {
+            continue;
+        };
+        if serde_json::from_str::<serde::de::IgnoredAny>(text).is_err() {
+            push_attr(e, "parse_error", field);
+            any = true;
+        }
+    }
+    if any {
+        cx.note(crate::normalize::Note::NestedJson);
     }
 }
 

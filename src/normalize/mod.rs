@@ -152,6 +152,9 @@ pub trait Decode: Send + Sync {
 pub enum Note {
     /// `Search-UnifiedAuditLog` set ResultIndex to -1: the search hit an internal timeout.
     SearchTimeout,
+    /// A nested value (AuditData `Parameters`, `Folders`..., sign-in `location`...) is not valid
+    /// JSON: what parsed was used, the event's `parse_error` attr names the field.
+    NestedJson,
     /// Invalid UTF-8 bytes were replaced with U+FFFD.
     InvalidUtf8,
 }
@@ -161,6 +164,7 @@ impl Note {
         match self {
             Note::SearchTimeout => "rows with ResultIndex -1: Search-UnifiedAuditLog hit an internal timeout, so this search result is incomplete; run the search again",
             Note::InvalidUtf8 => "rows with bytes that are not valid UTF-8; they were replaced with U+FFFD",
+            Note::NestedJson => "rows with a nested value that is not valid JSON (Parameters, Folders, location...); what parsed was used and the event's parse_error attr names the field",
         }
     }
 }

@@ -13,6 +13,8 @@ use crate::normalize::{
 /// Sign-in facts as found in one record; `None` where the record lacks them.
 #[derive(Default, Debug)]
 pub struct SigninFields<'a> {
+    /// Nested values that were not valid JSON (`location`, `status`...): named in `parse_error`.
+    pub parse_errors: Vec<&'static str>,
     /// (field name as exported, value) of the sign-in time.
     pub time: Option<(&'static str, Cow<'a, str>)>,
     pub upn: Option<Cow<'a, str>>,
@@ -162,26 +164,28 @@ impl<'a> SigninFields<'a> {
 
     /// `location{city, state, countryOrRegion|country}` (Graph) or `LocationDetails` (Log Analytics).
     pub fn set_location_json(&mut self, obj: &str) {
-        let _ = json::for_each_field_ci(obj, |k, v| match k {
+        let parsed = json::for_each_field_ci(obj, |k, v| match k {
             "city" => self.city = json::text(v).map(owned),
             "state" => self.region = json::text(v).map(owned),
             "countryorregion" | "country" => self.country = json::text(v).map(owned),
             _ => {}
         });
+        self.checked("location", &parsed);
     }
 
     /// `status{errorCode, failureReason}`.
     pub fn set_status_json(&mut self, obj: &str) {
-        let _ = json::for_each_field_ci(obj, |k, v| match k {
+        let parsed = json::for_each_field_ci(obj, |k, v| match k {
             "errorcode" => self.error_code = json::text(v).map(owned),
             "failurereason" => self.failure_reason = json::text(v).map(owned),
             _ => {}
         });
+        self.checked("status", &parsed);
     }
 
     /// `deviceDetail{deviceId, displayName, operatingSystem, browser, trustType}`.
     pub fn set_device_json(&mut self, obj: &str) {
-        let _ = json::for_each_field_ci(obj, |k, v| match k {
+        let parsed = json::for_each_field_ci(obj, |k, v| match k {
             "deviceid" => self.device_id = json::text(v).map(owned),
             "displayname" => self.device_name = json::text(v).map(owned),
             "operatingsystem" => self.os = json::text(v).map(owned),
@@ -189,11 +193,12 @@ impl<'a> SigninFields<'a> {
             "trusttype" => self.trust_type = json::text(v).map(owned),
             _ => {}
         });
+        self.checked("deviceDetail", &parsed);
     }
 
     /// `authenticationDetails[]{authenticationMethod}`: every distinct method used.
     pub fn set_auth_details_json(&mut self, list: &str) {
-        let _ = json::for_each_element(list, |step| {
+        let parsed = json::for_each_element(list, |step| {
             let _ = json::for_each_field_ci(step.get(), |k, v| {
                 if k == "authenticationmethod" {
                     if let Some(m) = json::text(v) {
@@ -202,17 +207,25 @@ impl<'a> SigninFields<'a> {
                 }
             });
         });
+        self.checked("authenticationDetails", &parsed);
     }
 
     /// `mfaDetail{authMethod}` (older records).
     pub fn set_mfa_detail_json(&mut self, obj: &str) {
-        let _ = json::for_each_field_ci(obj, |k, v| {
+        let parsed = json::for_each_field_ci(obj, |k, v| {
             if k == "authmethod" {
                 if let Some(m) = json::text(v) {
                     self.add_auth_method(&m);
                 }
             }
         });
+        self.checked("mfaDetail", &parsed);
+    }
+
+    fn checked(&mut self, field: &'static str, parsed: &Result<(), serde_json::Error>) {
+        if parsed.is_err() && !self.parse_errors.contains(&field) {
+            self.parse_errors.push(field);
+        }
     }
 
     pub fn add_auth_method(&mut self, method: &str) {
@@ -323,6 +336,12 @@ impl<'a> SigninFields<'a> {
         }
         for m in &self.auth_methods {
             push_attr(&mut e, "auth_method", m);
+        }
+        if !self.parse_errors.is_empty() {
+            cx.note(crate::normalize::Note::NestedJson);
+            for field in &self.parse_errors {
+                push_attr(&mut e, "parse_error", field);
+            }
         }
         Ok(e)
     }

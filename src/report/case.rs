@@ -8,15 +8,16 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::csv::defuse;
+use super::outputs::AtomicFile;
 use crate::impact::{Impact, NotificationList, Recipient, SentBy, Verdict};
 use crate::normalize::time;
 
-/// Writes `value` as pretty JSON into `dir/name`.
+/// Writes `value` as pretty JSON into `dir/name` (under a temporary name, then renamed).
 pub fn write_json<T: Serialize + ?Sized>(dir: &Path, name: &str, value: &T) -> io::Result<()> {
-    let mut out = io::BufWriter::new(std::fs::File::create(dir.join(name))?);
+    let mut out = AtomicFile::create(&dir.join(name))?;
     serde_json::to_writer_pretty(&mut out, value).map_err(io::Error::from)?;
     out.write_all(b"\n")?;
-    out.flush()
+    out.commit()
 }
 
 /// `summary.json`: per user verdict, score, window and attacker IPs; tenant-wide counts.
@@ -183,9 +184,23 @@ pub const CASE_FILES: &[&str] = &[
 /// the command line, so it differs between runs with different options.
 pub const REPORT_FILES: &[&str] = &["report.html", "report.md"];
 
-/// Writes the case folder (created if missing). Evidence is never written to, only read.
-pub fn write_folder(dir: &Path, case: &Case) -> io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+/// Writes the case folder: into a staging folder next to `dir` that then replaces `dir` whole
+/// (a previous case there is replaced, a folder holding other files is refused; see
+/// [`super::outputs::write_case_folder`]). `extra` writes more files (timeline.parquet) into
+/// the staging folder. Evidence is never written to, only read.
+pub fn write_folder(
+    dir: &Path,
+    case: &Case,
+    extra: impl FnOnce(&Path) -> io::Result<()>,
+) -> io::Result<()> {
+    super::outputs::write_case_folder(dir, |staging| {
+        write_files(staging, case)?;
+        extra(staging)
+    })
+}
+
+/// Writes every case file into `dir`, each under a temporary name then renamed.
+pub fn write_files(dir: &Path, case: &Case) -> io::Result<()> {
     let ing = case.ingested;
     let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
     let mut summary = summary(case.impact, case.findings.len(), ing.coverage.users.len());
@@ -218,13 +233,15 @@ pub fn write_folder(dir: &Path, case: &Case) -> io::Result<()> {
             .filter(|u| u.verdict == Verdict::Compromised)
             .map(|u| (&u.recipients, u.blast_radius.forwarding_targets.as_slice()))
             .collect();
-        let mut out = io::BufWriter::new(std::fs::File::create(dir.join("recipients.csv"))?);
+        let mut out = AtomicFile::create(&dir.join("recipients.csv"))?;
         write_recipients(&mut out, &compromised, &case.impact.tenant_domains)?;
+        out.commit()?;
     }
     {
         let timelines = crate::timeline::build(&ing.events, &crate::timeline::Filter::default());
-        let mut out = io::BufWriter::new(std::fs::File::create(dir.join("timeline.csv"))?);
+        let mut out = AtomicFile::create(&dir.join("timeline.csv"))?;
         super::csv::write_timeline(&mut out, &timelines, &files, case.ips)?;
+        out.commit()?;
     }
     write_json(
         dir,
@@ -233,17 +250,20 @@ pub fn write_folder(dir: &Path, case: &Case) -> io::Result<()> {
             "files": ing.files,
             "skipped": ing.skipped,
             "coverage": ing.coverage,
-            "rejected": ing.rejects.len(),
+            "rejected": ing.rejects_total,
         }),
     )?;
     {
-        let mut out = io::BufWriter::new(std::fs::File::create(dir.join("rejects.csv"))?);
-        super::csv::write_rejects(&mut out, &ing.rejects)?;
-        out.flush()?;
+        let mut out = AtomicFile::create(&dir.join("rejects.csv"))?;
+        super::csv::write_all_rejects(&mut out, ing)?;
+        out.commit()?;
     }
     {
-        let mut out = io::BufWriter::new(std::fs::File::create(dir.join("report.html"))?);
+        let mut out = AtomicFile::create(&dir.join("report.html"))?;
         super::html::write(&mut out, case)?;
+        out.commit()?;
     }
-    std::fs::write(dir.join("report.md"), super::markdown::render(case))
+    let mut out = AtomicFile::create(&dir.join("report.md"))?;
+    out.write_all(super::markdown::render(case).as_bytes())?;
+    out.commit()
 }

@@ -125,29 +125,73 @@ pub fn timeline_row(
     ]
 }
 
+/// The rejects CSV header.
+pub const REJECT_COLUMNS: &[&str] = &["path", "line", "record", "field", "reason"];
+
+/// The cells of one rejects CSV row, escaped for spreadsheets.
+pub fn reject_cells(r: &Reject) -> [String; 5] {
+    [
+        defuse(&r.path).into_owned(),
+        r.line.to_string(),
+        r.record.to_string(),
+        defuse(r.field.as_deref().unwrap_or("")).into_owned(),
+        defuse(&r.reason).into_owned(),
+    ]
+}
+
 /// Writes rejected rows: path, line, record, field, reason.
 pub fn write_rejects(out: &mut dyn Write, rejects: &[Reject]) -> io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(["path", "line", "record", "field", "reason"])?;
+    w.write_record(REJECT_COLUMNS)?;
     for r in rejects {
-        w.write_record([
-            defuse(&r.path).as_ref(),
-            &r.line.to_string(),
-            &r.record.to_string(),
-            r.field.as_deref().unwrap_or(""),
-            defuse(&r.reason).as_ref(),
-        ])?;
+        w.write_record(reject_cells(r))?;
     }
     w.flush()?;
     Ok(())
 }
 
-/// Prefixes `'` to a cell a spreadsheet would evaluate as a formula (`=`, `+`, `@`, or `-`
-/// not followed by a digit), since evidence text is attacker-controlled (subjects, rule names).
+/// Writes every rejected row of the run: per file, the rows kept in memory then those that
+/// streamed to the file's temporary spill (beyond `REJECTS_KEPT`), in file and record order.
+pub fn write_all_rejects(out: &mut dyn Write, ing: &crate::ingest::Ingested) -> io::Result<()> {
+    use std::io::Seek;
+    let rows = |out: &mut dyn Write, rejects: &[&Reject], header: bool| -> io::Result<()> {
+        let mut w = csv::WriterBuilder::new()
+            .has_headers(false)
+            .from_writer(out);
+        if header {
+            w.write_record(REJECT_COLUMNS)?;
+        }
+        for r in rejects {
+            w.write_record(reject_cells(r))?;
+        }
+        w.flush()
+    };
+    rows(out, &[], true)?;
+    let mut kept = ing.rejects.iter().peekable();
+    for (id, _) in ing.files.iter().enumerate() {
+        let mut mine = Vec::new();
+        while let Some(r) = kept.next_if(|r| r.file as usize == id) {
+            mine.push(r);
+        }
+        rows(out, &mine, false)?;
+        if let Some(mut spill) = ing.spills.get(&(id as u32)) {
+            spill.seek(io::SeekFrom::Start(0))?;
+            io::copy(&mut spill, out)?;
+        }
+    }
+    let rest: Vec<&Reject> = kept.collect();
+    rows(out, &rest, false)
+}
+
+/// Prefixes `'` to a cell a spreadsheet would evaluate as a formula, since evidence text is
+/// attacker-controlled (subjects, rule names, user agents). The OWASP rule, applied to every
+/// cell: a cell starting with `=`, `+`, `-`, `@`, tab or carriage return is defused, except a
+/// cell that is a plain number (`-5`, `-0.25`), which a spreadsheet reads as that number.
+/// breachline's own cells (ISO times, counts, line numbers) never start with those characters.
 pub fn defuse(cell: &str) -> std::borrow::Cow<'_, str> {
     let risky = match cell.as_bytes() {
-        [b'=' | b'+' | b'@' | b'\t' | b'\r', ..] => true,
-        [b'-', next, ..] => !next.is_ascii_digit(),
+        [b'=' | b'+' | b'@' | b'\t' | b'\r' | b'\n', ..] => true,
+        [b'-', rest @ ..] => !is_plain_number(rest),
         _ => false,
     };
     if risky {
@@ -157,9 +201,25 @@ pub fn defuse(cell: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Digits with at most one decimal point and no sign, exponent or other text.
+fn is_plain_number(b: &[u8]) -> bool {
+    let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
+    let dots = b.iter().filter(|c| **c == b'.').count();
+    digits > 0 && dots <= 1 && digits + dots == b.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::defuse;
+
+    #[test]
+    fn a_leading_minus_is_defused_unless_the_cell_is_a_plain_number() {
+        assert_eq!(defuse("-2+3"), "'-2+3");
+        assert_eq!(defuse("-1+cmd|' /C calc'!A0"), "'-1+cmd|' /C calc'!A0");
+        assert_eq!(defuse("-"), "'-");
+        assert_eq!(defuse("-0.25"), "-0.25");
+        assert_eq!(defuse("\nx"), "'\nx");
+    }
 
     #[test]
     fn formulas_are_defused_and_numbers_are_not() {

@@ -1209,7 +1209,18 @@ fn custody(page: &mut Page, case: &Case) {
                 .text(&s.path)
                 .text(&s.reason);
         }
-        page.grid("Files skipped (not evidence)", g);
+        let not_read = ing
+            .skipped
+            .iter()
+            .any(|s| s.kind == crate::ingest::discover::SkipKind::NotRead);
+        page.grid(
+            if not_read {
+                "Files skipped (some may hold evidence and were NOT read: see the reasons)"
+            } else {
+                "Files skipped (not evidence)"
+            },
+            g,
+        );
     }
     let mut g = Grid::new(
         "coverage",

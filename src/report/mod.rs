@@ -9,13 +9,15 @@ pub mod html;
 pub mod json;
 pub mod layout;
 pub mod markdown;
+pub mod outputs;
+#[cfg(feature = "parquet")]
 pub mod parquet;
 pub mod story;
 pub mod table;
 pub mod terminal;
 pub mod verdict;
 
-use std::io::{self, Write};
+use std::io;
 
 /// Runs a writer, treating a closed pipe (`breachline ... | head`) as success.
 pub fn ignore_broken_pipe(result: io::Result<()>) -> io::Result<()> {
@@ -30,31 +32,11 @@ pub fn stdout() -> io::BufWriter<io::Stdout> {
     io::BufWriter::with_capacity(1 << 16, io::stdout())
 }
 
-/// Opens `path` for writing, or standard output for `None` / `-`.
-pub fn output(path: Option<&std::path::Path>) -> io::Result<Box<dyn Write>> {
-    match path {
-        Some(p) if p.as_os_str() != "-" => {
-            Ok(Box::new(io::BufWriter::new(std::fs::File::create(p)?)))
-        }
-        _ => Ok(Box::new(stdout())),
-    }
+/// Opens `path` for writing (a temporary name in its folder, renamed into place by
+/// [`outputs::Output::finish`]), or standard output for `None` / `-`.
+pub fn output(path: Option<&std::path::Path>) -> io::Result<outputs::Output> {
+    outputs::Output::open(path)
 }
 
-/// Evidence text made safe for one terminal line: control characters (escape sequences that
-/// could clear the screen or retitle the window, line breaks) shown as `\x1b`, `\n`...
-pub fn safe_line(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
+/// Evidence text made safe for one terminal line ([`terminal::terminal_safe`]).
+pub use terminal::terminal_safe as safe_line;

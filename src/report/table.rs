@@ -7,10 +7,10 @@ use crate::ingest::{FileStatus, Ingested};
 use crate::normalize::{time, truncate};
 use crate::timeline::UserTimeline;
 
-use super::terminal::new_table;
+use super::terminal::{new_table, safe_cell};
 
 fn num(n: u64) -> Cell {
-    Cell::new(n).set_alignment(CellAlignment::Right)
+    safe_cell(n).set_alignment(CellAlignment::Right)
 }
 
 fn date(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
@@ -28,27 +28,27 @@ pub fn inspect(ing: &Ingested) -> String {
             FileStatus::Error => "NOT READ".to_string(),
         };
         files.add_row(vec![
-            Cell::new(&f.path),
-            Cell::new(variant),
+            safe_cell(&f.path),
+            safe_cell(variant),
             num(f.rows),
             num(f.parsed),
             num(f.duplicates),
             num(f.rejected),
-            Cell::new(date(f.first)),
-            Cell::new(date(f.last)),
+            safe_cell(date(f.first)),
+            safe_cell(date(f.last)),
             num(f.users),
         ]);
     }
     let totals = |g: fn(&crate::ingest::FileReport) -> u64| ing.files.iter().map(g).sum::<u64>();
     files.add_row(vec![
-        Cell::new(format!("total: {} files", ing.files.len())),
-        Cell::new(""),
+        safe_cell(format!("total: {} files", ing.files.len())),
+        safe_cell(""),
         num(totals(|f| f.rows)),
         num(totals(|f| f.parsed)),
         num(totals(|f| f.duplicates)),
         num(totals(|f| f.rejected)),
-        Cell::new(date(ing.events.first().map(|e| e.time))),
-        Cell::new(date(ing.events.last().map(|e| e.time))),
+        safe_cell(date(ing.events.first().map(|e| e.time))),
+        safe_cell(date(ing.events.last().map(|e| e.time))),
         num(ing.coverage.users.len() as u64),
     ]);
     let mut out = files.to_string();
@@ -71,11 +71,11 @@ pub fn inspect(ing: &Ingested) -> String {
             )
         };
         cov.add_row(vec![
-            Cell::new(s.source),
+            safe_cell(s.source),
             num(s.events),
-            Cell::new(time::format(&s.first)),
-            Cell::new(time::format(&s.last)),
-            Cell::new(gaps),
+            safe_cell(time::format(&s.first)),
+            safe_cell(time::format(&s.last)),
+            safe_cell(gaps),
         ]);
     }
     out.push_str("\n\nCoverage by source\n");
@@ -96,7 +96,7 @@ pub fn inspect(ing: &Ingested) -> String {
     if !ing.rejects.is_empty() {
         notes.push(format!(
             "{} rows rejected; first ones below (--rejects FILE writes them all)",
-            ing.rejects.len()
+            ing.rejects_total
         ));
         for r in ing.rejects.iter().take(10) {
             let field = r
@@ -115,6 +115,10 @@ pub fn inspect(ing: &Ingested) -> String {
     }
     if !notes.is_empty() {
         out.push_str("\n\n");
+        let notes: Vec<String> = notes
+            .iter()
+            .map(|n| super::terminal::terminal_safe(n).into_owned())
+            .collect();
         out.push_str(&notes.join("\n"));
     }
     out.push('\n');
@@ -165,16 +169,16 @@ pub fn timeline(timelines: &[UserTimeline], files: &[String], ips: &Enrichment) 
                 .unwrap_or("");
             let short = file.rsplit(['/', '\\']).next().unwrap_or(file);
             table.add_row(vec![
-                Cell::new(time::format(&e.time)),
-                Cell::new(e.source),
-                Cell::new(truncate(&operation, 60)),
-                Cell::new(e.outcome.as_str()),
-                Cell::new(e.ip.map(|i| i.to_string()).unwrap_or_default()),
-                Cell::new(location),
-                Cell::new(info.map(network).unwrap_or_default()),
-                Cell::new(truncate(&app, 40)),
-                Cell::new(truncate(e.object.as_deref().unwrap_or(""), 50)),
-                Cell::new(format!("{short}:{}", e.origin.line)),
+                safe_cell(time::format(&e.time)),
+                safe_cell(e.source),
+                safe_cell(truncate(&operation, 60)),
+                safe_cell(e.outcome.as_str()),
+                safe_cell(e.ip.map(|i| i.to_string()).unwrap_or_default()),
+                safe_cell(location),
+                safe_cell(info.map(network).unwrap_or_default()),
+                safe_cell(truncate(&app, 40)),
+                safe_cell(truncate(e.object.as_deref().unwrap_or(""), 50)),
+                safe_cell(format!("{short}:{}", e.origin.line)),
             ]);
         }
         out.push_str(&format!("{} ({} events)\n", t.user, t.events.len()));
@@ -232,18 +236,18 @@ pub fn ips(ips: &Enrichment, limit: usize) -> String {
         }
         notes.extend(i.disagreements.iter().cloned());
         t.add_row(vec![
-            Cell::new(i.ip),
+            safe_cell(i.ip),
             num(i.events),
-            Cell::new(if i.scope.is_public() {
+            safe_cell(if i.scope.is_public() {
                 i.country.as_deref().unwrap_or("?").to_string()
             } else {
                 i.scope.as_str().to_string()
             }),
-            Cell::new(i.region_city()),
-            Cell::new(i.asn.map(|a| format!("AS{a}")).unwrap_or_default()),
-            Cell::new(truncate(i.as_org.as_deref().unwrap_or(""), 40)),
-            Cell::new(i.network.as_str()),
-            Cell::new(truncate(&notes.join("; "), 60)),
+            safe_cell(i.region_city()),
+            safe_cell(i.asn.map(|a| format!("AS{a}")).unwrap_or_default()),
+            safe_cell(truncate(i.as_org.as_deref().unwrap_or(""), 40)),
+            safe_cell(i.network.as_str()),
+            safe_cell(truncate(&notes.join("; "), 60)),
         ]);
     }
     let mut out = t.to_string();
@@ -271,10 +275,10 @@ pub fn databases(ips: &Enrichment) -> String {
     let mut t = new_table(&["database", "type", "built", "source"]);
     for d in &ips.databases {
         t.add_row(vec![
-            Cell::new(&d.name),
-            Cell::new(&d.database_type),
-            Cell::new(&d.build_date),
-            Cell::new(&d.source),
+            safe_cell(&d.name),
+            safe_cell(&d.database_type),
+            safe_cell(&d.build_date),
+            safe_cell(&d.source),
         ]);
     }
     t.to_string()
@@ -296,20 +300,20 @@ pub fn recipients(list: &crate::impact::NotificationList) -> String {
     ]);
     for r in &list.recipients {
         t.add_row(vec![
-            Cell::new(&r.domain),
-            Cell::new(&r.recipient),
-            Cell::new(if r.internal { "yes" } else { "no" }),
-            Cell::new(r.sent_by.as_str()),
+            safe_cell(&r.domain),
+            safe_cell(&r.recipient),
+            safe_cell(if r.internal { "yes" } else { "no" }),
+            safe_cell(r.sent_by.as_str()),
             num(r.count),
-            Cell::new(time::format(&r.first)),
-            Cell::new(time::format(&r.last)),
-            Cell::new(truncate(&r.subjects.join(" | "), 60)),
-            Cell::new(r.statuses.join(", ")),
+            safe_cell(time::format(&r.first)),
+            safe_cell(time::format(&r.last)),
+            safe_cell(truncate(&r.subjects.join(" | "), 60)),
+            safe_cell(r.statuses.join(", ")),
         ]);
     }
     let mut out = format!(
         "{}: {} recipients to notify ({} external, {} internal; {} got mail the attacker sent, {} mail of unknown origin)\n{t}\n",
-        list.user,
+        super::terminal::terminal_safe(&list.user),
         list.to_notify(),
         list.external(),
         list.internal(),
@@ -329,14 +333,14 @@ pub fn recipients(list: &crate::impact::NotificationList) -> String {
         ]);
         for r in &list.user_sent {
             t.add_row(vec![
-                Cell::new(&r.domain),
-                Cell::new(&r.recipient),
-                Cell::new(if r.internal { "yes" } else { "no" }),
+                safe_cell(&r.domain),
+                safe_cell(&r.recipient),
+                safe_cell(if r.internal { "yes" } else { "no" }),
                 num(r.count),
-                Cell::new(time::format(&r.first)),
-                Cell::new(time::format(&r.last)),
-                Cell::new(truncate(&r.subjects.join(" | "), 40)),
-                Cell::new(&r.sent_by_reason),
+                safe_cell(time::format(&r.first)),
+                safe_cell(time::format(&r.last)),
+                safe_cell(truncate(&r.subjects.join(" | "), 40)),
+                safe_cell(&r.sent_by_reason),
             ]);
         }
         out.push_str(&format!(

@@ -56,6 +56,58 @@ pub fn new_table(header: &[&str]) -> Table {
     t
 }
 
+/// Text from the evidence made safe to print on a terminal: control characters (C0, DEL, C1,
+/// so `ESC ] 0; ... BEL` and `ESC [2J` too) and the Unicode line and paragraph separators are
+/// shown as escapes (`\x1b`, `\n`, `\r`, `\t`, `\u{85}`) instead of being sent to the terminal.
+/// Every line breachline prints on standard output or standard error goes through this.
+pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if !unsafe_char(c) {
+            out.push(c);
+            continue;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Prints one line on standard error, control characters escaped: every message breachline
+/// writes to standard error that can hold evidence text (paths, member names, user names,
+/// error messages) goes through here.
+pub fn eprint_line(line: &str) {
+    eprintln!("{}", terminal_safe(line));
+}
+
+/// Like [`terminal_safe`], but keeps line breaks: for our own multi-line messages and tables
+/// built from already escaped cells.
+pub fn terminal_safe_lines(s: &str) -> String {
+    s.split('\n')
+        .map(|l| terminal_safe(l).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A table cell: its text with control characters escaped ([`terminal_safe`]). Every table
+/// cell of breachline's terminal output is made with this (colours are added after, by style).
+pub fn safe_cell<T: std::fmt::Display>(content: T) -> Cell {
+    let text = content.to_string();
+    Cell::new(terminal_safe(&text))
+}
+
 /// A verdict, red for compromised and yellow for suspicious (when colours are on).
 pub fn verdict_cell(v: Verdict) -> Cell {
     let c = Cell::new(v.as_str());
@@ -79,6 +131,16 @@ pub fn severity_cell(s: Severity) -> Cell {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_from_evidence_are_escaped_for_the_terminal() {
+        assert_eq!(
+            terminal_safe("Mozilla\u{1b}]0;pwned\u{7}\u{1b}[2J\nx\r\u{9b}"),
+            "Mozilla\\x1b]0;pwned\\x07\\x1b[2J\\nx\\r\\x9b"
+        );
+        assert_eq!(terminal_safe("plain text, é"), "plain text, é");
+        assert_eq!(terminal_safe_lines("a\u{1b}\nb"), "a\\x1b\nb");
+    }
 
     #[test]
     fn widths_stay_in_range() {

@@ -100,10 +100,14 @@ pub fn rule_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
         if p.is_file() {
             out.push(p.clone());
         } else if p.is_dir() {
-            let mut found: Vec<PathBuf> = walkdir::WalkDir::new(p)
+            // An entry that cannot be read is an error, never a rule left out unnoticed.
+            let entries: Vec<walkdir::DirEntry> = walkdir::WalkDir::new(p)
                 .sort_by_file_name()
                 .into_iter()
-                .filter_map(|e| e.ok())
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("--sigma {}: cannot read {e}", p.display()))?;
+            let mut found: Vec<PathBuf> = entries
+                .into_iter()
                 .filter(|e| e.file_type().is_file())
                 .map(|e| e.into_path())
                 .filter(|p| matches!(p.extension().and_then(|x| x.to_str()), Some("yml" | "yaml")))
