@@ -223,6 +223,34 @@ const CASES: &[Case] = &[
         fire: "{time: 2024-05-13T14:00:00Z, operation: Set-Mailbox, attr.param.ForwardingSmtpAddress: 'smtp:a@proton-mailbox.example'}",
         no_fire: "{time: 2024-05-13T14:00:00Z, operation: Set-Mailbox, attr.param.ForwardingSmtpAddress: 'smtp:a@fabrikam.example'}",
     },
+    Case {
+        name: "device-compliance-is-a-bool",
+        logsource: "azure/signinlogs",
+        detection: "selection:\n    DeviceDetail.isCompliant: false\ncondition: selection",
+        fire: "{time: 2024-05-13T14:00:00Z, source: signin, attr.device_compliant: 'false'}",
+        no_fire: "{time: 2024-05-13T14:00:00Z, source: signin, attr.device_compliant: 'true'}",
+    },
+    Case {
+        name: "url-click-action-is-a-number",
+        logsource: "m365/audit",
+        detection: "selection:\n    Operation: TIUrlClickData\n    UrlClickAction: [4, 5]\ncondition: selection",
+        fire: "{time: 2024-05-13T14:00:00Z, operation: TIUrlClickData, attr.url_click_action: '4'}",
+        no_fire: "{time: 2024-05-13T14:00:00Z, operation: TIUrlClickData, attr.url_click_action: '2'}",
+    },
+    Case {
+        name: "payload-is-the-cmdlet-and-its-parameters",
+        logsource: "m365/threat_management",
+        detection: "selection:\n    eventSource: SecurityComplianceCenter\n    Payload|contains|all: [New-ComplianceSearchAction, Export, pst]\ncondition: selection",
+        fire: "{time: 2024-05-13T14:00:00Z, operation: New-ComplianceSearchAction, attr.workload: SecurityComplianceCenter, attr.param.Export: 'True', attr.param.ExchangeArchiveFormat: PerUserPst}",
+        no_fire: "{time: 2024-05-13T14:00:00Z, operation: New-ComplianceSearchAction, attr.workload: SecurityComplianceCenter, attr.param.Purge: 'True'}",
+    },
+    Case {
+        name: "exchange-status-is-the-outcome",
+        logsource: "m365/exchange",
+        detection: "selection:\n    eventName: Add-FederatedDomain\n    status: success\ncondition: selection",
+        fire: "{time: 2024-05-13T14:00:00Z, operation: Add-FederatedDomain, attr.workload: Exchange, outcome: success}",
+        no_fire: "{time: 2024-05-13T14:00:00Z, operation: Add-FederatedDomain, attr.workload: Exchange, outcome: failure}",
+    },
 ];
 
 fn write(dir: &Path, name: &str, text: &str) {
@@ -736,4 +764,92 @@ fn an_entra_audit_sigma_rule_runs_on_the_directory_export_and_the_ual_copy() {
     let results = run_rule_tests(&loaded.rules);
     assert_eq!(results.len(), 2);
     assert!(results.iter().all(|r| r.passed()), "{results:#?}");
+}
+
+#[test]
+fn a_threat_management_rule_fires_on_the_alert_named_in_event_name() {
+    // SigmaHQ's m365/threat_management rules name a Security & Compliance alert in `eventName`;
+    // in the unified audit log that alert is an AlertTriggered record (type 40) whose AuditData
+    // `Name` is the alert's name.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let rules = dir.path().join("rules");
+    let evidence = dir.path().join("evidence");
+    std::fs::create_dir_all(&rules).expect("rules dir");
+    std::fs::create_dir_all(&evidence).expect("evidence dir");
+    write(
+        &rules,
+        "alert.yml",
+        "title: Suspicious inbox forwarding alert\nid: 5c0e7d1a-2b3f-4a6e-9d8c-7f1e2a3b4c5d\nstatus: test\nlogsource:\n    product: m365\n    service: threat_management\ndetection:\n    selection:\n        eventSource: SecurityComplianceCenter\n        eventName: 'Suspicious inbox forwarding'\n        status: success\n    condition: selection\nlevel: medium\n",
+    );
+    let record = |id: &str, time: &str, rt: u32, op: &str, user: &str, name: &str| {
+        let audit = format!(
+            r#"{{"CreationTime":"{time}","Id":"{id}","Operation":"{op}","RecordType":{rt},"ResultStatus":"Succeeded","UserId":"{user}","UserKey":"{user}","Workload":"SecurityComplianceCenter","AlertId":"a-{id}","AlertType":"System","Category":"ThreatManagement","Name":"{name}","Severity":"Low","Source":"Cloud App Security","Status":"Active"}}"#
+        );
+        format!(
+            "{id},5/14/2024 8:02:37 PM,{rt},{op},{user},\"{}\",,\n",
+            audit.replace('"', "\"\"")
+        )
+    };
+    let mut csv =
+        String::from("RecordId,CreationDate,RecordType,Operation,UserId,AuditData,AssociatedAdminUnits,AssociatedAdminUnitsNames\n");
+    csv += &record(
+        "11111111-1111-4111-8111-111111111111",
+        "2024-05-14T20:02:37",
+        40,
+        "AlertTriggered",
+        "SecurityComplianceAlerts",
+        "Suspicious inbox forwarding",
+    );
+    csv += &record(
+        "22222222-2222-4222-8222-222222222222",
+        "2024-05-14T20:03:37",
+        40,
+        "AlertTriggered",
+        "SecurityComplianceAlerts",
+        "Impossible travel activity",
+    );
+    // A Security & Compliance record that is not an alert: its `Name` is not an alert name.
+    csv += &record(
+        "33333333-3333-4333-8333-333333333333",
+        "2024-05-14T20:04:37",
+        18,
+        "New-ComplianceSearch",
+        "admin@contoso.example",
+        "Suspicious inbox forwarding",
+    );
+    std::fs::write(evidence.join("Purview_AuditLog_export.csv"), csv).expect("evidence");
+    let out = dir.path().join("out");
+    let run = breachline(&[
+        "analyze",
+        "-q",
+        &evidence.display().to_string(),
+        "--out",
+        &out.display().to_string(),
+        "--sigma",
+        &rules.display().to_string(),
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+    assert!(run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("sigma: 1 rule loaded, 0 skipped"),
+        "{stderr}"
+    );
+    let text = std::fs::read_to_string(out.join("findings.json")).expect("findings");
+    let findings: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let findings = findings
+        .as_array()
+        .or_else(|| findings["findings"].as_array())
+        .expect("a list of findings");
+    let fired: Vec<&serde_json::Value> = findings
+        .iter()
+        .filter(|f| f["rule_id"] == "5c0e7d1a-2b3f-4a6e-9d8c-7f1e2a3b4c5d")
+        .collect();
+    assert_eq!(fired.len(), 1, "{findings:#?}");
+    assert!(
+        fired[0]
+            .to_string()
+            .contains("11111111-1111-4111-8111-111111111111"),
+        "{:#}",
+        fired[0]
+    );
 }

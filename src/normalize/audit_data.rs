@@ -64,6 +64,12 @@ pub struct AuditFields<'a> {
     pub shared_with: Option<Cow<'a, str>>,
     pub sharing_type: Option<Cow<'a, str>>,
     pub external_access: Option<Cow<'a, str>>,
+    /// `Name`: kept only as the alert name of Security & Compliance alert records.
+    pub name: Option<Cow<'a, str>>,
+    /// Defender for Office 365 (ThreatIntelligence) mail and URL-click records.
+    pub directionality: Option<Cow<'a, str>>,
+    pub delivery_action: Option<Cow<'a, str>>,
+    pub url_click_action: Option<Cow<'a, str>>,
 }
 
 impl<'a> AuditFields<'a> {
@@ -114,6 +120,10 @@ impl<'a> AuditFields<'a> {
             "targetuserorgroupname" => &mut self.shared_with,
             "targetuserorgrouptype" => &mut self.sharing_type,
             "externalaccess" => &mut self.external_access,
+            "name" => &mut self.name,
+            "directionality" => &mut self.directionality,
+            "deliveryaction" => &mut self.delivery_action,
+            "urlclickaction" => &mut self.url_click_action,
             _ => {
                 let slot = match key {
                     "appaccesscontext" => &mut self.app_access_context,
@@ -273,10 +283,22 @@ impl<'a> AuditFields<'a> {
             ("shared_with", &self.shared_with),
             ("sharing_type", &self.sharing_type),
             ("external_access", &self.external_access),
+            ("directionality", &self.directionality),
+            ("delivery_action", &self.delivery_action),
+            ("url_click_action", &self.url_click_action),
         ] {
             if let Some(v) = value.as_deref() {
                 push_attr(&mut e, name, v);
             }
+        }
+        // Security & Compliance alerts (record type 40, `SecurityComplianceAlerts`): `Name` is
+        // the alert's name (Management Activity API schema). Other records' `Name` means other
+        // things, so it is kept for these only.
+        let is_alert = record_type.is_some_and(|r| r == "40" || r == "SecurityComplianceAlerts")
+            || operation == "AlertTriggered"
+            || operation == "AlertEntityGenerated";
+        if let Some(name) = self.name.as_deref().filter(|_| is_alert) {
+            push_attr(&mut e, "alert_name", name);
         }
         if let Some(app_id) = app_id {
             push_attr(&mut e, "app_id", app_id);
@@ -705,5 +727,60 @@ fn camel_to_pascal(v: &str) -> &str {
         "azureActiveDirectoryAccountLogon" => "AzureActiveDirectoryAccountLogon",
         "microsoftTeams" => "MicrosoftTeams",
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::time::DateOrder;
+
+    fn decode_one(json_text: &str) -> Event {
+        decode(
+            json_text,
+            &mut RowCtx::new(DateOrder::Auto),
+            &AuditHints::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn alert_records_keep_the_alert_name_and_other_records_do_not() {
+        let e = decode_one(
+            r#"{"CreationTime":"2025-03-04T05:06:07","Id":"a1","Operation":"AlertTriggered","RecordType":40,
+            "ResultStatus":"Succeeded","UserKey":"SecurityComplianceAlerts","UserId":"SecurityComplianceAlerts",
+            "Workload":"SecurityComplianceCenter","AlertId":"x","AlertType":"System","Category":"ThreatManagement",
+            "Name":"Suspicious inbox forwarding","Severity":"Medium","Source":"Cloud App Security","Status":"Active"}"#,
+        );
+        assert_eq!(e.attr("alert_name"), Some("Suspicious inbox forwarding"));
+        assert_eq!(e.attr("record_type"), Some("SecurityComplianceAlerts"));
+        assert_eq!(e.outcome, Outcome::Success);
+
+        let e = decode_one(
+            r#"{"CreationTime":"2025-03-04T05:06:07","Operation":"AlertEntityGenerated",
+            "UserId":"SecurityComplianceAlerts","Name":"Impossible travel activity"}"#,
+        );
+        assert_eq!(e.attr("alert_name"), Some("Impossible travel activity"));
+
+        let e = decode_one(
+            r#"{"CreationTime":"2025-03-04T05:06:07","Operation":"New-InboxRule","RecordType":1,
+            "UserId":"u@example.test","Workload":"Exchange","Name":"not an alert"}"#,
+        );
+        assert_eq!(e.attr("alert_name"), None);
+    }
+
+    #[test]
+    fn threat_intelligence_records_keep_direction_delivery_and_click_action() {
+        let e = decode_one(
+            r#"{"CreationTime":"2025-03-04T05:06:07","Operation":"TIMailData","RecordType":28,
+            "UserId":"ThreatIntel","Workload":"ThreatIntelligence","Directionality":"Intraorg","DeliveryAction":"Delivered"}"#,
+        );
+        assert_eq!(e.attr("directionality"), Some("Intraorg"));
+        assert_eq!(e.attr("delivery_action"), Some("Delivered"));
+        let e = decode_one(
+            r#"{"CreationTime":"2025-03-04T05:06:07","Operation":"TIUrlClickData","RecordType":41,
+            "UserId":"u@example.test","Workload":"ThreatIntelligence","UrlClickAction":4}"#,
+        );
+        assert_eq!(e.attr("url_click_action"), Some("4"));
     }
 }

@@ -46,6 +46,11 @@ pub struct SigninFields<'a> {
     pub browser: Option<Cow<'a, str>>,
     pub os: Option<Cow<'a, str>>,
     pub trust_type: Option<Cow<'a, str>>,
+    /// `deviceDetail.isCompliant` (Intune compliance), `true` / `false` as exported.
+    pub device_compliant: Option<Cow<'a, str>>,
+    pub cross_tenant_access_type: Option<Cow<'a, str>>,
+    pub home_tenant_id: Option<Cow<'a, str>>,
+    pub resource_tenant_id: Option<Cow<'a, str>>,
     pub auth_requirement: Option<Cow<'a, str>>,
     pub auth_methods: Vec<String>,
     pub auth_protocol: Option<Cow<'a, str>>,
@@ -148,6 +153,9 @@ impl<'a> SigninFields<'a> {
                 self.risk_event_types = v.object_text().or_else(t)
             }
             "conditionalaccessstatus" => self.conditional_access = t(),
+            "crosstenantaccesstype" => self.cross_tenant_access_type = t(),
+            "hometenantid" => self.home_tenant_id = t(),
+            "resourcetenantid" => self.resource_tenant_id = t(),
             "isinteractive" => self.interactive = t(),
             "signineventtypes" => {
                 self.event_types = v.object_text().or_else(t)
@@ -183,7 +191,7 @@ impl<'a> SigninFields<'a> {
         self.checked("status", &parsed);
     }
 
-    /// `deviceDetail{deviceId, displayName, operatingSystem, browser, trustType}`.
+    /// `deviceDetail{deviceId, displayName, operatingSystem, browser, trustType, isCompliant}`.
     pub fn set_device_json(&mut self, obj: &str) {
         let parsed = json::for_each_field_ci(obj, |k, v| match k {
             "deviceid" => self.device_id = json::text(v).map(owned),
@@ -191,6 +199,7 @@ impl<'a> SigninFields<'a> {
             "operatingsystem" => self.os = json::text(v).map(owned),
             "browser" => self.browser = json::text(v).map(owned),
             "trusttype" => self.trust_type = json::text(v).map(owned),
+            "iscompliant" => self.device_compliant = json::text(v).map(owned),
             _ => {}
         });
         self.checked("deviceDetail", &parsed);
@@ -307,7 +316,7 @@ impl<'a> SigninFields<'a> {
             .map(text::strip_formula_guard)
             .and_then(opt_id);
         e.object = s(&self.resource);
-        let attrs: [(&str, &Option<Cow<str>>); 20] = [
+        let attrs: [(&str, &Option<Cow<str>>); 24] = [
             ("user_object_id", &self.user_object_id),
             ("display_name", &self.display_name),
             ("user_type", &self.user_type),
@@ -318,6 +327,10 @@ impl<'a> SigninFields<'a> {
             ("os", &self.os),
             ("device_name", &self.device_name),
             ("trust_type", &self.trust_type),
+            ("device_compliant", &self.device_compliant),
+            ("cross_tenant_access_type", &self.cross_tenant_access_type),
+            ("home_tenant_id", &self.home_tenant_id),
+            ("resource_tenant_id", &self.resource_tenant_id),
             ("auth_requirement", &self.auth_requirement),
             ("auth_protocol", &self.auth_protocol),
             ("incoming_token_type", &self.incoming_token_type),
@@ -396,3 +409,38 @@ pub const LOG_ANALYTICS_COLUMNS: &[&str] = &[
     "Category",
     "Type",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::time::DateOrder;
+
+    fn decode(json_text: &str) -> Event {
+        let mut f = SigninFields::default();
+        json::for_each_field_ci(json_text, |k, v| {
+            f.set_lower(k, FieldValue::Json(v));
+        })
+        .unwrap();
+        f.into_event(&mut RowCtx::new(DateOrder::Auto), Source::Signin)
+            .unwrap()
+    }
+
+    #[test]
+    fn device_compliance_and_tenants_are_kept() {
+        let e = decode(
+            r#"{"createdDateTime":"2025-03-04T05:06:07Z","userPrincipalName":"u@example.test",
+            "status":{"errorCode":0},"crossTenantAccessType":"b2bCollaboration",
+            "homeTenantId":"h1","resourceTenantId":"r1",
+            "deviceDetail":{"deviceId":"","isCompliant":false,"isManaged":false,"trustType":""}}"#,
+        );
+        assert_eq!(e.attr("device_compliant"), Some("false"));
+        assert_eq!(e.attr("cross_tenant_access_type"), Some("b2bCollaboration"));
+        assert_eq!(e.attr("home_tenant_id"), Some("h1"));
+        assert_eq!(e.attr("resource_tenant_id"), Some("r1"));
+        let e = decode(
+            r#"{"createdDateTime":"2025-03-04T05:06:07Z","userPrincipalName":"u@example.test",
+            "deviceDetail":{"deviceId":"d1"}}"#,
+        );
+        assert_eq!(e.attr("device_compliant"), None);
+    }
+}
