@@ -73,7 +73,11 @@ impl RuleSelection {
 
 /// Every Sigma rule that does not load, once, on stderr; then how many did.
 fn report_skipped(set: &RuleSet) {
-    let loaded = set.rules.iter().filter(|r| r.meta.sigma.is_some()).count();
+    let loaded = set
+        .rules
+        .iter()
+        .filter(|r| detect::sigma::SigmaMeta::of(r).is_some())
+        .count();
     if loaded == 0 && set.skipped.is_empty() {
         return;
     }
@@ -188,7 +192,7 @@ pub fn run(args: &RulesArgs, _cli: &Cli) -> anyhow::Result<u8> {
                 r.meta.description.trim(),
                 r.meta.why.trim()
             );
-            if let Some(sg) = &r.meta.sigma {
+            if let Some(sg) = detect::sigma::SigmaMeta::of(r) {
                 s.push_str(&format!(
                     "\nSigma: level {}, status {}, logsource {}, tags {}\n",
                     sg.level,

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -13,7 +14,7 @@ use super::finding::Finding;
 use super::matcher::{self, MatchContext};
 use super::rule::{self, Logic, Rule, Severity};
 use super::tenant::tenant_domains;
-use super::{baseline, sigma, window};
+use super::{baseline, window};
 use crate::enrich::Enrichment;
 use crate::model::{Event, Source};
 
@@ -40,6 +41,15 @@ fn subjects(e: &Event) -> impl Iterator<Item = (Cow<'_, str>, Role)> + '_ {
     e.subjects()
 }
 
+static RUN: AtomicU64 = AtomicU64::new(1);
+
+/// The number of the latest run: every [`run`] takes a new one, so a condition that keeps
+/// something per event (a plugged-in condition's converted event) can tell an event list freed
+/// and another allocated at the same place from the old one.
+pub fn run_number() -> u64 {
+    RUN.load(Ordering::Relaxed)
+}
+
 /// Evaluates every rule over every user's events. `files` is the ingest's file list (evidence
 /// rows cite files by path). `users`, when not empty, limits the run to those (lower-cased).
 pub fn run(
@@ -64,7 +74,7 @@ pub fn run_in_tenant(
 ) -> Vec<Finding> {
     let started = std::time::Instant::now();
     let cpu_started = cpu_seconds();
-    sigma::detection::new_run();
+    RUN.fetch_add(1, Ordering::Relaxed);
     let ctx = MatchContext {
         tenant_domains: if tenant.is_empty() {
             tenant_domains(events)

@@ -312,7 +312,7 @@ pub fn run_rule_tests(rules: &[Rule]) -> Vec<TestResult> {
     let mut out = Vec::new();
     for rule in rules {
         // Community Sigma rules carry no test cases; a Sigma rule is tested when it has some.
-        if rule.tests.is_empty() && rule.meta.sigma.is_some() {
+        if rule.tests.is_empty() && crate::detect::sigma::SigmaMeta::of(rule).is_some() {
             continue;
         }
         if rule.tests.is_empty() {
