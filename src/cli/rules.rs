@@ -9,8 +9,9 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use super::Cli;
-use crate::detect::{self, test_runner, Overrides, RuleSet};
+use crate::detect::{self, Overrides, RuleSet};
 use crate::report;
+use crate::ruletest;
 
 /// Which rules run: the built-ins, the folders given, minus the disabled ones.
 #[derive(Args, Debug, Clone, Default)]
@@ -253,10 +254,10 @@ pub fn run(args: &RulesArgs, _cli: &Cli) -> anyhow::Result<u8> {
                 }
             }
             let set = selection.load_with(&rule_dirs)?;
-            let mut results = test_runner::run_rule_tests(&set.rules);
+            let mut results = ruletest::run_rule_tests(&set.rules);
             for d in dirs {
-                for case in test_runner::case_dirs(d) {
-                    results.extend(test_runner::run_case(&case, &set.rules));
+                for case in ruletest::case_dirs(d) {
+                    results.extend(ruletest::run_case(&case, &set.rules));
                 }
             }
             let failed = results.iter().filter(|r| !r.passed()).count();
@@ -275,7 +276,7 @@ pub fn run(args: &RulesArgs, _cli: &Cli) -> anyhow::Result<u8> {
                 failed
             ));
             if let Some(path) = junit {
-                std::fs::write(path, test_runner::junit(&results))
+                std::fs::write(path, ruletest::junit(&results))
                     .with_context(|| format!("cannot write {}", path.display()))?;
             }
             report::ignore_broken_pipe(out.write_all(text.as_bytes()).and_then(|_| out.flush()))?;

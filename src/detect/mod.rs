@@ -16,7 +16,6 @@ pub mod matcher;
 pub mod rule;
 pub mod sigma;
 pub mod tenant;
-pub mod test_runner;
 pub mod window;
 
 pub use builtin::{parse_override, Overrides, RuleSet, BUILTIN};
