@@ -3,6 +3,8 @@
 //! Data flows one way: [`ingest`] (find files, decode text, frame records, detect the variant)
 //! -> [`normalize`] (one decoder per export format, all producing [`model::Event`]) ->
 //! [`enrich`] (country, ASN and network kind of every IP) -> [`timeline`] (per-user ordering) -> [`report`] (tables, CSV, JSON). [`cli`] wires them.
+//! [`ruletest`] (`rules test`) runs the rules' own tests and test-case folders through the
+//! whole pipeline, so it sits above [`detect`], beside the CLI.
 
 pub mod cli;
 pub mod detect;
@@ -12,4 +14,5 @@ pub mod ingest;
 pub mod model;
 pub mod normalize;
 pub mod report;
+pub mod ruletest;
 pub mod timeline;

@@ -16,7 +16,7 @@ use serde::Serialize;
 pub type Text = Arc<str>;
 
 /// The kind of evidence an event came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     /// Entra ID interactive sign-in.
@@ -58,6 +58,21 @@ impl Source {
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Source {
+    type Err = String;
+
+    /// A source by its [`Source::as_str`] name, in any case.
+    fn from_str(s: &str) -> Result<Source, String> {
+        Source::ALL
+            .into_iter()
+            .find(|x| x.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                let names: Vec<&str> = Source::ALL.iter().map(|x| x.as_str()).collect();
+                format!("unknown source `{s}` (expected {})", names.join(", "))
+            })
     }
 }
 

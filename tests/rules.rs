@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use breachline::detect::{self, rule::Expect, test_runner, RuleSet, BUILTIN};
+use breachline::detect::{self, rule::Expect, RuleSet, BUILTIN};
+use breachline::ruletest;
 
 #[test]
 fn builtin_list_matches_the_rules_folder() {
@@ -63,7 +64,7 @@ fn every_builtin_rule_loads_and_has_positive_and_negative_tests() {
 #[test]
 fn every_builtin_rule_test_passes() {
     let set = RuleSet::builtin().unwrap_or_else(|e| panic!("{e}"));
-    let results = test_runner::run_rule_tests(&set.rules);
+    let results = ruletest::run_rule_tests(&set.rules);
     let failed: Vec<String> = results
         .iter()
         .filter(|r| !r.passed())
@@ -81,7 +82,7 @@ fn every_builtin_rule_test_passes() {
 #[test]
 fn demo_case_matches_its_expected_findings() {
     let set = RuleSet::builtin().unwrap_or_else(|e| panic!("{e}"));
-    let results = test_runner::run_case(Path::new("fixtures/demo"), &set.rules);
+    let results = ruletest::run_case(Path::new("fixtures/demo"), &set.rules);
     let failed: Vec<String> = results
         .iter()
         .filter(|r| !r.passed())
@@ -190,7 +191,7 @@ fn findings_of_test(rule_id: &str, test_name: &str) -> Vec<detect::Finding> {
         .iter()
         .find(|t| t.name == test_name)
         .expect("the rule has this test");
-    let (events, ips) = test_runner::synthetic_events(
+    let (events, ips) = ruletest::synthetic_events(
         rule,
         test,
         &breachline::enrich::GeoIp::embedded(),
@@ -242,7 +243,7 @@ fn a_burst_of_hiding_inbox_rules_is_one_critical_finding_that_says_what_they_do(
 
 /// A copy of the contoso spray case with `expected` as its expected.toml, run against the
 /// built-in rules plus `extra_rule` (a rule file's text), if given.
-fn spray_case(expected: &str, extra_rule: Option<&str>) -> Vec<test_runner::TestResult> {
+fn spray_case(expected: &str, extra_rule: Option<&str>) -> Vec<ruletest::TestResult> {
     let dir = tempfile::tempdir().expect("temp dir");
     let case = dir.path().join("case");
     std::fs::create_dir(&case).expect("mkdir");
@@ -258,10 +259,10 @@ fn spray_case(expected: &str, extra_rule: Option<&str>) -> Vec<test_runner::Test
         std::fs::write(rules.join("extra.yaml"), text).expect("write");
     }
     let set = RuleSet::load(&[rules], &[], &Default::default()).unwrap_or_else(|e| panic!("{e}"));
-    test_runner::run_case(&case, &set.rules)
+    ruletest::run_case(&case, &set.rules)
 }
 
-fn failures(results: &[test_runner::TestResult]) -> Vec<String> {
+fn failures(results: &[ruletest::TestResult]) -> Vec<String> {
     results.iter().filter_map(|r| r.failure.clone()).collect()
 }
 

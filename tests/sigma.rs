@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use breachline::detect::sigma::{self, FieldMap};
-use breachline::detect::test_runner::run_rule_tests;
+use breachline::ruletest::run_rule_tests;
 use common::*;
 
 /// One Sigma rule written for the tests, with one event that must fire and one that must not

@@ -28,7 +28,7 @@ pub struct AnalyzeArgs {
 
     /// Only findings at or above this severity [default: high on the terminal; with --json,
     /// every finding].
-    #[arg(long, value_enum, value_name = "SEVERITY")]
+    #[arg(long, value_parser = super::values::severity(), value_name = "SEVERITY")]
     pub min_severity: Option<Severity>,
 
     /// List every finding, low and informational ones included (same as --min-severity
@@ -53,7 +53,7 @@ pub struct AnalyzeArgs {
 
     /// Exit with code 4 when a finding at or above this severity exists (for scripts and CI;
     /// counts every finding of the run, whatever --min-severity shows).
-    #[arg(long, value_enum, value_name = "SEVERITY")]
+    #[arg(long, value_parser = super::values::severity(), value_name = "SEVERITY")]
     pub fail_on: Option<Severity>,
 
     /// The tenant's own domains (repeatable): decides internal versus external recipients, and

@@ -18,7 +18,7 @@ pub struct EvidenceArgs {
     pub paths: Vec<PathBuf>,
 
     /// How to read culture-formatted dates like 04/03/2024 in PowerShell and message-trace CSVs.
-    #[arg(long, value_enum, default_value_t = DateOrder::Auto)]
+    #[arg(long, value_parser = super::values::date_order(), default_value_t = DateOrder::Auto)]
     pub date_order: DateOrder,
 
     /// Report a stretch with no events of a source longer than this many hours as a gap.

@@ -8,6 +8,7 @@ pub mod inspect;
 pub mod recipients;
 pub mod rules;
 pub mod timeline;
+pub mod values;
 
 use clap::{Parser, Subcommand};
 

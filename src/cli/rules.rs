@@ -9,8 +9,9 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use super::Cli;
-use crate::detect::{self, test_runner, Overrides, RuleSet};
+use crate::detect::{self, Overrides, RuleSet};
 use crate::report;
+use crate::ruletest;
 
 /// Which rules run: the built-ins, the folders given, minus the disabled ones.
 #[derive(Args, Debug, Clone, Default)]
@@ -73,7 +74,11 @@ impl RuleSelection {
 
 /// Every Sigma rule that does not load, once, on stderr; then how many did.
 fn report_skipped(set: &RuleSet) {
-    let loaded = set.rules.iter().filter(|r| r.meta.sigma.is_some()).count();
+    let loaded = set
+        .rules
+        .iter()
+        .filter(|r| detect::sigma::SigmaMeta::of(r).is_some())
+        .count();
     if loaded == 0 && set.skipped.is_empty() {
         return;
     }
@@ -188,7 +193,7 @@ pub fn run(args: &RulesArgs, _cli: &Cli) -> anyhow::Result<u8> {
                 r.meta.description.trim(),
                 r.meta.why.trim()
             );
-            if let Some(sg) = &r.meta.sigma {
+            if let Some(sg) = detect::sigma::SigmaMeta::of(r) {
                 s.push_str(&format!(
                     "\nSigma: level {}, status {}, logsource {}, tags {}\n",
                     sg.level,
@@ -249,10 +254,10 @@ pub fn run(args: &RulesArgs, _cli: &Cli) -> anyhow::Result<u8> {
                 }
             }
             let set = selection.load_with(&rule_dirs)?;
-            let mut results = test_runner::run_rule_tests(&set.rules);
+            let mut results = ruletest::run_rule_tests(&set.rules);
             for d in dirs {
-                for case in test_runner::case_dirs(d) {
-                    results.extend(test_runner::run_case(&case, &set.rules));
+                for case in ruletest::case_dirs(d) {
+                    results.extend(ruletest::run_case(&case, &set.rules));
                 }
             }
             let failed = results.iter().filter(|r| !r.passed()).count();
@@ -271,7 +276,7 @@ pub fn run(args: &RulesArgs, _cli: &Cli) -> anyhow::Result<u8> {
                 failed
             ));
             if let Some(path) = junit {
-                std::fs::write(path, test_runner::junit(&results))
+                std::fs::write(path, ruletest::junit(&results))
                     .with_context(|| format!("cannot write {}", path.display()))?;
             }
             report::ignore_broken_pipe(out.write_all(text.as_bytes()).and_then(|_| out.flush()))?;

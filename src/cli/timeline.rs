@@ -42,7 +42,7 @@ pub struct TimelineArgs {
     pub to: Option<DateTime<Utc>>,
 
     /// Only these sources; repeatable.
-    #[arg(long, value_enum, value_name = "SOURCE")]
+    #[arg(long, value_parser = super::values::source(), value_name = "SOURCE")]
     pub source: Vec<Source>,
 
     #[arg(long, short, value_enum, default_value_t = Format::Table)]

@@ -123,17 +123,8 @@ impl Finding {
         let mut ips: Vec<std::net::IpAddr> = evidence.iter().filter_map(|v| v.event.ip).collect();
         ips.sort();
         ips.dedup();
-        if let Some(s) = &rule.meta.sigma {
-            details.insert(
-                "sigma".into(),
-                serde_json::json!({
-                    "id": s.id,
-                    "level": s.level,
-                    "status": s.status,
-                    "tags": s.tags,
-                    "logsource": s.logsource,
-                }),
-            );
+        if let Some(f) = &rule.meta.foreign {
+            details.insert(f.0.key().into(), f.0.finding_details());
         }
         if evidence.len() > MAX_EVIDENCE {
             details.insert("evidence_total".into(), Json::from(evidence.len()));

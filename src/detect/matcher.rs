@@ -280,8 +280,16 @@ pub enum Cond {
         tests: Vec<Test>,
         all_values: bool,
     },
-    /// A Sigma rule's detection (`--sigma`), matched by the sigma-rust crate.
-    Sigma(std::sync::Arc<crate::detect::sigma::detection::SigmaCond>),
+    /// A condition written in another rule language, plugged in beside the YAML rules.
+    Plugin(std::sync::Arc<dyn Condition>),
+}
+
+/// A per-event condition written in another rule language than breachline's YAML (such as a
+/// Sigma rule's detection, `--sigma`): the language's module compiles it, the engine only asks
+/// whether an event matches.
+pub trait Condition: Send + Sync + std::fmt::Debug {
+    /// Whether the event satisfies the condition.
+    fn matches(&self, v: &EventView<'_>, ctx: &MatchContext) -> bool;
 }
 
 /// A condition that cannot be built: what is wrong and the text to find it by in the file.
@@ -759,7 +767,7 @@ impl Cond {
             Cond::All(parts) => parts.iter().all(|c| c.matches(v, ctx)),
             Cond::Any(parts) => parts.iter().any(|c| c.matches(v, ctx)),
             Cond::Not(c) => !c.matches(v, ctx),
-            Cond::Sigma(s) => s.matches(v),
+            Cond::Plugin(c) => c.matches(v, ctx),
             Cond::Field {
                 field,
                 exists,

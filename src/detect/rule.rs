@@ -15,19 +15,7 @@ use super::field::{Field, Role};
 use super::matcher::{describe, scalar_text, Cond, CondError, Prefilter, RawCond};
 
 /// How bad a finding is. Ordered: `Informational < Low < Medium < High < Critical`.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    clap::ValueEnum,
-)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Informational,
@@ -38,6 +26,15 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// Every severity, lowest first.
+    pub const ALL: [Severity; 5] = [
+        Severity::Informational,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Informational => "informational",
@@ -52,6 +49,21 @@ impl Severity {
 impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+
+    /// A severity by its [`Severity::as_str`] name, in any case.
+    fn from_str(s: &str) -> Result<Severity, String> {
+        Severity::ALL
+            .into_iter()
+            .find(|x| x.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                let names: Vec<&str> = Severity::ALL.iter().map(|x| x.as_str()).collect();
+                format!("unknown severity `{s}` (expected {})", names.join(", "))
+            })
     }
 }
 
@@ -355,6 +367,60 @@ impl Logic {
     }
 }
 
+/// The metadata of a rule written in another rule language, plugged in beside the YAML rules
+/// (a Sigma rule's id, level, status and tags): `rules list --json` shows it, and the rule's
+/// findings carry part of it in their details, both under the language's [`ForeignMeta::key`].
+pub trait ForeignMeta: Send + Sync + fmt::Debug + std::any::Any {
+    /// The key the metadata is shown under (`sigma`).
+    fn key(&self) -> &'static str;
+    /// All of it, field by field in order, for `rules list --json`.
+    fn fields(&self) -> Vec<(&'static str, serde_json::Value)>;
+    /// What each finding of the rule carries in its details.
+    fn finding_details(&self) -> serde_json::Value;
+    /// For the language's own module to get its type back ([`Foreign::get`]).
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
+/// A rule's [`ForeignMeta`]; serialized as one entry, `key: metadata`.
+#[derive(Clone, Debug)]
+pub struct Foreign(pub std::sync::Arc<dyn ForeignMeta>);
+
+impl Foreign {
+    pub fn new(meta: impl ForeignMeta) -> Foreign {
+        Foreign(std::sync::Arc::new(meta))
+    }
+
+    /// The metadata as the language's own type, when it is that type.
+    pub fn get<T: 'static>(&self) -> Option<&T> {
+        self.0.as_any().downcast_ref::<T>()
+    }
+}
+
+impl PartialEq for Foreign {
+    fn eq(&self, other: &Foreign) -> bool {
+        self.0.key() == other.0.key() && self.0.fields() == other.0.fields()
+    }
+}
+
+impl Serialize for Foreign {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        struct Fields(Vec<(&'static str, serde_json::Value)>);
+        impl Serialize for Fields {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(Some(self.0.len()))?;
+                for (k, v) in &self.0 {
+                    m.serialize_entry(k, v)?;
+                }
+                m.end()
+            }
+        }
+        let mut m = s.serialize_map(Some(1))?;
+        m.serialize_entry(self.0.key(), &Fields(self.0.fields()))?;
+        m.end()
+    }
+}
+
 /// The descriptive part of a rule, as `rules list` / `rules show` print it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RuleMeta {
@@ -369,9 +435,10 @@ pub struct RuleMeta {
     /// Where the rule was read from (`rules/inbox-rule.yaml (built in)` or a path).
     pub file: String,
     pub kind: &'static str,
-    /// Set for a Sigma rule (`--sigma`): its id, level, status and tags.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sigma: Option<super::sigma::SigmaMeta>,
+    /// Set for a rule written in another rule language (a Sigma rule, `--sigma`): its own
+    /// metadata, listed under the language's key.
+    #[serde(flatten)]
+    pub foreign: Option<Foreign>,
     /// Whether the evidence's addresses, sessions and tokens may seed the attacker's footprint
     /// (`seeds: false`: the evidence is the victim's own action, such as granting consent to a
     /// malicious app; the finding still counts towards the verdict).
@@ -795,7 +862,7 @@ fn compile(
             params: def.params,
             file: file.to_string(),
             kind: logic.kind(),
-            sigma: None,
+            foreign: None,
             no_seed: !def.seeds.unwrap_or(true),
         },
         roles,

@@ -8,7 +8,7 @@
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
 /// How to read `a/b/yyyy` dates: month first (US), day first, or decide from the file's values.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum DateOrder {
     /// Decide per file: a first number above 12 means day first, a second above 12 means month
     /// first; when every value is ambiguous, month first (the en-US export default) with a note.
@@ -18,6 +18,36 @@ pub enum DateOrder {
     Mdy,
     /// Day/month/year (en-GB, fr-FR, de-DE, en-AU...).
     Dmy,
+}
+
+impl DateOrder {
+    pub const ALL: [DateOrder; 3] = [DateOrder::Auto, DateOrder::Mdy, DateOrder::Dmy];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DateOrder::Auto => "auto",
+            DateOrder::Mdy => "mdy",
+            DateOrder::Dmy => "dmy",
+        }
+    }
+}
+
+impl std::fmt::Display for DateOrder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for DateOrder {
+    type Err = String;
+
+    /// A date order by its [`DateOrder::as_str`] name, in any case.
+    fn from_str(s: &str) -> Result<DateOrder, String> {
+        DateOrder::ALL
+            .into_iter()
+            .find(|x| x.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("unknown date order `{s}` (expected auto, mdy or dmy)"))
+    }
 }
 
 /// A parsed timestamp. A culture-formatted date whose day/month order the value alone cannot

@@ -258,7 +258,7 @@ pub fn sigma_coverage(loaded: &crate::detect::sigma::Loaded, markdown: bool) -> 
     };
     let mut by_logsource: BTreeMap<&str, usize> = BTreeMap::new();
     for r in &loaded.rules {
-        if let Some(s) = &r.meta.sigma {
+        if let Some(s) = crate::detect::sigma::SigmaMeta::of(r) {
             *by_logsource.entry(s.logsource.as_str()).or_default() += 1;
         }
     }

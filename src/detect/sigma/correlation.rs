@@ -18,10 +18,10 @@ use std::collections::BTreeSet;
 use serde_yaml_ng::Value as Yaml;
 
 use super::fields::{FieldMap, Read};
-use super::{escape, meta_of, mitre_of, tests_of, text_of, texts_of, Skipped};
+use super::{escape, meta_of, mitre_of, tests_of, text_of, texts_of, SigmaMeta, Skipped};
 use crate::detect::field::{Field, Role};
 use crate::detect::matcher::{Cond, Prefilter};
-use crate::detect::rule::{parse_duration, Count, Logic, Params, Rule, RuleMeta, Step};
+use crate::detect::rule::{parse_duration, Count, Foreign, Logic, Params, Rule, RuleMeta, Step};
 
 /// A correlation document, kept until every detection rule is read.
 pub struct Pending {
@@ -83,10 +83,7 @@ fn one(p: &Pending, rules: &[Rule], map: &FieldMap) -> Result<(Rule, Vec<String>
     for n in &names {
         let found = rules.iter().find(|r| {
             r.meta.id == *n
-                || r.meta
-                    .sigma
-                    .as_ref()
-                    .is_some_and(|s| s.name.as_deref() == Some(n.as_str()))
+                || SigmaMeta::of(r).is_some_and(|s| s.name.as_deref() == Some(n.as_str()))
         });
         match found {
             Some(r) => bases.push(r),
@@ -108,12 +105,7 @@ fn one(p: &Pending, rules: &[Rule], map: &FieldMap) -> Result<(Rule, Vec<String>
     let resolve = |name: &str| -> Result<Field, String> {
         let mut got: Option<Field> = None;
         for b in &bases {
-            let ls = b
-                .meta
-                .sigma
-                .as_ref()
-                .map(|s| s.logsource.as_str())
-                .unwrap_or("");
+            let ls = SigmaMeta::of(b).map(|s| s.logsource.as_str()).unwrap_or("");
             let spec = map
                 .logsources
                 .iter()
@@ -280,7 +272,7 @@ fn one(p: &Pending, rules: &[Rule], map: &FieldMap) -> Result<(Rule, Vec<String>
             params: Default::default(),
             file: p.file.clone(),
             kind: kind_name,
-            sigma: Some(meta),
+            foreign: Some(Foreign::new(meta)),
             no_seed: false,
         },
         roles: vec![Role::Actor],

@@ -4,18 +4,19 @@
 //!
 //! The Sigma event is built once per event and logsource, not once per rule: the rules of one
 //! logsource share a [`Shape`], and the last event built is kept per thread. Its key is the
-//! event's address plus a run number that every [`crate::detect::run`] takes anew, so an event
+//! event's address plus the run number that every [`crate::detect::run`] takes anew
+//! ([`crate::detect::engine::run_number`]), so an event
 //! list freed and another allocated at the same place is never mistaken for the old one.
 
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use sigma_rust::Event as SigmaEvent;
 
 use super::fields::{FieldSpec, Kind, Read};
 use crate::detect::field::{EventView, Value};
+use crate::detect::matcher::{Condition, MatchContext};
 
 /// The fields the rules of one logsource read, and the audit workloads they see.
 #[derive(Debug)]
@@ -42,13 +43,6 @@ impl fmt::Debug for SigmaCond {
     }
 }
 
-static RUN: AtomicU64 = AtomicU64::new(1);
-
-/// Starts a new run: events built in earlier runs are not reused.
-pub fn new_run() {
-    RUN.fetch_add(1, Ordering::Relaxed);
-}
-
 /// (run, event address, shape address): what the kept Sigma event was built for.
 type Key = (u64, usize, usize);
 
@@ -57,9 +51,9 @@ thread_local! {
     static LAST: RefCell<Option<(Key, SigmaEvent)>> = const { RefCell::new(None) };
 }
 
-impl SigmaCond {
+impl Condition for SigmaCond {
     /// Whether the event is one the rule's logsource covers and the detection matches it.
-    pub fn matches(&self, v: &EventView<'_>) -> bool {
+    fn matches(&self, v: &EventView<'_>, _: &MatchContext) -> bool {
         // Workloads sort unified audit log records; other sources (the Entra audit log's own
         // export) have none.
         if !self.shape.workloads.is_empty() && v.event.source == crate::model::Source::Audit {
@@ -74,7 +68,7 @@ impl SigmaCond {
             }
         }
         let key = (
-            RUN.load(Ordering::Relaxed),
+            crate::detect::engine::run_number(),
             v.event as *const _ as usize,
             Arc::as_ptr(&self.shape) as usize,
         );

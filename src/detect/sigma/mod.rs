@@ -22,7 +22,7 @@ use serde_yaml_ng::Value as Yaml;
 
 use super::field::Role;
 use super::matcher::{Cond, Prefilter};
-use super::rule::{Logic, Params, Rule, RuleMeta, RuleTest, Severity};
+use super::rule::{Foreign, ForeignMeta, Logic, Params, Rule, RuleMeta, RuleTest, Severity};
 use detection::{Shape, SigmaCond};
 pub use fields::FieldMap;
 
@@ -40,6 +40,50 @@ pub struct SigmaMeta {
     pub logsource: String,
     pub author: Option<String>,
     pub falsepositives: Vec<String>,
+}
+
+impl ForeignMeta for SigmaMeta {
+    fn key(&self) -> &'static str {
+        "sigma"
+    }
+
+    fn fields(&self) -> Vec<(&'static str, serde_json::Value)> {
+        use serde_json::json;
+        vec![
+            ("id", json!(self.id)),
+            ("name", json!(self.name)),
+            ("level", json!(self.level)),
+            ("status", json!(self.status)),
+            ("tags", json!(self.tags)),
+            ("logsource", json!(self.logsource)),
+            ("author", json!(self.author)),
+            ("falsepositives", json!(self.falsepositives)),
+        ]
+    }
+
+    fn finding_details(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "level": self.level,
+            "status": self.status,
+            "tags": self.tags,
+            "logsource": self.logsource,
+        })
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+impl SigmaMeta {
+    /// A rule's Sigma metadata, when it is a Sigma rule (`--sigma`).
+    pub fn of(rule: &Rule) -> Option<&SigmaMeta> {
+        rule.meta
+            .foreign
+            .as_ref()
+            .and_then(|f| f.get::<SigmaMeta>())
+    }
 }
 
 /// A Sigma rule that is not evaluated, and why.
@@ -653,12 +697,12 @@ fn compile(p: Parsed, shape: Arc<Shape>, map: &FieldMap) -> Rule {
             params: BTreeMap::new(),
             file: p.file,
             kind: "sigma",
-            sigma: Some(p.meta),
+            foreign: Some(Foreign::new(p.meta)),
             no_seed: false,
         },
         roles: vec![Role::Actor],
         prefilter: prefilter_for(map, &p.logsource, p.operations),
-        when: Cond::Sigma(Arc::new(SigmaCond {
+        when: Cond::Plugin(Arc::new(SigmaCond {
             rule: p.rule,
             shape,
         })),

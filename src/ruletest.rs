@@ -22,6 +22,9 @@
 //!
 //! The checks (`count`, `first`, `last`, `evidence`) narrow which findings an expectation is
 //! about: `must_fire` needs one finding that passes them all, `must_not_fire` fails on any.
+//!
+//! A test-case folder goes through the whole pipeline (ingest, normalize, enrich, detect), so
+//! this sits above [`crate::detect`], beside the CLI.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -30,10 +33,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_yaml_ng::Value as Yaml;
 
-use super::field::Field;
-use super::matcher::{describe, scalar_text};
-use super::rule::{line_of, Expect, Rule, RuleTest, Severity};
-use super::{run, Finding};
+use crate::detect::field::Field;
+use crate::detect::matcher::{describe, scalar_text};
+use crate::detect::rule::{line_of, Expect, Rule, RuleTest, Severity};
+use crate::detect::{run, Finding};
 use crate::enrich::{
     self, Enrichment, Exported, GeoIp, GeoPoint, IpInfo, NetworkConfig, NetworkKind, Precision,
 };
@@ -312,7 +315,7 @@ pub fn run_rule_tests(rules: &[Rule]) -> Vec<TestResult> {
     let mut out = Vec::new();
     for rule in rules {
         // Community Sigma rules carry no test cases; a Sigma rule is tested when it has some.
-        if rule.tests.is_empty() && rule.meta.sigma.is_some() {
+        if rule.tests.is_empty() && crate::detect::sigma::SigmaMeta::of(rule).is_some() {
             continue;
         }
         if rule.tests.is_empty() {
