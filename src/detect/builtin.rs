@@ -236,6 +236,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "rules/recon-tool.yaml",
         include_str!("../../rules/recon-tool.yaml"),
     ),
+    (
+        "rules/scripted-directory-access.yaml",
+        include_str!("../../rules/scripted-directory-access.yaml"),
+    ),
 ];
 
 /// Parameter overrides per rule id: `--param RULE.NAME=VALUE`.
