@@ -294,7 +294,10 @@ fn parquet_timeline_reads_back_with_the_csv_rows() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().display().to_string();
     let demo = fixture("demo").display().to_string();
-    let run = breachline(&["analyze", "-q", &demo, "--out", &out, "--parquet"]);
+    // --parquet is accepted (and does nothing: the file is written by default).
+    let run = breachline(&[
+        "analyze", "-q", &demo, "--out", &out, "--parquet", "--timeline-csv", "all",
+    ]);
     assert!(
         run.status.success(),
         "{}",
@@ -347,4 +350,51 @@ fn parquet_timeline_reads_back_with_the_csv_rows() {
     // Without --out there is nowhere to put it: a usage error.
     let run = breachline(&["analyze", "-q", &demo, "--parquet"]);
     assert_eq!(run.status.code(), Some(2));
+}
+
+#[test]
+fn timeline_csv_holds_the_flagged_accounts_by_default() {
+    let demo = fixture("demo").display().to_string();
+    let users_in = |extra: &[&str]| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let out = dir.path().join("case").display().to_string();
+        let mut args = vec!["analyze", "-q", &demo, "--out", &out];
+        args.extend_from_slice(extra);
+        let run = breachline(&args);
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let case = dir.path().join("case");
+        assert_eq!(
+            case.join("timeline.parquet").exists(),
+            !extra.contains(&"--no-parquet"),
+            "timeline.parquet by default, not with --no-parquet"
+        );
+        let summary: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(case.join("summary.json")).expect("summary.json"),
+        )
+        .expect("json");
+        let flagged: std::collections::BTreeSet<String> = summary["users"]
+            .as_array()
+            .expect("users")
+            .iter()
+            .filter(|u| u["verdict"] != "clean")
+            .map(|u| u["user"].as_str().expect("user").to_string())
+            .collect();
+        let path = case.join("timeline.csv");
+        if !path.exists() {
+            return (flagged, None);
+        }
+        let mut csv = csv::Reader::from_path(path).expect("timeline.csv");
+        let users: std::collections::BTreeSet<String> = csv
+            .records()
+            .map(|r| r.expect("row")[0].to_string())
+            .collect();
+        (flagged, Some(users))
+    };
+    let (flagged, users) = users_in(&[]);
+    assert!(!flagged.is_empty(), "the demo has flagged accounts");
+    assert_eq!(users.as_ref(), Some(&flagged), "only the flagged accounts' timelines");
+    let (_, all) = users_in(&["--timeline-csv", "all"]);
+    assert!(all.expect("timeline.csv").len() > flagged.len());
+    let (_, none) = users_in(&["--timeline-csv", "none", "--no-parquet"]);
+    assert!(none.is_none(), "no timeline.csv with --timeline-csv none");
 }
