@@ -107,12 +107,7 @@ fn frame(
             "token_id" => text(name, ev().map(|e| e.token_id.as_deref())),
             "record_id" => text(name, ev().map(|e| e.record_id.as_deref())),
             "object" => text(name, ev().map(|e| e.object.as_deref())),
-            "attrs" => owned(
-                name,
-                ev().map(|e| {
-                    (!e.attrs.is_empty()).then(|| super::json::attrs_value(e).to_string())
-                }),
-            ),
+            "attrs" => owned(name, ev().map(attrs_in_order)),
             "origin_file" => text(
                 name,
                 ev().map(|e| files.get(e.origin.file as usize).map(String::as_str)),
@@ -138,6 +133,60 @@ fn frame(
         out.push(c);
     }
     DataFrame::new(rows.len(), out)
+}
+
+/// An event's attributes as the JSON object of `timeline.csv`'s `attrs` (a repeated name becomes
+/// a list), with the names in the order the event first lists them rather than sorted, so that
+/// reading the file back gives the attributes in their order.
+fn attrs_in_order(e: &Event) -> Option<String> {
+    if e.attrs.is_empty() {
+        return None;
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for (k, _) in &e.attrs {
+        if !names.contains(&&**k) {
+            names.push(k);
+        }
+    }
+    let mut out = String::from("{");
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::Value::from(*name).to_string());
+        out.push(':');
+        let values: Vec<&str> = e.attr_all(name).collect();
+        let value = match values.as_slice() {
+            [one] => serde_json::Value::from(*one),
+            many => serde_json::Value::from(many.to_vec()),
+        };
+        out.push_str(&value.to_string());
+    }
+    out.push('}');
+    Some(out)
+}
+
+/// A JSON object's members in the order written (serde_json's map sorts them).
+struct Members(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Members, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Members;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Members, A::Error> {
+                let mut out = Vec::new();
+                while let Some(kv) = m.next_entry::<String, serde_json::Value>()? {
+                    out.push(kv);
+                }
+                Ok(Members(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 /// Writes every timeline row to `path` (zstd); returns the number of rows.
@@ -213,4 +262,222 @@ pub fn write_case(dir: &Path, case: &super::case::Case) -> Result<u64, ParquetEr
     let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
     let timelines = crate::timeline::build(&ing.events, &crate::timeline::Filter::default());
     write_timeline(&dir.join("timeline.parquet"), &timelines, &files, case.ips)
+}
+
+/// Columns a `timeline.parquet` must have to be read back as evidence.
+pub const READ_BACK_COLUMNS: &[&str] = &[
+    "timeline_user",
+    "time",
+    "source",
+    "user",
+    "operation",
+    "outcome",
+    "attrs",
+    "origin_file",
+    "origin_line",
+    "origin_record",
+];
+
+/// The events of a breachline `timeline.parquet`, rebuilt.
+#[derive(Default)]
+pub struct ReadBack {
+    /// One per event (the row in its actor's timeline), sorted by origin; `origin.file` is an
+    /// index into `files`.
+    pub events: Vec<crate::model::Event>,
+    /// The raw exports the events were read from, as their `origin_file` names them.
+    pub files: Vec<String>,
+    /// Rows that repeat an event in another account's timeline (recipient, target).
+    pub copies: u64,
+    /// Rows that could not be rebuilt: (row, 1-based; column; reason).
+    pub rejects: Vec<(u64, String, String)>,
+}
+
+/// Whether `bytes` start like a Parquet file.
+pub fn is_parquet(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PAR1")
+}
+
+fn outcome_of(s: &str) -> Option<crate::model::Outcome> {
+    use crate::model::Outcome;
+    [
+        Outcome::Success,
+        Outcome::Failure,
+        Outcome::Interrupted,
+        Outcome::Unknown,
+    ]
+    .into_iter()
+    .find(|o| o.as_str() == s)
+}
+
+/// Reads a breachline `timeline.parquet` back into events. An error when the bytes are not
+/// Parquet or lack breachline's columns.
+pub fn read_timeline(bytes: Vec<u8>) -> Result<ReadBack, String> {
+    use crate::model::{Event, Origin, Source};
+    use crate::normalize::text::intern;
+    let df = ParquetReader::new(std::io::Cursor::new(bytes))
+        .finish()
+        .map_err(|e| format!("not a readable Parquet file: {e}"))?;
+    let missing: Vec<&str> = READ_BACK_COLUMNS
+        .iter()
+        .copied()
+        .filter(|c| df.column(c).is_err())
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "a Parquet file, but not a breachline timeline.parquet (no column {})",
+            missing.join(", ")
+        ));
+    }
+    let bad = |c: &str, e: PolarsError| format!("column {c}: {e}");
+    let strs = |c: &str| -> Result<Vec<Option<&str>>, String> {
+        match df.column(c) {
+            Ok(col) => Ok(col.str().map_err(|e| bad(c, e))?.iter().collect()),
+            Err(_) => Ok(vec![None; df.height()]),
+        }
+    };
+    let u64s = |c: &str| -> Result<Vec<Option<u64>>, String> {
+        match df.column(c) {
+            Ok(col) => {
+                let col = col.cast(&DataType::UInt64).map_err(|e| bad(c, e))?;
+                Ok(col.u64().map_err(|e| bad(c, e))?.iter().collect())
+            }
+            Err(_) => Ok(vec![None; df.height()]),
+        }
+    };
+    let names = [
+        "timeline_user",
+        "time",
+        "source",
+        "user",
+        "operation",
+        "outcome",
+        "error_code",
+        "ip",
+        "country",
+        "region",
+        "city",
+        "user_agent",
+        "application",
+        "client_app",
+        "device_id",
+        "session_id",
+        "correlation_id",
+        "request_id",
+        "token_id",
+        "record_id",
+        "object",
+        "attrs",
+        "origin_file",
+    ];
+    let cols: Vec<Vec<Option<&str>>> = names.iter().map(|c| strs(c)).collect::<Result<_, _>>()?;
+    let col = |name: &str| &cols[names.iter().position(|n| *n == name).unwrap_or(0)];
+    let (asn, line, record, part) = (
+        u64s("asn")?,
+        u64s("origin_line")?,
+        u64s("origin_record")?,
+        u64s("origin_part")?,
+    );
+    let mut out = ReadBack::default();
+    let mut file_ids: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    let text = |v: Option<&str>| v.map(intern);
+    // Values that rarely repeat are not interned.
+    let own = |v: Option<&str>| v.map(crate::model::Text::from);
+    for i in 0..df.height() {
+        let row = i as u64 + 1;
+        let user = col("user")[i].unwrap_or("");
+        // Every event is in its actor's timeline; the rows in a recipient's or target's
+        // timeline are copies of it.
+        if col("timeline_user")[i].unwrap_or("") != user.to_ascii_lowercase() {
+            out.copies += 1;
+            continue;
+        }
+        let mut reject = |field: &str, why: String| {
+            out.rejects.push((row, field.to_string(), why));
+        };
+        let Some(time) = col("time")[i].and_then(time::parse_iso) else {
+            reject("time", format!("not an ISO 8601 time: {:?}", col("time")[i]));
+            continue;
+        };
+        let Some(source) = col("source")[i]
+            .and_then(|s| Source::ALL.into_iter().find(|x| x.as_str() == s))
+        else {
+            reject("source", format!("not a source: {:?}", col("source")[i]));
+            continue;
+        };
+        let Some(outcome) = col("outcome")[i].and_then(outcome_of) else {
+            reject("outcome", format!("not an outcome: {:?}", col("outcome")[i]));
+            continue;
+        };
+        let ip = match col("ip")[i] {
+            None => None,
+            Some(s) => match s.parse() {
+                Ok(ip) => Some(ip),
+                Err(_) => {
+                    reject("ip", format!("not an IP address: {s:?}"));
+                    continue;
+                }
+            },
+        };
+        let mut attrs: Vec<(crate::model::Text, crate::model::Text)> = Vec::new();
+        if let Some(a) = col("attrs")[i] {
+            match serde_json::from_str::<Members>(a) {
+                Ok(Members(map)) => {
+                    for (k, v) in map {
+                        let key = intern(&k);
+                        let mut push = |v: &serde_json::Value| match v {
+                            serde_json::Value::String(s) => attrs.push((key.clone(), intern(s))),
+                            other => attrs.push((key.clone(), intern(&other.to_string()))),
+                        };
+                        match &v {
+                            serde_json::Value::Array(list) => list.iter().for_each(&mut push),
+                            other => push(other),
+                        }
+                    }
+                }
+                Err(e) => {
+                    reject("attrs", format!("not a JSON object: {e}"));
+                    continue;
+                }
+            }
+        }
+        let file = col("origin_file")[i].unwrap_or("");
+        let next = file_ids.len() as u32;
+        let file = *file_ids.entry(file).or_insert_with(|| {
+            out.files.push(file.to_string());
+            next
+        });
+        let mut e = Event::new(
+            time,
+            source,
+            intern(user),
+            intern(col("operation")[i].unwrap_or("")),
+        );
+        e.outcome = outcome;
+        e.error_code = text(col("error_code")[i]);
+        e.ip = ip;
+        e.country = text(col("country")[i]);
+        e.region = text(col("region")[i]);
+        e.city = text(col("city")[i]);
+        e.asn = asn[i].and_then(|a| u32::try_from(a).ok());
+        e.user_agent = text(col("user_agent")[i]);
+        e.application = text(col("application")[i]);
+        e.client_app = text(col("client_app")[i]);
+        e.device_id = text(col("device_id")[i]);
+        e.session_id = own(col("session_id")[i]);
+        e.correlation_id = own(col("correlation_id")[i]);
+        e.request_id = own(col("request_id")[i]);
+        e.token_id = own(col("token_id")[i]);
+        e.record_id = own(col("record_id")[i]);
+        e.object = own(col("object")[i]);
+        e.attrs = attrs;
+        e.origin = Origin {
+            file,
+            record: record[i].unwrap_or(row),
+            part: part[i].and_then(|p| u32::try_from(p).ok()).unwrap_or(0),
+            line: line[i].unwrap_or(0),
+        };
+        out.events.push(e);
+    }
+    out.events.sort_by_key(|e| e.origin);
+    Ok(out)
 }
