@@ -280,11 +280,12 @@ fn a_previous_case_is_replaced_whole_and_a_foreign_folder_is_refused() {
             "-q",
             "--out",
             out.to_str().unwrap(),
+            "--no-parquet",
             ev.to_str().unwrap(),
         ])
     };
     assert_eq!(run().status.code(), Some(0));
-    // A stale parquet from an earlier `--parquet` run must not survive next to new files.
+    // A stale parquet from an earlier run must not survive next to new files (--no-parquet).
     write(&out, "timeline.parquet", b"stale");
     let o = run();
     assert_eq!(o.status.code(), Some(0), "{}", stderr_of(&o));

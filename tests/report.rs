@@ -294,7 +294,10 @@ fn parquet_timeline_reads_back_with_the_csv_rows() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().display().to_string();
     let demo = fixture("demo").display().to_string();
-    let run = breachline(&["analyze", "-q", &demo, "--out", &out, "--parquet"]);
+    // --parquet is accepted (and does nothing: the file is written by default).
+    let run = breachline(&[
+        "analyze", "-q", &demo, "--out", &out, "--parquet", "--timeline-csv", "all",
+    ]);
     assert!(
         run.status.success(),
         "{}",
@@ -347,4 +350,120 @@ fn parquet_timeline_reads_back_with_the_csv_rows() {
     // Without --out there is nowhere to put it: a usage error.
     let run = breachline(&["analyze", "-q", &demo, "--parquet"]);
     assert_eq!(run.status.code(), Some(2));
+}
+
+#[test]
+fn timeline_csv_holds_the_flagged_accounts_by_default() {
+    let demo = fixture("demo").display().to_string();
+    let users_in = |extra: &[&str]| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let out = dir.path().join("case").display().to_string();
+        let mut args = vec!["analyze", "-q", &demo, "--out", &out];
+        args.extend_from_slice(extra);
+        let run = breachline(&args);
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        let case = dir.path().join("case");
+        assert_eq!(
+            case.join("timeline.parquet").exists(),
+            !extra.contains(&"--no-parquet"),
+            "timeline.parquet by default, not with --no-parquet"
+        );
+        let summary: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(case.join("summary.json")).expect("summary.json"),
+        )
+        .expect("json");
+        let flagged: std::collections::BTreeSet<String> = summary["users"]
+            .as_array()
+            .expect("users")
+            .iter()
+            .filter(|u| u["verdict"] != "clean")
+            .map(|u| u["user"].as_str().expect("user").to_string())
+            .collect();
+        let path = case.join("timeline.csv");
+        if !path.exists() {
+            return (flagged, None);
+        }
+        let mut csv = csv::Reader::from_path(path).expect("timeline.csv");
+        let users: std::collections::BTreeSet<String> = csv
+            .records()
+            .map(|r| r.expect("row")[0].to_string())
+            .collect();
+        (flagged, Some(users))
+    };
+    let (flagged, users) = users_in(&[]);
+    assert!(!flagged.is_empty(), "the demo has flagged accounts");
+    assert_eq!(users.as_ref(), Some(&flagged), "only the flagged accounts' timelines");
+    let (_, all) = users_in(&["--timeline-csv", "all"]);
+    assert!(all.expect("timeline.csv").len() > flagged.len());
+    let (_, none) = users_in(&["--timeline-csv", "none", "--no-parquet"]);
+    assert!(none.is_none(), "no timeline.csv with --timeline-csv none");
+}
+
+#[test]
+fn a_case_folders_timeline_parquet_read_back_gives_the_same_findings_and_verdicts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let raw = dir.path().join("raw");
+    let back = dir.path().join("back");
+    let demo = fixture("demo").display().to_string();
+    let run = breachline(&["analyze", "-q", &demo, "--out", raw.to_str().expect("utf-8")]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let parquet = raw.join("timeline.parquet");
+    let run = breachline(&[
+        "analyze",
+        "-q",
+        parquet.to_str().expect("utf-8"),
+        "--out",
+        back.to_str().expect("utf-8"),
+    ]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let json = |d: &Path, name: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(d.join(name)).expect(name)).expect("json")
+    };
+    // Findings: rule ids, users and evidence counts, and the evidence's citations of the raw
+    // exports (file, line, record).
+    let findings = |d: &Path| -> Vec<(String, String, usize, Vec<String>)> {
+        json(d, "findings.json")
+            .as_array()
+            .expect("findings")
+            .iter()
+            .map(|f| {
+                let ev = f["evidence"].as_array().expect("evidence");
+                let cites = ev
+                    .iter()
+                    .map(|e| format!("{}:{}:{}", e["file"], e["line"], e["record"]))
+                    .collect();
+                (
+                    f["rule_id"].as_str().expect("rule_id").to_string(),
+                    f["user"].to_string(),
+                    ev.len(),
+                    cites,
+                )
+            })
+            .collect()
+    };
+    let (a, b) = (findings(&raw), findings(&back));
+    assert!(a.len() > 10, "the demo has findings");
+    assert_eq!(a, b, "the same findings, citing the raw exports");
+    assert!(b.iter().flat_map(|f| &f.3).all(|c| c.contains("fixtures/demo/")));
+    let (sa, sb) = (json(&raw, "summary.json"), json(&back, "summary.json"));
+    for key in ["users", "counts", "actors", "tenant_domains"] {
+        assert_eq!(sa[key], sb[key], "summary.json {key}");
+    }
+    // The file report: the Parquet file's rows are its events, each read once; the raw exports
+    // are listed as cited, not read.
+    let ingest = json(&back, "ingest.json");
+    let files = ingest["files"].as_array().expect("files");
+    let pq = &files[0];
+    assert_eq!(pq["variant"], "breachline-parquet");
+    assert_eq!(pq["rows"], pq["parsed"]);
+    assert_eq!(pq["duplicates"], 0);
+    assert_eq!(pq["rejected"], 0);
+    assert_eq!(pq["events"], sa["evidence"]["events"]);
+    assert!(files[1..].iter().all(|f| f["status"] == "cited"));
+    assert_eq!(sb["evidence"]["files"], 1);
+    // `timeline` reads it too.
+    let run = breachline(&["timeline", "-q", parquet.to_str().expect("utf-8"), "--format", "csv"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let direct = breachline(&["timeline", "-q", &demo, "--format", "csv"]);
+    assert_eq!(run.stdout, direct.stdout, "the same timeline");
 }

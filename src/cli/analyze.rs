@@ -42,14 +42,23 @@ pub struct AnalyzeArgs {
     pub json: bool,
 
     /// Write the case folder here: summary.json, findings.json, blast_radius.json,
-    /// recipients.csv, timeline.csv, ingest.json, rejects.csv, report.html, report.md
-    /// (created if missing).
+    /// recipients.csv, timeline.csv, timeline.parquet, ingest.json, rejects.csv, report.html,
+    /// report.md (created if missing).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
-    /// Also write timeline.parquet (the normalized timeline, typed columns) into the --out folder.
-    #[arg(long, requires = "out")]
+    /// Accepted for compatibility: timeline.parquet is written by default (see --no-parquet).
+    #[arg(long, requires = "out", hide = true, conflicts_with = "no_parquet")]
     pub parquet: bool,
+
+    /// Do not write timeline.parquet (every event, typed columns) into the --out folder.
+    #[arg(long, requires = "out")]
+    pub no_parquet: bool,
+
+    /// Which timelines timeline.csv holds: the flagged accounts' (compromised, suspicious,
+    /// targeted), every account's, or none (timeline.parquet always has every event).
+    #[arg(long, value_enum, value_name = "WHICH", default_value = "flagged", requires = "out")]
+    pub timeline_csv: report::case::TimelineCsv,
 
     /// Exit with code 4 when a finding at or above this severity exists (for scripts and CI;
     /// counts every finding of the run, whatever --min-severity shows).
@@ -113,8 +122,8 @@ pub fn run(args: &AnalyzeArgs, cli: &Cli) -> anyhow::Result<u8> {
             impact: &assessed,
             command: std::env::args().collect(),
         };
-        report::case::write_folder(dir, &case, |_staging| {
-            if args.parquet {
+        report::case::write_folder(dir, &case, args.timeline_csv, |_staging| {
+            if !args.no_parquet {
                 #[cfg(feature = "parquet")]
                 report::parquet::write_case(_staging, &case).map_err(|e| {
                     std::io::Error::other(format!("cannot write timeline.parquet: {e}"))

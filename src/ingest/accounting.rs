@@ -22,6 +22,9 @@ pub enum FileStatus {
     Read,
     /// Could not be read or recognised: see `error`.
     Error,
+    /// Not read in this run: events read back from a breachline `timeline.parquet` cite it
+    /// (the raw export they were first read from). No rows of its own.
+    Cited,
 }
 
 /// What happened to one evidence file.
@@ -271,15 +274,16 @@ pub fn account(
         // A file's events come in record order: a row is parsed if any of its events is kept,
         // a duplicate if all of them were seen before.
         let (mut parsed, mut duplicates) = (0u64, 0u64);
-        let mut row: Option<(u64, bool)> = None;
+        let mut row: Option<((u32, u64), bool)> = None;
         for (e, k) in read.events.iter().zip(&keep) {
-            if row.is_none_or(|(r, _)| r != e.origin.record) {
+            let at = (e.origin.file, e.origin.record);
+            if row.is_none_or(|(r, _)| r != at) {
                 match row {
                     Some((_, true)) => parsed += 1,
                     Some((_, false)) => duplicates += 1,
                     None => {}
                 }
-                row = Some((e.origin.record, false));
+                row = Some((at, false));
             }
             if *k {
                 row = row.map(|(r, _)| (r, true));
@@ -348,7 +352,7 @@ pub fn account(
             } else {
                 FileStatus::Read
             },
-            source: variant.map(|v| v.family()),
+            source: variant.and_then(|v| v.source()),
             variant: variant.map(|v| v.id()),
             description: variant.map(|v| v.describe()),
             encoding: read.encoding.map(|e| e.label()),
@@ -367,6 +371,7 @@ pub fn account(
             error: read.error.take(),
         });
     }
+    cite_raw_exports(&reads, &mut kept_events, &mut reports);
     let t0 = std::time::Instant::now();
     let mut events = concat_largest_first(kept_events);
     sort_events(&mut events);
@@ -387,6 +392,64 @@ pub fn account(
         rejects_total,
         spills,
         coverage,
+    }
+}
+
+/// Events read back from a breachline `timeline.parquet` cite the raw exports they were first
+/// read from: their `origin.file` indexes the read's `cited` list until here, and becomes the id
+/// of that export's report: a file read in this run too, else a `cited` report added at the end.
+fn cite_raw_exports(reads: &[FileRead], kept: &mut [Vec<Event>], reports: &mut Vec<FileReport>) {
+    let mut ids: HashMap<String, crate::model::FileId> = reports
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.path.clone(), i as crate::model::FileId))
+        .collect();
+    for (read, events) in reads.iter().zip(kept.iter_mut()) {
+        if read.cited.is_empty() {
+            continue;
+        }
+        let map: Vec<crate::model::FileId> = read
+            .cited
+            .iter()
+            .map(|path| {
+                *ids.entry(path.clone()).or_insert_with(|| {
+                    reports.push(FileReport::cited(path));
+                    (reports.len() - 1) as crate::model::FileId
+                })
+            })
+            .collect();
+        for e in events.iter_mut() {
+            if let Some(id) = map.get(e.origin.file as usize) {
+                e.origin.file = *id;
+            }
+        }
+    }
+}
+
+impl FileReport {
+    /// A raw export that events read back from a `timeline.parquet` cite.
+    pub fn cited(path: &str) -> FileReport {
+        FileReport {
+            path: path.to_string(),
+            status: FileStatus::Cited,
+            source: None,
+            variant: None,
+            description: None,
+            encoding: None,
+            bytes: 0,
+            sha256: None,
+            rows: 0,
+            parsed: 0,
+            duplicates: 0,
+            conflicts: 0,
+            rejected: 0,
+            events: 0,
+            first: None,
+            last: None,
+            users: 0,
+            warnings: vec!["not read in this run: events read back from a breachline timeline.parquet cite it".into()],
+            error: None,
+        }
     }
 }
 

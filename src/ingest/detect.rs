@@ -45,6 +45,8 @@ pub enum Variant {
     RiskJson,
     RiskDiagnosticJson,
     RiskCsv,
+    /// breachline's own `timeline.parquet`, read back (events of every source).
+    BreachlineParquet,
 }
 
 impl Variant {
@@ -72,6 +74,7 @@ impl Variant {
             Variant::RiskJson => "entra-risk-json",
             Variant::RiskDiagnosticJson => "entra-risk-diagnostic-json",
             Variant::RiskCsv => "entra-risk-csv",
+            Variant::BreachlineParquet => "breachline-parquet",
         }
     }
 
@@ -100,6 +103,7 @@ impl Variant {
             Variant::RiskJson => "Identity Protection risk detections or risky users as JSON (Graph, Log Analytics AADUserRiskEvents / AADRiskyUsers)",
             Variant::RiskDiagnosticJson => "Identity Protection risk from Azure Monitor diagnostic settings (UserRiskEvents, RiskyUsers)",
             Variant::RiskCsv => "Identity Protection risk detections or risky users as CSV (admin center download, Log Analytics, PowerShell Export-Csv)",
+            Variant::BreachlineParquet => "breachline's own timeline.parquet (analyze --out), read back: the normalized events with their raw exports' origins",
         }
     }
 
@@ -127,12 +131,22 @@ impl Variant {
             | Variant::DirectoryAuditPortalCsv
             | Variant::DirectoryAuditLogAnalyticsCsv => Source::Directory,
             Variant::RiskJson | Variant::RiskDiagnosticJson | Variant::RiskCsv => Source::Risk,
+            // Every source; [`Variant::source`] says none.
+            Variant::BreachlineParquet => Source::Audit,
         }
+    }
+
+    /// The kind of evidence for the file report: `None` for a file of every kind.
+    pub fn source(self) -> Option<Source> {
+        (self != Variant::BreachlineParquet).then(|| self.family())
     }
 
     /// Row counts at which this variant's export tool silently stops (docs/formats.md, "Silent caps"), so a file
     /// with exactly that many rows is probably truncated.
     pub fn row_caps(self) -> &'static [(u64, &'static str)] {
+        if self == Variant::BreachlineParquet {
+            return &[];
+        }
         match self.family() {
             Source::Signin | Source::Noninteractive => &[
                 (

@@ -176,9 +176,15 @@ impl Ingested {
             })
             .collect();
         let read: FxHashSet<Source> = self.coverage.sources.iter().map(|s| s.source).collect();
+        // Raw exports that events read back from a timeline.parquet cite were not read here.
+        let files = self
+            .files
+            .iter()
+            .filter(|f| f.status != FileStatus::Cited)
+            .count();
         EvidenceRead {
-            files: self.files.len(),
-            files_read: self.files.len() - not_read.len(),
+            files,
+            files_read: files - not_read.len(),
             files_not_read: not_read,
             rows: self.files.iter().map(|f| f.rows).sum(),
             events: self.events.len(),

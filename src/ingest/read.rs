@@ -42,6 +42,9 @@ pub struct FileRead {
     /// The rejects beyond [`REJECTS_KEPT`], as rejects CSV rows in a temporary file.
     pub spill: Option<std::fs::File>,
     pub warnings: Vec<String>,
+    /// For a breachline `timeline.parquet` read back: the raw exports its events cite, which
+    /// their `origin.file` indexes until accounting gives them file ids.
+    pub cited: Vec<String>,
 }
 
 /// Rejected rows kept in memory per file (listed by `inspect --json`, the HTML report); the rest
@@ -134,7 +137,14 @@ pub fn read_file(
         }
         Err(e) => return FileRead::failed(format!("cannot read: {e}")),
     };
-    let mut read = read_raw(id, &file.display, file.file_name(), raw, opts);
+    // breachline's own timeline.parquet is binary: recognised by its magic, read whole.
+    let mut raw = std::io::BufReader::with_capacity(1 << 16, raw);
+    let magic = raw.fill_buf().map(|b| b.starts_with(b"PAR1")).unwrap_or(false);
+    let mut read = if magic {
+        read_parquet(id, &file.display, raw)
+    } else {
+        read_raw(id, &file.display, file.file_name(), Box::new(raw), opts)
+    };
     let (sha256, hash_problem) = match &file.container {
         Container::Zip { .. } => (None, None),
         _ => match digest.lock().ok().and_then(|d| d.clone()) {
@@ -150,6 +160,57 @@ pub fn read_file(
         }
     }
     read
+}
+
+/// Reads a breachline `timeline.parquet` back into events (variant `breachline-parquet`). Rows:
+/// one per record (the row in the actor's timeline); the copies of an event in a recipient's or
+/// target's timeline are not records and are said in a warning.
+fn read_parquet(id: FileId, display: &str, mut raw: impl std::io::Read) -> FileRead {
+    let mut bytes = Vec::new();
+    if let Err(e) = raw.read_to_end(&mut bytes) {
+        return FileRead::failed(format!("cannot read: {e}"));
+    }
+    #[cfg(not(feature = "parquet"))]
+    {
+        let _ = (id, display, bytes);
+        return FileRead::failed("a Parquet file, and this build has no Parquet support (built without the parquet feature)".into());
+    }
+    #[cfg(feature = "parquet")]
+    {
+        let back = match crate::report::parquet::read_timeline(bytes) {
+            Ok(b) => b,
+            Err(e) => return FileRead::failed(e),
+        };
+        let mut read = FileRead::failed(String::new());
+        read.error = None;
+        read.variant = Some(Variant::BreachlineParquet);
+        let mut records: Vec<(u32, u64)> =
+            back.events.iter().map(|e| (e.origin.file, e.origin.record)).collect();
+        records.dedup();
+        read.rows = records.len() as u64 + back.rejects.len() as u64;
+        if back.copies > 0 {
+            read.warnings.push(format!(
+                "{} rows repeat an event in a recipient's or target's timeline: each event is read once, from its actor's row",
+                back.copies
+            ));
+        }
+        read.warnings.push(format!(
+            "events cite the {} raw export{} they were first read from, not this file",
+            back.files.len(),
+            if back.files.len() == 1 { "" } else { "s" }
+        ));
+        for (row, field, reason) in back.rejects {
+            let err = RowError {
+                field: Some(field),
+                reason,
+            };
+            read.rejects.push(Reject::new(id, display, row, row, err));
+        }
+        read.rejected = read.rejects.len() as u64;
+        read.events = back.events;
+        read.cited = back.files;
+        read
+    }
 }
 
 /// Reads, frames, detects and decodes the bytes of one evidence file from any reader (the
@@ -200,6 +261,7 @@ pub fn read_raw(
         rejected: 0,
         spill: None,
         warnings: end.warnings,
+        cited: Vec::new(),
     };
     if read.variant.is_none() {
         // Nothing was recognised: no row of the file is accounted as a row of an export.
@@ -224,6 +286,7 @@ impl FileRead {
             rejected: 0,
             spill: None,
             warnings: Vec::new(),
+            cited: Vec::new(),
         }
     }
 }

@@ -184,6 +184,18 @@ pub const CASE_FILES: &[&str] = &[
 /// the command line, so it differs between runs with different options.
 pub const REPORT_FILES: &[&str] = &["report.html", "report.md"];
 
+/// Which events `timeline.csv` holds (`analyze --timeline-csv`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum TimelineCsv {
+    /// The timelines of the flagged accounts (compromised, suspicious, targeted).
+    #[default]
+    Flagged,
+    /// Every account's timeline.
+    All,
+    /// No timeline.csv (timeline.parquet has every event).
+    None,
+}
+
 /// Writes the case folder: into a staging folder next to `dir` that then replaces `dir` whole
 /// (a previous case there is replaced, a folder holding other files is refused; see
 /// [`super::outputs::write_case_folder`]). `extra` writes more files (timeline.parquet) into
@@ -191,16 +203,17 @@ pub const REPORT_FILES: &[&str] = &["report.html", "report.md"];
 pub fn write_folder(
     dir: &Path,
     case: &Case,
+    timeline_csv: TimelineCsv,
     extra: impl FnOnce(&Path) -> io::Result<()>,
 ) -> io::Result<()> {
     super::outputs::write_case_folder(dir, |staging| {
-        write_files(staging, case)?;
+        write_files(staging, case, timeline_csv)?;
         extra(staging)
     })
 }
 
 /// Writes every case file into `dir`, each under a temporary name then renamed.
-pub fn write_files(dir: &Path, case: &Case) -> io::Result<()> {
+pub fn write_files(dir: &Path, case: &Case, timeline_csv: TimelineCsv) -> io::Result<()> {
     let ing = case.ingested;
     let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
     let mut summary = summary(case.impact, case.findings.len(), ing.coverage.users.len());
@@ -237,8 +250,28 @@ pub fn write_files(dir: &Path, case: &Case) -> io::Result<()> {
         write_recipients(&mut out, &compromised, &case.impact.tenant_domains)?;
         out.commit()?;
     }
-    {
-        let timelines = crate::timeline::build(&ing.events, &crate::timeline::Filter::default());
+    if timeline_csv != TimelineCsv::None {
+        // Flagged: those accounts' timelines, laid out as for everyone (per user, in name order).
+        let users: Option<Vec<String>> = match timeline_csv {
+            TimelineCsv::Flagged => {
+                let mut u: Vec<String> =
+                    case.impact.flagged().iter().map(|u| u.user.clone()).collect();
+                u.sort();
+                Some(u)
+            }
+            _ => None,
+        };
+        let timelines = match users {
+            // No flagged account: a header-only file (an empty filter would keep everyone).
+            Some(u) if u.is_empty() => Vec::new(),
+            users => crate::timeline::build(
+                &ing.events,
+                &crate::timeline::Filter {
+                    users: users.unwrap_or_default(),
+                    ..crate::timeline::Filter::default()
+                },
+            ),
+        };
         let mut out = AtomicFile::create(&dir.join("timeline.csv"))?;
         super::csv::write_timeline(&mut out, &timelines, &files, case.ips)?;
         out.commit()?;

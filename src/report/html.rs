@@ -230,7 +230,7 @@ fn summary(page: &mut Page, case: &Case, compromised: &[&UserImpact]) {
          <div class=\"card\"><b>{nf}</b>findings<small>{crit} critical, {high} high, {med} medium</small></div>\
          <div class=\"card\"><b>{to_notify}</b>recipients to notify<small>{external} external</small></div></div>\n",
         domains = esc(&impact.tenant_domains.join(", ")),
-        files = ing.files.len(),
+        files = ing.evidence_read().files,
         events = ing.events.len(),
         users = ing.coverage.users.len(),
         c = compromised.len(),
@@ -1173,6 +1173,7 @@ fn custody(page: &mut Page, case: &Case) {
         let status = match f.status {
             crate::ingest::FileStatus::Read => "read",
             crate::ingest::FileStatus::Error => "NOT READ",
+            crate::ingest::FileStatus::Cited => "cited",
         };
         let mut notes: Vec<&str> = f.warnings.iter().map(String::as_str).collect();
         notes.extend(f.error.as_deref());

@@ -59,7 +59,7 @@ pub fn render(case: &Case) -> String {
         out,
         "Tenant: {}. Evidence: {} files, {} events, {} user ids, {} to {} (UTC).\n",
         cell(&impact.tenant_domains.join(", ")),
-        ing.files.len(),
+        ing.evidence_read().files,
         ing.events.len(),
         ing.coverage.users.len(),
         first.map(|t| time::format(&t)).unwrap_or_default(),

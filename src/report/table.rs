@@ -26,6 +26,7 @@ pub fn inspect(ing: &Ingested) -> String {
         let variant = match f.status {
             FileStatus::Read => f.variant.unwrap_or("").to_string(),
             FileStatus::Error => "NOT READ".to_string(),
+            FileStatus::Cited => "cited (not read)".to_string(),
         };
         files.add_row(vec![
             safe_cell(&f.path),
