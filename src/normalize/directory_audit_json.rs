@@ -41,39 +41,22 @@ impl Decode for DirectoryAuditDiagnostic {
         cx: &mut RowCtx,
         out: &mut Vec<Event>,
     ) -> Result<(), RowError> {
-        let text = record.json()?;
-        let mut properties = None;
-        let mut time = None;
-        let mut operation = None;
-        let mut caller_ip = None;
-        let mut correlation = None;
-        let mut result = None;
-        json::for_each_field_ci(text, |k, v| match k {
-            "properties" => properties = Some(v),
-            "time" => time = json::text(v),
-            "operationname" => operation = json::text(v),
-            "calleripaddress" => caller_ip = json::text(v),
-            "correlationid" => correlation = json::text(v),
-            "resulttype" => result = json::text(v),
-            _ => {}
-        })
-        .map_err(|e| RowError::json("diagnostic record", &e))?;
-        let properties = properties.ok_or_else(|| RowError::missing("properties"))?;
+        let d = json::Diagnostic::parse(record.json()?)?;
         let mut f = DirectoryFields::default();
-        json_fields(properties.get(), "properties", |k, v| {
+        json_fields(d.properties.get(), "properties", |k, v| {
             f.set(k, v);
         })?;
         if f.time.is_none() {
-            f.time = time.map(|t| ("time", t));
+            f.time = d.time.map(|t| ("time", t));
         }
-        f.activity = f.activity.or(operation);
+        f.activity = f.activity.or(d.operation);
         f.initiator.ip = f
             .initiator
             .ip
             .filter(|ip| !ip.trim().is_empty() && ip.trim() != "<null>")
-            .or(caller_ip);
-        f.correlation_id = f.correlation_id.or(correlation);
-        f.result = f.result.or(result);
+            .or(d.caller_ip);
+        f.correlation_id = f.correlation_id.or(d.correlation_id);
+        f.result = f.result.or(d.result_type);
         out.push(f.into_event(cx)?);
         Ok(())
     }

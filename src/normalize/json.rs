@@ -65,6 +65,51 @@ pub fn with_lower<R>(key: &str, f: impl FnOnce(&str) -> R) -> R {
     }
 }
 
+/// An Azure Monitor diagnostic-settings record: the log's own record in `properties`, and the
+/// envelope's values that stand in where `properties` lacks them (Microsoft's "Azure Monitor
+/// resource log schema"). `callerIpAddress` is `None` when it is the `<null>` placeholder.
+#[derive(Debug)]
+pub struct Diagnostic<'a> {
+    pub properties: Raw<'a>,
+    pub time: Option<Cow<'a, str>>,
+    pub operation: Option<Cow<'a, str>>,
+    pub caller_ip: Option<Cow<'a, str>>,
+    pub correlation_id: Option<Cow<'a, str>>,
+    pub result_type: Option<Cow<'a, str>>,
+}
+
+impl<'a> Diagnostic<'a> {
+    /// Reads the envelope; `Err` names what is wrong (not JSON, no `properties`).
+    pub fn parse(text: &'a str) -> Result<Diagnostic<'a>, crate::normalize::RowError> {
+        use crate::normalize::RowError;
+        let mut properties = None;
+        let (mut time, mut operation, mut caller_ip, mut correlation_id, mut result_type) =
+            (None, None, None, None, None);
+        for_each_field_ci(text, |k, v| match k {
+            "properties" => properties = Some(v),
+            "time" => time = text_of(v),
+            "operationname" => operation = text_of(v),
+            "calleripaddress" => caller_ip = text_of(v).filter(|ip| ip.trim() != "<null>"),
+            "correlationid" => correlation_id = text_of(v),
+            "resulttype" => result_type = text_of(v),
+            _ => {}
+        })
+        .map_err(|e| RowError::json("diagnostic record", &e))?;
+        Ok(Diagnostic {
+            properties: properties.ok_or_else(|| RowError::missing("properties"))?,
+            time,
+            operation,
+            caller_ip,
+            correlation_id,
+            result_type,
+        })
+    }
+}
+
+fn text_of(raw: Raw<'_>) -> Option<Cow<'_, str>> {
+    text(raw).filter(|t| !t.trim().is_empty())
+}
+
 struct FieldWalker<F> {
     f: F,
 }

@@ -267,24 +267,13 @@ impl crate::normalize::Decode for RiskDiagnostic {
         cx: &mut RowCtx,
         out: &mut Vec<Event>,
     ) -> Result<(), RowError> {
-        let text = record.json()?;
-        let mut properties = None;
-        let mut time = None;
-        let mut caller_ip = None;
-        json::for_each_field_ci(text, |k, v| match k {
-            "properties" => properties = Some(v),
-            "time" => time = json::text(v),
-            "calleripaddress" => caller_ip = json::text(v),
-            _ => {}
-        })
-        .map_err(|e| RowError::json("diagnostic record", &e))?;
-        let properties = properties.ok_or_else(|| RowError::missing("properties"))?;
+        let d = json::Diagnostic::parse(record.json()?)?;
         let mut f = RiskFields::default();
-        json_fields(properties.get(), "properties", |k, v| {
+        json_fields(d.properties.get(), "properties", |k, v| {
             f.set(k, v);
         })?;
-        f.time_generated = f.time_generated.or(time);
-        f.ip = f.ip.or(caller_ip);
+        f.time_generated = f.time_generated.or(d.time);
+        f.ip = f.ip.or(d.caller_ip);
         out.push(f.into_event(cx)?);
         Ok(())
     }
