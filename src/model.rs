@@ -210,10 +210,48 @@ pub fn operation_key(op: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Whether two operation names are the same activity ([`operation_key`]).
-pub fn operation_eq(a: &str, b: &str) -> bool {
-    operation_key(a) == operation_key(b)
+/// An operation name as the bytes that identify the activity: trimmed, one final period
+/// dropped (and the spaces before it).
+#[inline]
+fn operation_core(s: &str) -> &[u8] {
+    let b = s.as_bytes().trim_ascii();
+    let b = b.strip_suffix(b".").unwrap_or(b);
+    b.trim_ascii_end()
 }
+
+/// Whether two operation names are the same activity, the way [`operation_key`] compares them
+/// (trailing period, spaces, en dash for '-', ASCII case), without allocating: rules and the
+/// containment list compare it for every event.
+#[inline]
+pub fn operation_eq(a: &str, b: &str) -> bool {
+    const EN_DASH: &[u8] = "\u{2013}".as_bytes();
+    let (a, b) = (operation_core(a), operation_core(b));
+    if a.len() == b.len() && a.eq_ignore_ascii_case(b) {
+        return true;
+    }
+    // Slow path only when an en dash is there to fold.
+    let next = |s: &[u8], i: usize| -> (u8, usize) {
+        if s[i..].starts_with(EN_DASH) {
+            (b'-', i + EN_DASH.len())
+        } else {
+            (s[i].to_ascii_lowercase(), i + 1)
+        }
+    };
+    if !(memchr::memchr(0xE2, a).is_some() || memchr::memchr(0xE2, b).is_some()) {
+        return false;
+    }
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let (x, ni) = next(a, i);
+        let (y, nj) = next(b, j);
+        if x != y {
+            return false;
+        }
+        (i, j) = (ni, nj);
+    }
+    i == a.len() && j == b.len()
+}
+
 
 /// Index of an evidence file in the ingest report (`files[file]`).
 pub type FileId = u32;

@@ -626,46 +626,10 @@ impl Prefilter {
     }
 }
 
-/// An operation name as the bytes that identify the activity: trimmed, one final period
-/// dropped (and the spaces before it).
-#[inline]
-fn operation_core(s: &str) -> &[u8] {
-    let b = s.as_bytes().trim_ascii();
-    let b = b.strip_suffix(b".").unwrap_or(b);
-    b.trim_ascii_end()
-}
-
-/// Whether two operation names are the same activity, the way [`crate::model::operation_key`]
-/// compares them (trailing period, spaces, en dash for '-', ASCII case), without allocating:
-/// evaluated for every event against every rule that names an operation.
+/// Whether two operation names are the same activity ([`crate::model::operation_eq`]).
 #[inline]
 pub fn same_operation(a: &str, b: &str) -> bool {
-    const EN_DASH: &[u8] = "\u{2013}".as_bytes();
-    let (a, b) = (operation_core(a), operation_core(b));
-    if a.len() == b.len() && a.eq_ignore_ascii_case(b) {
-        return true;
-    }
-    // Slow path only when an en dash is there to fold.
-    let next = |s: &[u8], i: usize| -> (u8, usize) {
-        if s[i..].starts_with(EN_DASH) {
-            (b'-', i + EN_DASH.len())
-        } else {
-            (s[i].to_ascii_lowercase(), i + 1)
-        }
-    };
-    if !(memchr::memchr(0xE2, a).is_some() || memchr::memchr(0xE2, b).is_some()) {
-        return false;
-    }
-    let (mut i, mut j) = (0, 0);
-    while i < a.len() && j < b.len() {
-        let (x, ni) = next(a, i);
-        let (y, nj) = next(b, j);
-        if x != y {
-            return false;
-        }
-        (i, j) = (ni, nj);
-    }
-    i == a.len() && j == b.len()
+    crate::model::operation_eq(a, b)
 }
 
 // Case-insensitive comparisons. A rule's text that is ASCII (nearly all of it) compares with

@@ -32,7 +32,9 @@ pub fn pivots(
     footprint: &Footprint,
     blast: &BlastRadius,
 ) -> Vec<Pivot> {
-    let attacker_ips: BTreeSet<String> = footprint.ips.iter().map(|k| k.key.clone()).collect();
+    // Compared as addresses, so no event's address is formatted unless it matches.
+    let attacker_ips: BTreeSet<std::net::IpAddr> =
+        footprint.ips.iter().filter_map(|k| k.key.parse().ok()).collect();
     let attacker_asns: BTreeSet<u32> = footprint
         .asns
         .iter()
@@ -65,9 +67,8 @@ pub fn pivots(
     };
     for e in events.iter().filter(|e| *e.user != *user) {
         if let Some(ip) = e.ip {
-            let text = ip.to_string();
-            if attacker_ips.contains(&text) {
-                add(&e.user, "ip", text, e.time);
+            if attacker_ips.contains(&ip) {
+                add(&e.user, "ip", ip.to_string(), e.time);
             } else if let Some(a) = ips
                 .get(ip)
                 .and_then(|i| i.asn)
@@ -79,7 +80,7 @@ pub fn pivots(
         if let Some(ua) = e.user_agent.as_deref().filter(|u| agents.contains(u)) {
             add(&e.user, "user_agent", ua.to_string(), e.time);
         }
-        for (k, v) in &e.attrs {
+        for (k, v) in e.attrs.iter().filter(|_| !forwards.is_empty()) {
             if k.starts_with("param.") {
                 for f in &forwards {
                     if v.to_lowercase().contains(f) {
