@@ -252,7 +252,6 @@ pub fn operation_eq(a: &str, b: &str) -> bool {
     i == a.len() && j == b.len()
 }
 
-
 /// Index of an evidence file in the ingest report (`files[file]`).
 pub type FileId = u32;
 

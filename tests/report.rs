@@ -296,7 +296,14 @@ fn parquet_timeline_reads_back_with_the_csv_rows() {
     let demo = fixture("demo").display().to_string();
     // --parquet is accepted (and does nothing: the file is written by default).
     let run = breachline(&[
-        "analyze", "-q", &demo, "--out", &out, "--parquet", "--timeline-csv", "all",
+        "analyze",
+        "-q",
+        &demo,
+        "--out",
+        &out,
+        "--parquet",
+        "--timeline-csv",
+        "all",
     ]);
     assert!(
         run.status.success(),
@@ -361,7 +368,11 @@ fn timeline_csv_holds_the_flagged_accounts_by_default() {
         let mut args = vec!["analyze", "-q", &demo, "--out", &out];
         args.extend_from_slice(extra);
         let run = breachline(&args);
-        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
         let case = dir.path().join("case");
         assert_eq!(
             case.join("timeline.parquet").exists(),
@@ -392,7 +403,11 @@ fn timeline_csv_holds_the_flagged_accounts_by_default() {
     };
     let (flagged, users) = users_in(&[]);
     assert!(!flagged.is_empty(), "the demo has flagged accounts");
-    assert_eq!(users.as_ref(), Some(&flagged), "only the flagged accounts' timelines");
+    assert_eq!(
+        users.as_ref(),
+        Some(&flagged),
+        "only the flagged accounts' timelines"
+    );
     let (_, all) = users_in(&["--timeline-csv", "all"]);
     assert!(all.expect("timeline.csv").len() > flagged.len());
     let (_, none) = users_in(&["--timeline-csv", "none", "--no-parquet"]);
@@ -405,8 +420,18 @@ fn a_case_folders_timeline_parquet_read_back_gives_the_same_findings_and_verdict
     let raw = dir.path().join("raw");
     let back = dir.path().join("back");
     let demo = fixture("demo").display().to_string();
-    let run = breachline(&["analyze", "-q", &demo, "--out", raw.to_str().expect("utf-8")]);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let run = breachline(&[
+        "analyze",
+        "-q",
+        &demo,
+        "--out",
+        raw.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let parquet = raw.join("timeline.parquet");
     let run = breachline(&[
         "analyze",
@@ -415,7 +440,11 @@ fn a_case_folders_timeline_parquet_read_back_gives_the_same_findings_and_verdict
         "--out",
         back.to_str().expect("utf-8"),
     ]);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let json = |d: &Path, name: &str| -> Value {
         serde_json::from_slice(&std::fs::read(d.join(name)).expect(name)).expect("json")
     };
@@ -444,7 +473,10 @@ fn a_case_folders_timeline_parquet_read_back_gives_the_same_findings_and_verdict
     let (a, b) = (findings(&raw), findings(&back));
     assert!(a.len() > 10, "the demo has findings");
     assert_eq!(a, b, "the same findings, citing the raw exports");
-    assert!(b.iter().flat_map(|f| &f.3).all(|c| c.contains("fixtures/demo/")));
+    assert!(b
+        .iter()
+        .flat_map(|f| &f.3)
+        .all(|c| c.contains("fixtures/demo/")));
     let (sa, sb) = (json(&raw, "summary.json"), json(&back, "summary.json"));
     for key in ["users", "counts", "actors", "tenant_domains"] {
         assert_eq!(sa[key], sb[key], "summary.json {key}");
@@ -462,8 +494,18 @@ fn a_case_folders_timeline_parquet_read_back_gives_the_same_findings_and_verdict
     assert!(files[1..].iter().all(|f| f["status"] == "cited"));
     assert_eq!(sb["evidence"]["files"], 1);
     // `timeline` reads it too.
-    let run = breachline(&["timeline", "-q", parquet.to_str().expect("utf-8"), "--format", "csv"]);
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let run = breachline(&[
+        "timeline",
+        "-q",
+        parquet.to_str().expect("utf-8"),
+        "--format",
+        "csv",
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let direct = breachline(&["timeline", "-q", &demo, "--format", "csv"]);
     assert_eq!(run.stdout, direct.stdout, "the same timeline");
 }

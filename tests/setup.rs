@@ -20,10 +20,11 @@ fn rust_version_is_what_the_locked_dependencies_need() {
         .as_str()
         .expect("Cargo.toml names a rust-version")
         .to_string();
-    let lock: toml::Value = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.lock"))
-        .expect("Cargo.lock is committed")
-        .parse()
-        .expect("Cargo.lock is TOML");
+    let lock: toml::Value =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.lock"))
+            .expect("Cargo.lock is committed")
+            .parse()
+            .expect("Cargo.lock is TOML");
     let home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
@@ -35,11 +36,18 @@ fn rust_version_is_what_the_locked_dependencies_need() {
     let (mut checked, mut from_registry) = (0, 0);
     let mut needed = ((0, 0), String::new());
     for p in lock["package"].as_array().expect("[[package]] list") {
-        if p.get("source").and_then(|s| s.as_str()).is_none_or(|s| !s.starts_with("registry+")) {
+        if p.get("source")
+            .and_then(|s| s.as_str())
+            .is_none_or(|s| !s.starts_with("registry+"))
+        {
             continue;
         }
         from_registry += 1;
-        let dir = format!("{}-{}", p["name"].as_str().unwrap_or(""), p["version"].as_str().unwrap_or(""));
+        let dir = format!(
+            "{}-{}",
+            p["name"].as_str().unwrap_or(""),
+            p["version"].as_str().unwrap_or("")
+        );
         let Some(text) = sources
             .iter()
             .find_map(|s| std::fs::read_to_string(s.join(&dir).join("Cargo.toml")).ok())
@@ -47,15 +55,24 @@ fn rust_version_is_what_the_locked_dependencies_need() {
             continue;
         };
         checked += 1;
-        let Ok(toml) = text.parse::<toml::Value>() else { continue };
-        if let Some(v) = toml.get("package").and_then(|p| p.get("rust-version")).and_then(|v| v.as_str()) {
+        let Ok(toml) = text.parse::<toml::Value>() else {
+            continue;
+        };
+        if let Some(v) = toml
+            .get("package")
+            .and_then(|p| p.get("rust-version"))
+            .and_then(|v| v.as_str())
+        {
             if minor(v) > needed.0 {
                 needed = (minor(v), dir);
             }
         }
     }
     // Packages only some platforms build are not extracted; the rest must be there.
-    assert!(checked * 10 >= from_registry * 8, "only {checked} of {from_registry} locked packages found in the registry");
+    assert!(
+        checked * 10 >= from_registry * 8,
+        "only {checked} of {from_registry} locked packages found in the registry"
+    );
     assert_eq!(
         minor(&ours),
         needed.0,
@@ -63,6 +80,10 @@ fn rust_version_is_what_the_locked_dependencies_need() {
         needed.0,
         needed.1
     );
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
-    assert!(readme.contains(&format!("Rust {ours}")), "README must name Rust {ours}");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    assert!(
+        readme.contains(&format!("Rust {ours}")),
+        "README must name Rust {ours}"
+    );
 }

@@ -52,7 +52,11 @@ fn assert_no_split(text: &str, width: usize) {
             if w.ends_with('…') || w.starts_with('…') {
                 continue;
             }
-            if w.starts_with("20") && w.len() >= 4 && w[..4].chars().all(|c| c.is_ascii_digit()) && w.contains('-') {
+            if w.starts_with("20")
+                && w.len() >= 4
+                && w[..4].chars().all(|c| c.is_ascii_digit())
+                && w.contains('-')
+            {
                 assert!(time.is_match(w), "time split: {w:?} in {line:?}");
             }
             if w.contains('@') {
@@ -74,7 +78,12 @@ fn analyze_prints_the_verdict_first_and_fits_80_120_200_columns_and_a_pipe() {
     let demo = fixture("demo");
     let demo = demo.to_str().expect("utf-8");
     let victim = victim();
-    for (columns, width) in [(Some(80), 80), (Some(120), 120), (Some(200), 200), (None, 160)] {
+    for (columns, width) in [
+        (Some(80), 80),
+        (Some(120), 120),
+        (Some(200), 200),
+        (None, 160),
+    ] {
         let text = run(&["analyze", "-q", demo], columns);
         assert_no_split(&text, width);
         let verdicts = text.find("Verdicts").expect("verdict heading");
@@ -93,7 +102,10 @@ fn analyze_prints_the_verdict_first_and_fits_80_120_200_columns_and_a_pipe() {
             assert!(block.contains(v), "{v} at {columns:?}: {block}");
         }
         assert!(block.contains("24 recipients"), "{block}");
-        assert!(block.contains("mail sent") && block.contains("identity"), "{block}");
+        assert!(
+            block.contains("mail sent") && block.contains("identity"),
+            "{block}"
+        );
         // What the evidence lacks is said before the findings.
         assert!(block.contains("no Entra audit log"), "{block}");
         // High and above by default: no low finding's rule is listed.
@@ -105,11 +117,17 @@ fn analyze_prints_the_verdict_first_and_fits_80_120_200_columns_and_a_pipe() {
 #[test]
 fn analyze_all_lists_every_finding_grouped() {
     let demo = fixture("demo");
-    let text = run(&["analyze", "-q", demo.to_str().expect("utf-8"), "--all"], Some(120));
+    let text = run(
+        &["analyze", "-q", demo.to_str().expect("utf-8"), "--all"],
+        Some(120),
+    );
     assert_no_split(&text, 120);
     let findings = &text[text.find("Findings by account and rule").expect("findings")..];
     // Every finding of the run is listed: as many as `--json` gives.
-    let json = run(&["analyze", "-q", demo.to_str().expect("utf-8"), "--json"], None);
+    let json = run(
+        &["analyze", "-q", demo.to_str().expect("utf-8"), "--json"],
+        None,
+    );
     let all: Vec<serde_json::Value> = serde_json::from_str(&json).expect("JSON findings");
     let n = all.len();
     assert!(n > 30, "{n}");
@@ -123,13 +141,21 @@ fn analyze_all_lists_every_finding_grouped() {
     let mine = &findings[findings.find(&format!("{victim} (")).expect("victim group")..];
     let mine = &mine[..mine.find("\n\n").unwrap_or(mine.len())];
     assert_eq!(
-        mine.lines().filter(|l| l.contains("  first-seen-asn ")).count(),
+        mine.lines()
+            .filter(|l| l.contains("  first-seen-asn "))
+            .count(),
         1,
         "{mine}"
     );
     // --min-severity still chooses the level.
     let text = run(
-        &["analyze", "-q", demo.to_str().expect("utf-8"), "--min-severity", "medium"],
+        &[
+            "analyze",
+            "-q",
+            demo.to_str().expect("utf-8"),
+            "--min-severity",
+            "medium",
+        ],
         Some(120),
     );
     assert!(text.contains("findings at medium or above"), "{text}");
@@ -142,7 +168,13 @@ fn analyze_names_recipients_csv_in_the_case_folder() {
     let out = dir.path().join("case");
     let demo = fixture("demo");
     let text = run(
-        &["analyze", "-q", demo.to_str().expect("utf-8"), "--out", out.to_str().expect("utf-8")],
+        &[
+            "analyze",
+            "-q",
+            demo.to_str().expect("utf-8"),
+            "--out",
+            out.to_str().expect("utf-8"),
+        ],
         Some(200),
     );
     let csv = out.join("recipients.csv");
@@ -166,7 +198,10 @@ fn explain_tells_the_victims_story_in_time_order_with_citations() {
             Some(width),
         );
         assert_no_split(&text, width as usize);
-        assert!(text.starts_with(&format!("{victim}: compromised")), "{text}");
+        assert!(
+            text.starts_with(&format!("{victim}: compromised")),
+            "{text}"
+        );
         // Items (each starting with its time) in time order.
         let lines: Vec<&str> = text.lines().collect();
         let times: Vec<&str> = lines.iter().filter_map(|l| item_time(l)).collect();
@@ -178,7 +213,10 @@ fn explain_tells_the_victims_story_in_time_order_with_citations() {
                 .iter()
                 .position(|l| l.contains(needle))
                 .unwrap_or_else(|| panic!("{needle} in {text}"));
-            let start = (0..=at).rev().find(|&i| item_time(lines[i]).is_some()).expect("item");
+            let start = (0..=at)
+                .rev()
+                .find(|&i| item_time(lines[i]).is_some())
+                .expect("item");
             let end = (start + 1..lines.len())
                 .find(|&i| item_time(lines[i]).is_some() || lines[i].is_empty())
                 .unwrap_or(lines.len());
@@ -188,9 +226,15 @@ fn explain_tells_the_victims_story_in_time_order_with_citations() {
         let (signin, signin_text) = item("attacker sign-in from 188.166.14.77");
         let (contained, contained_text) = item("CONTAINMENT: password reset");
         let (after, _) = item("AFTER CONTAINMENT");
-        assert!(first < signin && signin < contained && contained < after, "{text}");
+        assert!(
+            first < signin && signin < contained && contained < after,
+            "{text}"
+        );
         assert!(lines[signin].starts_with("2024-05-13T14:19:37Z"), "{text}");
-        assert!(contained_text.contains("it.admin@northwindtraders.example"), "{text}");
+        assert!(
+            contained_text.contains("it.admin@northwindtraders.example"),
+            "{text}"
+        );
         // The sign-in cites its row, and the row is that sign-in.
         let cite_at = signin_text
             .find("[signins/InteractiveSignIns_2024-05-06_2024-05-20.csv:")
@@ -211,14 +255,27 @@ fn explain_tells_the_victims_story_in_time_order_with_citations() {
 fn explain_a_clean_account_or_one_not_in_the_evidence() {
     let demo = fixture("demo");
     let demo = demo.to_str().expect("utf-8");
-    let text = run(&["explain", "grace.kim@northwindtraders.example", demo, "-q"], Some(100));
-    assert!(text.contains("grace.kim@northwindtraders.example:"), "{text}");
-    let text = run(&["explain", "nobody@northwindtraders.example", demo, "-q"], Some(100));
+    let text = run(
+        &["explain", "grace.kim@northwindtraders.example", demo, "-q"],
+        Some(100),
+    );
+    assert!(
+        text.contains("grace.kim@northwindtraders.example:"),
+        "{text}"
+    );
+    let text = run(
+        &["explain", "nobody@northwindtraders.example", demo, "-q"],
+        Some(100),
+    );
     assert!(text.contains("not in the evidence read"), "{text}");
 }
 
 #[test]
 fn readme_stays_short() {
     let readme = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
-    assert!(readme.len() <= 12 * 1024, "README.md is {} bytes", readme.len());
+    assert!(
+        readme.len() <= 12 * 1024,
+        "README.md is {} bytes",
+        readme.len()
+    );
 }

@@ -414,7 +414,10 @@ fn entra_audit_events_name_initiator_targets_and_removed_values() {
         ["adm.jones@contoso.example", "alice@contoso.example"]
     );
     // D2: every MFA method removed: the empty list survives.
-    assert_eq!(field(events[1], "modified.StrongAuthenticationMethod"), "[]");
+    assert_eq!(
+        field(events[1], "modified.StrongAuthenticationMethod"),
+        "[]"
+    );
     // D4: an app initiated: the actor is the app, and it is not an account.
     assert_eq!(&*events[3].user, "Contoso Automation");
     assert_eq!(
@@ -480,7 +483,10 @@ fn identity_protection_variants_agree() {
     assert_same(
         "variants/risk",
         "graph_riskyUsers.json",
-        &["diagnostic_RiskyUsers.jsonl", "AADRiskyUsers_loganalytics.csv"],
+        &[
+            "diagnostic_RiskyUsers.jsonl",
+            "AADRiskyUsers_loganalytics.csv",
+        ],
         &[
             "time",
             "source",

@@ -57,7 +57,13 @@ pub struct AnalyzeArgs {
 
     /// Which timelines timeline.csv holds: the flagged accounts' (compromised, suspicious,
     /// targeted), every account's, or none (timeline.parquet always has every event).
-    #[arg(long, value_enum, value_name = "WHICH", default_value = "flagged", requires = "out")]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHICH",
+        default_value = "flagged",
+        requires = "out"
+    )]
     pub timeline_csv: report::case::TimelineCsv,
 
     /// Exit with code 4 when a finding at or above this severity exists (for scripts and CI;

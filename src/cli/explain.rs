@@ -40,7 +40,12 @@ pub fn run(args: &ExplainArgs, cli: &Cli) -> anyhow::Result<u8> {
     let width = usize::from(report::terminal::width());
     let mut text = String::new();
     if let Some(w) = evidence.warning() {
-        text.push_str(&report::layout::wrapped(&report::safe_line(&w), width, "", "  "));
+        text.push_str(&report::layout::wrapped(
+            &report::safe_line(&w),
+            width,
+            "",
+            "  ",
+        ));
         text.push('\n');
     }
     let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();

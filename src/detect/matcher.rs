@@ -389,7 +389,9 @@ impl RawCond {
                     Cond::Field {
                         field: field.clone(),
                         exists: None,
-                        tests: vec![Test::In(t.iter().map(|s| Lit::for_field(s, field)).collect())],
+                        tests: vec![Test::In(
+                            t.iter().map(|s| Lit::for_field(s, field)).collect(),
+                        )],
                         all_values: false,
                     }
                 }
@@ -401,12 +403,16 @@ impl RawCond {
                     for (op, y) in [("eq", &m.eq), ("in", &m.in_list)] {
                         if let Some(y) = y {
                             let (t, _) = texts(y, params, field, op)?;
-                            tests.push(Test::In(t.iter().map(|s| Lit::for_field(s, field)).collect()));
+                            tests.push(Test::In(
+                                t.iter().map(|s| Lit::for_field(s, field)).collect(),
+                            ));
                         }
                     }
                     if let Some(y) = &m.not_in {
                         let (t, _) = texts(y, params, field, "not_in")?;
-                        tests.push(Test::NotIn(t.iter().map(|s| Lit::for_field(s, field)).collect()));
+                        tests.push(Test::NotIn(
+                            t.iter().map(|s| Lit::for_field(s, field)).collect(),
+                        ));
                     }
                     if let Some(y) = &m.contains {
                         tests.push(Test::Contains(lower(

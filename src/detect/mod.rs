@@ -6,7 +6,6 @@
 //! ones they did (`role: actor`), the messages they received (`recipient`) and what others did
 //! to their account (`target`: an admin's password reset names them in `attr.target`).
 
-
 pub mod baseline;
 pub mod builtin;
 pub mod engine;

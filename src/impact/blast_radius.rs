@@ -278,7 +278,8 @@ pub fn blast_radius(
             }
         } else if IDENTITY_PREFIXES
             .iter()
-            .any(|p| operation_key(op).starts_with(&*operation_key(p))) {
+            .any(|p| operation_key(op).starts_with(&*operation_key(p)))
+        {
             br.identity_changes.push(action(e, files, &[]));
         }
     }

@@ -33,8 +33,11 @@ pub fn pivots(
     blast: &BlastRadius,
 ) -> Vec<Pivot> {
     // Compared as addresses, so no event's address is formatted unless it matches.
-    let attacker_ips: BTreeSet<std::net::IpAddr> =
-        footprint.ips.iter().filter_map(|k| k.key.parse().ok()).collect();
+    let attacker_ips: BTreeSet<std::net::IpAddr> = footprint
+        .ips
+        .iter()
+        .filter_map(|k| k.key.parse().ok())
+        .collect();
     let attacker_asns: BTreeSet<u32> = footprint
         .asns
         .iter()

@@ -64,7 +64,10 @@ pub fn containment(events: &[Event], files: &[String], user: &str) -> Vec<Contai
             let on_user = if e.attr("target").is_some() {
                 e.attr_all("target").any(|t| t.eq_ignore_ascii_case(user))
             } else {
-                e.object.as_deref().unwrap_or(&e.user).eq_ignore_ascii_case(user)
+                e.object
+                    .as_deref()
+                    .unwrap_or(&e.user)
+                    .eq_ignore_ascii_case(user)
             };
             on_user.then(|| Containment {
                 time: e.time,

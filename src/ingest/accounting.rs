@@ -165,13 +165,10 @@ fn record_key(e: &Event) -> Option<RecordKey<'_>> {
     match e.source {
         Source::Audit => e.record_id.as_deref().map(RecordKey::Audit),
         Source::Directory => e.record_id.as_deref().map(RecordKey::Directory),
-        Source::Risk => e
-            .record_id
-            .as_deref()
-            .map(|id| {
-                let version = e.attr("last_updated").or_else(|| e.attr("risk_state"));
-                RecordKey::Risk(id, e.time.timestamp_millis(), version)
-            }),
+        Source::Risk => e.record_id.as_deref().map(|id| {
+            let version = e.attr("last_updated").or_else(|| e.attr("risk_state"));
+            RecordKey::Risk(id, e.time.timestamp_millis(), version)
+        }),
         Source::Signin | Source::Noninteractive => e
             .request_id
             .as_deref()
@@ -447,7 +444,10 @@ impl FileReport {
             first: None,
             last: None,
             users: 0,
-            warnings: vec!["not read in this run: events read back from a breachline timeline.parquet cite it".into()],
+            warnings: vec![
+                "not read in this run: events read back from a breachline timeline.parquet cite it"
+                    .into(),
+            ],
             error: None,
         }
     }

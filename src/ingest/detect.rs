@@ -7,14 +7,16 @@ use crate::model::Source;
 use crate::normalize::audit_csv::AuditCsv;
 use crate::normalize::audit_json::AuditJson;
 use crate::normalize::columns::Header;
-use crate::normalize::directory_audit_csv::{self, DirectoryAuditLogAnalyticsCsv, DirectoryAuditPortalCsv};
+use crate::normalize::directory_audit_csv::{
+    self, DirectoryAuditLogAnalyticsCsv, DirectoryAuditPortalCsv,
+};
 use crate::normalize::directory_audit_json::{DirectoryAuditDiagnostic, DirectoryAuditJson};
-use crate::normalize::risk::{RiskDiagnostic, RiskJson};
-use crate::normalize::risk_csv::{self, RiskCsv};
 use crate::normalize::json;
 use crate::normalize::message_trace::{MessageTraceCsv, MessageTraceJson};
 use crate::normalize::message_trace_report::MessageTraceReport;
 use crate::normalize::office_activity::OfficeActivityCsv;
+use crate::normalize::risk::{RiskDiagnostic, RiskJson};
+use crate::normalize::risk_csv::{self, RiskCsv};
 use crate::normalize::signin_json::{SigninDiagnostic, SigninJson};
 use crate::normalize::signin_log_analytics_csv::SigninLogAnalyticsCsv;
 use crate::normalize::signin_portal_csv::{self, SigninPortalCsv};

@@ -188,7 +188,10 @@ impl Ingested {
             files_not_read: not_read,
             rows: self.files.iter().map(|f| f.rows).sum(),
             events: self.events.len(),
-            sources_read: Source::ALL.into_iter().filter(|s| read.contains(s)).collect(),
+            sources_read: Source::ALL
+                .into_iter()
+                .filter(|s| read.contains(s))
+                .collect(),
             sources_missing: Source::ALL
                 .into_iter()
                 .filter(|s| !read.contains(s) && *s != Source::Noninteractive)

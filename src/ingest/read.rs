@@ -139,7 +139,10 @@ pub fn read_file(
     };
     // breachline's own timeline.parquet is binary: recognised by its magic, read whole.
     let mut raw = std::io::BufReader::with_capacity(1 << 16, raw);
-    let magic = raw.fill_buf().map(|b| b.starts_with(b"PAR1")).unwrap_or(false);
+    let magic = raw
+        .fill_buf()
+        .map(|b| b.starts_with(b"PAR1"))
+        .unwrap_or(false);
     let mut read = if magic {
         read_parquet(id, &file.display, raw)
     } else {
@@ -184,8 +187,11 @@ fn read_parquet(id: FileId, display: &str, mut raw: impl std::io::Read) -> FileR
         let mut read = FileRead::failed(String::new());
         read.error = None;
         read.variant = Some(Variant::BreachlineParquet);
-        let mut records: Vec<(u32, u64)> =
-            back.events.iter().map(|e| (e.origin.file, e.origin.record)).collect();
+        let mut records: Vec<(u32, u64)> = back
+            .events
+            .iter()
+            .map(|e| (e.origin.file, e.origin.record))
+            .collect();
         records.dedup();
         read.rows = records.len() as u64 + back.rejects.len() as u64;
         if back.copies > 0 {

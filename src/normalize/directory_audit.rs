@@ -327,7 +327,10 @@ impl<'a> DirectoryFields<'a> {
 /// A modified property's value: kept when it says "emptied" (`[]`, `""` in JSON), dropped only
 /// when absent or `null`, so a removed MFA method list still shows as `[]`.
 fn push_value(e: &mut Event, prefix: &str, name: &str, value: Option<&str>) {
-    if let Some(v) = value.map(str::trim).filter(|v| !v.is_empty() && *v != "null") {
+    if let Some(v) = value
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && *v != "null")
+    {
         e.attrs
             .push((text::intern_joined(prefix, name), text::unique(v)));
     }
@@ -345,7 +348,10 @@ fn result_outcome(result: Option<&str>) -> Outcome {
 
 /// `modifiedProperties` (`displayName`, `oldValue`, `newValue`) or the preview schema's
 /// `targetUpdatedProperties` (`Name`, `OldValue`, `NewValue`). Values are JSON text as exported.
-pub fn modified_properties<'t>(list: &'t str, unparsed: &mut Vec<&'static str>) -> Vec<Modified<'t>> {
+pub fn modified_properties<'t>(
+    list: &'t str,
+    unparsed: &mut Vec<&'static str>,
+) -> Vec<Modified<'t>> {
     let mut out = Vec::new();
     let ok = json::for_each_element(list, |item| {
         let (mut name, mut old, mut new) = (None, None, None);

@@ -3,11 +3,11 @@
 //! PowerShell Graph SDK dumps (PascalCase), and Azure Monitor diagnostic-settings records
 //! (`category: AuditLogs`, the audit in `properties`; Event Hub bodies wrap them in `records`).
 
-use crate::normalize::json_fields;
+use crate::model::Event;
 use crate::normalize::directory_audit::DirectoryFields;
 use crate::normalize::json;
+use crate::normalize::json_fields;
 use crate::normalize::{Decode, Record, RowCtx, RowError};
-use crate::model::Event;
 
 /// Graph-shaped directory audit objects, any key case.
 pub struct DirectoryAuditJson;

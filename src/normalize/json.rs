@@ -240,9 +240,7 @@ pub fn name_values(list_text: &str) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
             let mut value = None;
             let _ = for_each_field_ci(item.get(), |k, v| match k {
                 "name" => name = text(v),
-                "value" | "newvalue" => {
-                    value = text(v).or_else(|| object_text(v))
-                }
+                "value" | "newvalue" => value = text(v).or_else(|| object_text(v)),
                 _ => {}
             });
             if let Some(name) = name {

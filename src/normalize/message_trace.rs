@@ -6,8 +6,8 @@
 use std::borrow::Cow;
 
 use crate::model::{Event, Outcome, Source};
-use crate::normalize::json_fields;
 use crate::normalize::columns::{Header, NamedColumns};
+use crate::normalize::json_fields;
 use crate::normalize::{
     ip, opt_id, push_attr, push_attr_id, text, Decode, FieldValue, Record, RowCtx, RowError,
 };

@@ -7,8 +7,8 @@
 use std::borrow::Cow;
 
 use crate::model::{Event, Source};
-use crate::normalize::json_fields;
 use crate::normalize::json;
+use crate::normalize::json_fields;
 use crate::normalize::{
     ip, opt, opt_id, push_attr, push_prefixed_attr, text, FieldValue, Record, RowCtx, RowError,
 };
@@ -191,8 +191,8 @@ impl<'a> RiskFields<'a> {
         // A detection is updated in place (its state changes); when it was last updated tells
         // one version from the next, whatever the export writes of its state.
         if detection {
-            if let Some(t) = present(&self.last_updated)
-                .and_then(|v| crate::normalize::time::parse(v, cx.order))
+            if let Some(t) =
+                present(&self.last_updated).and_then(|v| crate::normalize::time::parse(v, cx.order))
             {
                 let t = match t.0 {
                     crate::normalize::time::Parsed::Exact(t) => t,

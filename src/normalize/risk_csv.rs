@@ -69,13 +69,14 @@ pub struct RiskCsv {
 /// Whether a header is a risk export: a risk event type with its timing or level, or a risky
 /// user's last-update time with its state.
 pub fn is_risk_header(h: &Header) -> bool {
-    let has = |names: &[&str]| {
-        h.names()
-            .iter()
-            .any(|n| names.contains(&strip_utc(n)))
-    };
+    let has = |names: &[&str]| h.names().iter().any(|n| names.contains(&strip_utc(n)));
     (has(&["riskeventtype", "detection type"])
-        && has(&["detectiontimingtype", "detection timing", "risklevel", "risk level"]))
+        && has(&[
+            "detectiontimingtype",
+            "detection timing",
+            "risklevel",
+            "risk level",
+        ]))
         || (has(&["risklastupdateddatetime", "risk last updated"])
             && has(&["riskstate", "risk state"]))
 }

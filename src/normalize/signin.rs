@@ -78,9 +78,7 @@ impl<'a> SigninFields<'a> {
     pub fn set_lower(&mut self, key: &str, v: FieldValue<'a>) -> bool {
         let t = || v.text();
         match key {
-            "createddatetime" => {
-                self.time = t().map(|s| ("createdDateTime", s))
-            }
+            "createddatetime" => self.time = t().map(|s| ("createdDateTime", s)),
             "timegenerated" | "time" if self.time.is_none() => {
                 self.time = t().map(|s| ("TimeGenerated", s))
             }
@@ -130,9 +128,7 @@ impl<'a> SigninFields<'a> {
                     self.set_device_json(&obj)
                 }
             }
-            "authenticationrequirement" => {
-                self.auth_requirement = t()
-            }
+            "authenticationrequirement" => self.auth_requirement = t(),
             "authenticationdetails" => {
                 if let Some(list) = v.object_text() {
                     self.set_auth_details_json(&list)
@@ -149,17 +145,13 @@ impl<'a> SigninFields<'a> {
             "risklevelduringsignin" => self.risk_level = t(),
             "risklevelaggregated" => self.risk_aggregated = t(),
             "riskstate" => self.risk_state = t(),
-            "riskeventtypes_v2" => {
-                self.risk_event_types = v.object_text().or_else(t)
-            }
+            "riskeventtypes_v2" => self.risk_event_types = v.object_text().or_else(t),
             "conditionalaccessstatus" => self.conditional_access = t(),
             "crosstenantaccesstype" => self.cross_tenant_access_type = t(),
             "hometenantid" => self.home_tenant_id = t(),
             "resourcetenantid" => self.resource_tenant_id = t(),
             "isinteractive" => self.interactive = t(),
-            "signineventtypes" => {
-                self.event_types = v.object_text().or_else(t)
-            }
+            "signineventtypes" => self.event_types = v.object_text().or_else(t),
             "category" | "type" => {
                 if self.category.is_none() || key == "category" {
                     self.category = t()

@@ -4,8 +4,8 @@
 //! records (`category`, `properties{...}`).
 
 use crate::model::{Event, Source};
-use crate::normalize::json_fields;
 use crate::normalize::json;
+use crate::normalize::json_fields;
 use crate::normalize::signin::SigninFields;
 use crate::normalize::{Decode, FieldValue, Record, RowCtx, RowError};
 

@@ -254,8 +254,12 @@ pub fn write_files(dir: &Path, case: &Case, timeline_csv: TimelineCsv) -> io::Re
         // Flagged: those accounts' timelines, laid out as for everyone (per user, in name order).
         let users: Option<Vec<String>> = match timeline_csv {
             TimelineCsv::Flagged => {
-                let mut u: Vec<String> =
-                    case.impact.flagged().iter().map(|u| u.user.clone()).collect();
+                let mut u: Vec<String> = case
+                    .impact
+                    .flagged()
+                    .iter()
+                    .map(|u| u.user.clone())
+                    .collect();
                 u.sort();
                 Some(u)
             }

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-
 use crate::detect::{Evidence, Finding, Rule, Severity};
 use crate::normalize::time;
 
@@ -48,7 +47,9 @@ impl Citer {
 
     /// The path without the shared directory.
     pub fn file<'a>(&self, path: &'a str) -> &'a str {
-        path.get(self.prefix..).filter(|s| !s.is_empty()).unwrap_or(path)
+        path.get(self.prefix..)
+            .filter(|s| !s.is_empty())
+            .unwrap_or(path)
     }
 
     /// `file:line`, made safe for the terminal.
@@ -92,10 +93,7 @@ pub fn grouped(
         return "No findings.\n".into();
     }
     if shown.is_empty() {
-        return format!(
-            "No {level}; {} below (--all lists them).\n",
-            list.len()
-        );
+        return format!("No {level}; {} below (--all lists them).\n", list.len());
     }
     let mut groups: Vec<Group> = Vec::new();
     let mut at: BTreeMap<(String, &str), usize> = BTreeMap::new();
@@ -150,18 +148,23 @@ pub fn grouped(
         Column::fixed("last (UTC)", 20).droppable(1),
         Column::new("evidence", 28, 80).keep_end().droppable(2),
     ];
-    let mut out = layout::wrapped(&format!(
-        "Findings by account and rule: {level}, {} of {} ({} group{}){}",
-        shown.len(),
-        list.len(),
-        groups.len(),
-        if groups.len() == 1 { "" } else { "s" },
-        if shown.len() < list.len() {
-            "; --all lists every one"
-        } else {
-            ""
-        }
-    ), width, "", "");
+    let mut out = layout::wrapped(
+        &format!(
+            "Findings by account and rule: {level}, {} of {} ({} group{}){}",
+            shown.len(),
+            list.len(),
+            groups.len(),
+            if groups.len() == 1 { "" } else { "s" },
+            if shown.len() < list.len() {
+                "; --all lists every one"
+            } else {
+                ""
+            }
+        ),
+        width,
+        "",
+        "",
+    );
     let mut i = 0;
     while i < groups.len() {
         let user = groups[i].user.to_lowercase();
@@ -215,7 +218,11 @@ pub fn grouped(
             let line = &heads[k + 1];
             // Severity is the first column: coloured after the layout, so widths hold.
             if colour && g.severity >= Severity::High {
-                out.push_str(&format!("  \u{1b}[31m{}\u{1b}[0m{}", &line[2..10], &line[10..]));
+                out.push_str(&format!(
+                    "  \u{1b}[31m{}\u{1b}[0m{}",
+                    &line[2..10],
+                    &line[10..]
+                ));
             } else {
                 out.push_str(line);
             }
@@ -360,13 +367,29 @@ mod tests {
     fn groups_by_account_and_rule_escapes_and_fits() {
         let list = vec![
             finding("a@x.example", "inbox-rule", Severity::High, 1, "first"),
-            finding("a@x.example", "inbox-rule", Severity::Critical, 5, "rule \u{1b}[2J named \"..\""),
+            finding(
+                "a@x.example",
+                "inbox-rule",
+                Severity::Critical,
+                5,
+                "rule \u{1b}[2J named \"..\"",
+            ),
             finding("a@x.example", "first-seen-asn", Severity::Low, 0, "low one"),
             finding("b@x.example", "spray", Severity::High, 2, "spray"),
         ];
-        let citer = Citer::new(&["evidence/audit/x.csv".to_string(), "evidence/signins/y.csv".to_string()]);
+        let citer = Citer::new(&[
+            "evidence/audit/x.csv".to_string(),
+            "evidence/signins/y.csv".to_string(),
+        ]);
         for width in [80, 120, 200] {
-            let text = grouped(&list, Severity::High, &["b@x.example"], &citer, width, false);
+            let text = grouped(
+                &list,
+                Severity::High,
+                &["b@x.example"],
+                &citer,
+                width,
+                false,
+            );
             assert!(!text.contains('\u{1b}'), "{text}");
             assert!(text.contains("\\x1b[2J"), "{text}");
             assert!(text.lines().all(|l| l.chars().count() <= width), "{text}");

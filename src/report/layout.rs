@@ -90,7 +90,9 @@ pub fn wrap(text: &str, w: usize, first: &str, rest: &str) -> Vec<String> {
         empty = false;
     }
     lines.push(line);
-    lines.iter_mut().for_each(|l| l.truncate(l.trim_end().len()));
+    lines
+        .iter_mut()
+        .for_each(|l| l.truncate(l.trim_end().len()));
     lines
 }
 
@@ -187,7 +189,12 @@ pub fn columns(
     // Drop optional columns, highest order first, until every remaining minimum fits.
     let mut keep: Vec<bool> = vec![true; cols.len()];
     let need = |keep: &[bool]| -> usize {
-        let kept: Vec<&Column> = cols.iter().zip(keep).filter(|(_, k)| **k).map(|(c, _)| c).collect();
+        let kept: Vec<&Column> = cols
+            .iter()
+            .zip(keep)
+            .filter(|(_, k)| **k)
+            .map(|(c, _)| c)
+            .collect();
         kept.iter().map(|c| c.min).sum::<usize>() + GAP * kept.len().saturating_sub(1)
     };
     let mut order: Vec<usize> = (0..cols.len()).filter(|&i| cols[i].drop > 0).collect();
@@ -215,7 +222,10 @@ pub fn columns(
         .collect();
     // Too wide: narrow the widest shrinkable column, one column at a time.
     loop {
-        let total: usize = (0..cols.len()).filter(|&i| keep[i]).map(|i| w[i]).sum::<usize>()
+        let total: usize = (0..cols.len())
+            .filter(|&i| keep[i])
+            .map(|i| w[i])
+            .sum::<usize>()
             + GAP * keep.iter().filter(|k| **k).count().saturating_sub(1);
         if total <= avail {
             break;
@@ -240,8 +250,16 @@ pub fn columns(
             }
             first = false;
             let c = &cols[i];
-            let s = if c.keep_end { fit_end(s, w[i]) } else { fit(s, w[i]) };
-            out.push_str(&if c.right { pad_left(&s, w[i]) } else { pad(&s, w[i]) });
+            let s = if c.keep_end {
+                fit_end(s, w[i])
+            } else {
+                fit(s, w[i])
+            };
+            out.push_str(&if c.right {
+                pad_left(&s, w[i])
+            } else {
+                pad(&s, w[i])
+            });
         }
         out.truncate(out.trim_end().len());
         out
@@ -278,7 +296,10 @@ mod tests {
             }
             for word in text.split(' ') {
                 let whole = lines.iter().any(|l| l.split(' ').any(|t| t == word));
-                let cut = lines.iter().any(|l| l.split(' ').any(|t| t.ends_with('…') && word.starts_with(t.trim_end_matches('…'))));
+                let cut = lines.iter().any(|l| {
+                    l.split(' ')
+                        .any(|t| t.ends_with('…') && word.starts_with(t.trim_end_matches('…')))
+                });
                 assert!(whole || cut, "{w}: {word} in {lines:?}");
             }
         }
@@ -302,7 +323,10 @@ mod tests {
         let wide = columns(&cols, &rows, 200, "", true);
         assert!(wide[1].contains("fixtures/demo/audit/Purview_AuditLog_export_1.csv:37"));
         let mid = columns(&cols, &rows, 90, "", false);
-        assert!(mid[0].contains("2024-05-13T14:19:37Z") && mid[0].contains('…'), "{mid:?}");
+        assert!(
+            mid[0].contains("2024-05-13T14:19:37Z") && mid[0].contains('…'),
+            "{mid:?}"
+        );
         assert!(width(&mid[0]) <= 90);
     }
 }

@@ -61,11 +61,7 @@ fn owned(name: &str, cells: impl Iterator<Item = Option<String>>) -> Column {
 }
 
 /// One batch of (timeline user, event) rows as a data frame, column by column.
-fn frame(
-    rows: &[(&str, &Event)],
-    files: &[String],
-    ips: &Enrichment,
-) -> PolarsResult<DataFrame> {
+fn frame(rows: &[(&str, &Event)], files: &[String], ips: &Enrichment) -> PolarsResult<DataFrame> {
     let infos: Vec<Option<&IpInfo>> = rows.iter().map(|(_, e)| ips.for_event(e)).collect();
     let ev = || rows.iter().map(|(_, e)| *e);
     let inf = || infos.iter().copied();
@@ -76,7 +72,8 @@ fn frame(
             "time" => owned(name, ev().map(|e| Some(time::format(&e.time)))),
             "time_unix_ms" => Column::new(
                 name.into(),
-                ev().map(|e| e.time.timestamp_millis()).collect::<Vec<i64>>(),
+                ev().map(|e| e.time.timestamp_millis())
+                    .collect::<Vec<i64>>(),
             ),
             "source" => text(name, ev().map(|e| Some(e.source.as_str()))),
             "user" => text(name, ev().map(|e| Some(&*e.user))),
@@ -87,12 +84,17 @@ fn frame(
             "country" => text(name, ev().map(|e| e.country.as_deref())),
             "region" => text(name, ev().map(|e| e.region.as_deref())),
             "city" => text(name, ev().map(|e| e.city.as_deref())),
-            "asn" => Column::new(name.into(), ev().map(|e| e.asn).collect::<Vec<Option<u32>>>()),
+            "asn" => Column::new(
+                name.into(),
+                ev().map(|e| e.asn).collect::<Vec<Option<u32>>>(),
+            ),
             "ip_scope" => text(name, inf().map(|i| i.map(|i| i.scope.as_str()))),
             "ip_country" => text(name, inf().map(|i| i.and_then(|i| i.country.as_deref()))),
             "ip_asn" => Column::new(
                 name.into(),
-                inf().map(|i| i.and_then(|i| i.asn)).collect::<Vec<Option<u32>>>(),
+                inf()
+                    .map(|i| i.and_then(|i| i.asn))
+                    .collect::<Vec<Option<u32>>>(),
             ),
             "ip_as_org" => text(name, inf().map(|i| i.and_then(|i| i.as_org.as_deref()))),
             "ip_network" => text(name, inf().map(|i| i.map(|i| i.network.as_str()))),
@@ -114,15 +116,18 @@ fn frame(
             ),
             "origin_line" => Column::new(
                 name.into(),
-                ev().map(|e| Some(e.origin.line)).collect::<Vec<Option<u64>>>(),
+                ev().map(|e| Some(e.origin.line))
+                    .collect::<Vec<Option<u64>>>(),
             ),
             "origin_record" => Column::new(
                 name.into(),
-                ev().map(|e| Some(e.origin.record)).collect::<Vec<Option<u64>>>(),
+                ev().map(|e| Some(e.origin.record))
+                    .collect::<Vec<Option<u64>>>(),
             ),
             "origin_part" => Column::new(
                 name.into(),
-                ev().map(|e| Some(e.origin.part)).collect::<Vec<Option<u32>>>(),
+                ev().map(|e| Some(e.origin.part))
+                    .collect::<Vec<Option<u32>>>(),
             ),
             other => {
                 return Err(PolarsError::ComputeError(
@@ -177,7 +182,10 @@ impl<'de> serde::Deserialize<'de> for Members {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Members, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Members, A::Error> {
                 let mut out = Vec::new();
                 while let Some(kv) = m.next_entry::<String, serde_json::Value>()? {
                     out.push(kv);
@@ -395,17 +403,23 @@ pub fn read_timeline(bytes: Vec<u8>) -> Result<ReadBack, String> {
             out.rejects.push((row, field.to_string(), why));
         };
         let Some(time) = col("time")[i].and_then(time::parse_iso) else {
-            reject("time", format!("not an ISO 8601 time: {:?}", col("time")[i]));
+            reject(
+                "time",
+                format!("not an ISO 8601 time: {:?}", col("time")[i]),
+            );
             continue;
         };
-        let Some(source) = col("source")[i]
-            .and_then(|s| Source::ALL.into_iter().find(|x| x.as_str() == s))
+        let Some(source) =
+            col("source")[i].and_then(|s| Source::ALL.into_iter().find(|x| x.as_str() == s))
         else {
             reject("source", format!("not a source: {:?}", col("source")[i]));
             continue;
         };
         let Some(outcome) = col("outcome")[i].and_then(outcome_of) else {
-            reject("outcome", format!("not an outcome: {:?}", col("outcome")[i]));
+            reject(
+                "outcome",
+                format!("not an outcome: {:?}", col("outcome")[i]),
+            );
             continue;
         };
         let ip = match col("ip")[i] {

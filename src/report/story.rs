@@ -61,7 +61,12 @@ pub fn render(
     width: usize,
 ) -> String {
     let mut out = String::new();
-    let mut head = format!("{}: {} (score {})", safe(&u.user), u.verdict.as_str(), u.score);
+    let mut head = format!(
+        "{}: {} (score {})",
+        safe(&u.user),
+        u.verdict.as_str(),
+        u.score
+    );
     if let Some(w) = &u.window {
         let _ = write!(
             head,
@@ -83,7 +88,12 @@ pub fn render(
         out.push_str(&layout::wrapped(&text, width, "  ", "    "));
     }
     for (label, text) in did(&u.blast_radius) {
-        out.push_str(&layout::wrapped(&format!("{label}: {text}"), width, "  ", "    "));
+        out.push_str(&layout::wrapped(
+            &format!("{label}: {text}"),
+            width,
+            "  ",
+            "    ",
+        ));
     }
     out.push('\n');
 
@@ -109,7 +119,11 @@ pub fn render(
                 safe(&f.rule_id),
                 safe(&f.summary)
             ),
-            cite: f.evidence.first().map(|e| citer.cite(e)).unwrap_or_default(),
+            cite: f
+                .evidence
+                .first()
+                .map(|e| citer.cite(e))
+                .unwrap_or_default(),
         });
     }
 
@@ -136,7 +150,9 @@ pub fn render(
                 } else {
                     ""
                 },
-                a.ip.as_deref().map(safe).unwrap_or_else(|| "an unknown address".into()),
+                a.ip.as_deref()
+                    .map(safe)
+                    .unwrap_or_else(|| "an unknown address".into()),
             );
             if let Some(ip) = &a.ip {
                 let _ = write!(text, " ({})", network_phrase(ips, ip));
@@ -196,7 +212,10 @@ pub fn render(
         } else {
             String::new()
         };
-        let refreshes = r.events.iter().all(|(e, _)| e.source == Source::Noninteractive);
+        let refreshes = r
+            .events
+            .iter()
+            .all(|(e, _)| e.source == Source::Noninteractive);
         let mut text = if refreshes {
             format!(
                 "{}{} (non-interactive sign-in{}) {}{until}",
@@ -231,7 +250,11 @@ pub fn render(
             )
         };
         if r.key.starts_with("from ") {
-            let _ = write!(text, " ({})", network_phrase(ips, r.key.trim_start_matches("from ")));
+            let _ = write!(
+                text,
+                " ({})",
+                network_phrase(ips, r.key.trim_start_matches("from "))
+            );
         } else if !from.is_empty() {
             let _ = write!(text, ", from {from}");
         }

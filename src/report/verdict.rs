@@ -50,7 +50,11 @@ fn place(ips: &Enrichment, ip: &str) -> (String, String, String) {
         return (String::new(), String::new(), String::new());
     };
     if !info.scope.is_public() {
-        return (info.scope.as_str().to_string(), String::new(), String::new());
+        return (
+            info.scope.as_str().to_string(),
+            String::new(),
+            String::new(),
+        );
     }
     let country = info.country.as_deref().unwrap_or("?").to_string();
     let network = match (info.asn, info.as_org.as_deref()) {
@@ -150,7 +154,11 @@ pub(crate) fn did(b: &BlastRadius) -> Vec<(String, String)> {
             format!(
                 "{} mailbox action{}: {}",
                 b.mail_deleted_or_moved.len(),
-                if b.mail_deleted_or_moved.len() == 1 { "" } else { "s" },
+                if b.mail_deleted_or_moved.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
                 operations(b.mail_deleted_or_moved.iter().map(|a| a.operation.as_str()))
             ),
         ));
@@ -190,7 +198,10 @@ pub(crate) fn did(b: &BlastRadius) -> Vec<(String, String)> {
     }
     if !b.delegated_mailboxes.is_empty() {
         let boxes: Vec<String> = b.delegated_mailboxes.iter().map(|m| safe(m)).collect();
-        lines.push(("delegated".to_string(), format!("mailboxes of {}", boxes.join(", "))));
+        lines.push((
+            "delegated".to_string(),
+            format!("mailboxes of {}", boxes.join(", ")),
+        ));
     }
     lines
 }
@@ -214,7 +225,11 @@ fn compromised(out: &mut String, cx: &Context, u: &UserImpact, width: usize, col
                 time::format(&w.start),
                 time::format(&w.end),
                 u.attacker_events.len(),
-                if u.attacker_events.len() == 1 { "" } else { "s" }
+                if u.attacker_events.len() == 1 {
+                    ""
+                } else {
+                    "s"
+                }
             ),
             width,
         ),
@@ -246,7 +261,12 @@ fn compromised(out: &mut String, cx: &Context, u: &UserImpact, width: usize, col
             Column::new("events", 8, 12).right().droppable(1),
         ];
         // An IPv6 address is wider than 15: give the column what its longest value needs.
-        let ip_w = rows.iter().map(|r| layout::width(&r[0])).max().unwrap_or(15).max(15);
+        let ip_w = rows
+            .iter()
+            .map(|r| layout::width(&r[0]))
+            .max()
+            .unwrap_or(15)
+            .max(15);
         let mut cols = cols.to_vec();
         cols[0] = Column::fixed("ip", ip_w);
         let lines = layout::columns(&cols, &rows, width, &" ".repeat(LABEL), false);
@@ -262,7 +282,12 @@ fn compromised(out: &mut String, cx: &Context, u: &UserImpact, width: usize, col
     }
     let lines = did(&u.blast_radius);
     if lines.is_empty() {
-        field(out, "did", "nothing beyond signing in is in the evidence", width);
+        field(
+            out,
+            "did",
+            "nothing beyond signing in is in the evidence",
+            width,
+        );
     }
     for (label, text) in lines {
         field(out, &label, &text, width);
@@ -287,7 +312,11 @@ fn compromised(out: &mut String, cx: &Context, u: &UserImpact, width: usize, col
                 );
                 let later = w.containment.len() - same.len();
                 if later > 0 {
-                    let _ = write!(t, " ({later} more action{} later)", if later == 1 { "" } else { "s" });
+                    let _ = write!(
+                        t,
+                        " ({later} more action{} later)",
+                        if later == 1 { "" } else { "s" }
+                    );
                 }
                 match w.after_containment.len() {
                     0 => t.push_str("; no attacker event after it"),
@@ -303,8 +332,9 @@ fn compromised(out: &mut String, cx: &Context, u: &UserImpact, width: usize, col
                 }
                 t
             }
-            None => "no password reset, session revocation or disabling is in the evidence"
-                .to_string(),
+            None => {
+                "no password reset, session revocation or disabling is in the evidence".to_string()
+            }
         };
         field(out, "contained", &text, width);
     }
@@ -331,7 +361,10 @@ fn compromised(out: &mut String, cx: &Context, u: &UserImpact, width: usize, col
     }
     let own = r.user_only();
     if own > 0 {
-        let _ = write!(notify, "; {own} more got only the user's own mail (listed apart)");
+        let _ = write!(
+            notify,
+            "; {own} more got only the user's own mail (listed apart)"
+        );
     }
     field(out, "notify", &notify, width);
     if !u.accounts_reached.is_empty() {

@@ -2,8 +2,8 @@
 //! in the sender's timeline and in the recipient's (the phishing mail a victim received belongs
 //! in the victim's story).
 
-use std::collections::HashMap;
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;

@@ -383,14 +383,23 @@ pub fn write_directory_audits_jsonl(path: &Path, records: &[&Audit]) -> io::Resu
     for a in records {
         let d = &a.data;
         let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-        let ip = d.get("ActorIpAddress").or_else(|| d.get("ClientIP")).map(text);
-        let actors = d.get("Actor").and_then(Value::as_array).cloned().unwrap_or_default();
+        let ip = d
+            .get("ActorIpAddress")
+            .or_else(|| d.get("ClientIP"))
+            .map(text);
+        let actors = d
+            .get("Actor")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let by_user = actors
             .iter()
             .find(|x| x.get("Type").and_then(Value::as_u64) == Some(5))
             .map(|x| text(&x["ID"]));
         let initiated_by = match by_user {
-            Some(upn) => json!({"user": {"id": null, "displayName": null, "userPrincipalName": upn, "ipAddress": ip}, "app": null}),
+            Some(upn) => {
+                json!({"user": {"id": null, "displayName": null, "userPrincipalName": upn, "ipAddress": ip}, "app": null})
+            }
             None => {
                 let name = actors.first().map(|x| text(&x["ID"])).unwrap_or_default();
                 json!({"user": null, "app": {"appId": null, "displayName": name, "servicePrincipalId": null, "servicePrincipalName": null}})
