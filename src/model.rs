@@ -194,22 +194,6 @@ pub fn is_mail_domain(domain: &str) -> bool {
         && !SERVICE_HOSTS.iter().any(|h| d.ends_with(h) || d == h[1..])
 }
 
-/// An operation name in a form that compares across the copies of one log: the unified audit
-/// log writes Entra activities with a trailing period (`Update user.`), the Entra audit log
-/// without (`Update user`), and some Entra activities carry an en dash and a trailing space
-/// (`Update application – Certificates and secrets management `). Trimmed, one trailing
-/// period dropped, en dash as `-`, ASCII lower case.
-pub fn operation_key(op: &str) -> std::borrow::Cow<'_, str> {
-    let t = op.trim();
-    let t = t.strip_suffix('.').unwrap_or(t).trim_end();
-    if t.len() == op.len() && !t.bytes().any(|b| b.is_ascii_uppercase()) && !t.contains('\u{2013}')
-    {
-        std::borrow::Cow::Borrowed(t)
-    } else {
-        std::borrow::Cow::Owned(t.replace('\u{2013}', "-").to_ascii_lowercase())
-    }
-}
-
 /// An operation name as the bytes that identify the activity: trimmed, one final period
 /// dropped (and the spaces before it).
 #[inline]
@@ -219,8 +203,11 @@ fn operation_core(s: &str) -> &[u8] {
     b.trim_ascii_end()
 }
 
-/// Whether two operation names are the same activity, the way [`operation_key`] compares them
-/// (trailing period, spaces, en dash for '-', ASCII case), without allocating: rules and the
+/// Whether two operation names are the same activity across the copies of one log: the unified
+/// audit log writes Entra activities with a trailing period (`Update user.`), the Entra audit
+/// log without (`Update user`), and some Entra activities carry an en dash and a trailing space
+/// (`Update application – Certificates and secrets management `). Compared trimmed, one final
+/// period dropped, en dash as `-`, ASCII case ignored, without allocating: rules and the
 /// containment list compare it for every event.
 #[inline]
 pub fn operation_eq(a: &str, b: &str) -> bool {

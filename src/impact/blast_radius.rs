@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::attribution::Footprint;
 use super::recipients::{domain_of, SEND_OPERATIONS};
 use super::Evidence;
-use crate::model::{operation_key, Event, Source};
+use crate::model::{Event, Source};
 
 /// Mail read in one folder.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -140,6 +140,15 @@ const IDENTITY_PREFIXES: &[&str] = &[
     "Change user password.",
     "Reset user password.",
 ];
+
+/// Whether `op` begins with the activity `prefix`, whichever copy of the log wrote it (a trailing
+/// period on the prefix is dropped, ASCII case ignored): `Update user.` matches the Entra audit
+/// log's `Update user`, `Update application` its `Update application – Certificates...`.
+fn starts_like(op: &str, prefix: &str) -> bool {
+    let p = prefix.trim_end_matches('.').as_bytes();
+    let o = op.trim_start().as_bytes();
+    o.len() >= p.len() && o[..p.len()].eq_ignore_ascii_case(p)
+}
 
 fn action(e: &Event, files: &[String], detail_keys: &[&str]) -> Action {
     let details = e
@@ -276,10 +285,7 @@ pub fn blast_radius(
             if let Some(f) = e.attr("file_name").or(e.object.as_deref()) {
                 s.1.insert(f.to_string());
             }
-        } else if IDENTITY_PREFIXES
-            .iter()
-            .any(|p| operation_key(op).starts_with(&*operation_key(p)))
-        {
+        } else if IDENTITY_PREFIXES.iter().any(|p| starts_like(op, p)) {
             br.identity_changes.push(action(e, files, &[]));
         }
     }

@@ -217,15 +217,21 @@ fn first_occurrences(reads: &[FileRead]) -> (Vec<Vec<bool>>, Vec<u64>) {
                 std::collections::hash_map::Entry::Occupied(slot) => {
                     let e = event(here);
                     let key = record_key(e);
-                    let same_key = |at: &(u32, u32)| record_key(event(*at)) == key;
-                    let earlier: Vec<(u32, u32)> = std::iter::once(*slot.get())
-                        .chain(others.iter().copied())
-                        .filter(same_key)
-                        .collect();
-                    if earlier.iter().any(|at| same_content(event(*at), e)) {
+                    // Earlier records with this key: a duplicate if one has the same content.
+                    let (mut seen, mut duplicate) = (false, false);
+                    for at in std::iter::once(*slot.get()).chain(others.iter().copied()) {
+                        if record_key(event(at)) == key {
+                            seen = true;
+                            if same_content(event(at), e) {
+                                duplicate = true;
+                                break;
+                            }
+                        }
+                    }
+                    if duplicate {
                         keep[f][i] = false;
                     } else {
-                        if !earlier.is_empty() {
+                        if seen {
                             conflicts[f] += 1;
                         }
                         others.push(here);
