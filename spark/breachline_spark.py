@@ -73,6 +73,9 @@ def parse_args(argv):
     p.add_argument("--groups", type=int, metavar="N",
                    help="account groups: one task per group in every round (default: twice the "
                         "default parallelism)")
+    p.add_argument("--normalize-tasks", type=int, metavar="N",
+                   help="normalize tasks, each a shard of the evidence files (default: one per "
+                        "file found)")
     p.add_argument("--rules", action="append", default=[], metavar="DIR",
                    help="a rules folder, as analyze --rules (repeatable)")
     p.add_argument("--disable", action="append", default=[], metavar="ID")
@@ -87,6 +90,8 @@ def parse_args(argv):
     args = p.parse_args(argv)
     if args.groups is not None and args.groups < 1:
         p.error("--groups must be at least 1")
+    if args.normalize_tasks is not None and args.normalize_tasks < 1:
+        p.error("--normalize-tasks must be at least 1")
     if args.work is None:
         if is_uri(args.out):
             p.error("--out is a Hadoop file system path: name a --work folder every node sees")
@@ -135,8 +140,9 @@ def run(cmd, cwd=None):
 class Plan:
     """What every task needs to know, sent to the executors with each task."""
 
-    def __init__(self, args, binary_name, rule_names, sigma_names, cwd):
+    def __init__(self, args, binary_name, rule_names, sigma_names, geo_names, cwd):
         self.binary_name = binary_name
+        self.geo_names = geo_names
         self.rule_names = rule_names
         self.sigma_names = sigma_names
         self.disable = list(args.disable)
@@ -145,6 +151,12 @@ class Plan:
 
     def binary(self):
         return executable(shipped(self.binary_name))
+
+    def geo_options(self):
+        opts = []
+        for opt, name in self.geo_names:
+            opts += [opt, shipped(name)]
+        return opts
 
     def rule_options(self):
         opts = []
@@ -159,15 +171,17 @@ class Plan:
         return opts
 
 
-def normalize_task(plan, work):
-    def task(item):
-        index, path = item
+def normalize_task(plan, work, evidence, shards):
+    """Shard i of n: `normalize` reads the files whose place in breachline's own walk of the
+    evidence is i modulo n (what a folder holds and skips is breachline's call, as in analyze)."""
+    def task(index):
         out = os.path.join(work, "normalized", "%05d" % index)
         # Evidence is cited as it was named on the driver: a relative path is run from the
         # driver's folder when the executor sees it (always with local[N]).
         cwd = plan.cwd if os.path.isdir(plan.cwd) else None
-        r = run([plan.binary(), "normalize", path, "--out", out], cwd=cwd)
-        r["item"] = path
+        r = run([plan.binary(), "normalize"] + list(evidence)
+                + ["--shard", "%d/%d" % (index, shards), "--out", out], cwd=cwd)
+        r["item"] = "shard %d/%d" % (index, shards)
         return r
     return task
 
@@ -183,6 +197,8 @@ def group_task(plan, step, work, extra):
                   "pivots": "pivots"}[step]
         out = os.path.join(work, folder, "%s-%s.json" % (prefix, name))
         cmd = [plan.binary(), "stage", step, group] + list(extra) + ["--out", out]
+        if step != "profile":
+            cmd += plan.geo_options()
         if step in ("peaks", "assess"):
             cmd += plan.rule_options()
         if step == "assess":
@@ -226,19 +242,19 @@ def run_on_driver(step, cmd):
     return r
 
 
-def expand(paths):
-    """The evidence files, listed on the driver: files as named, folders walked in name order.
-    What each file is (or that it is not evidence) is breachline's call, in normalize."""
-    files = []
+def count_files(paths):
+    """How many files the evidence holds, counted on the driver: the default number of normalize
+    tasks (breachline's walk decides what each file is; a zip's members are one file here)."""
+    n = 0
     for path in paths:
         if os.path.isdir(path):
-            for root, dirs, names in os.walk(path):
-                dirs.sort()
-                for n in sorted(names):
-                    files.append(os.path.join(root, n))
+            for _, _, names in os.walk(path):
+                n += len(names)
+        elif os.path.exists(path):
+            n += 1
         else:
-            files.append(path)
-    return files
+            raise StepFailed("evidence %s does not exist" % path)
+    return n
 
 
 def clear_work(work):
@@ -288,7 +304,9 @@ def spark_session(args):
     builder = SparkSession.builder.appName("breachline")
     if args.master:
         builder = builder.master(args.master)
-    return builder.getOrCreate()
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
 
 
 def parallel(sc, items, fn):
@@ -351,24 +369,35 @@ def pipeline(spark, args):
     driver_binary = executable(os.path.join(work, "ship", binary_name))
     rule_names = [ship(sc, work, r, "rules") for r in args.rules]
     sigma_names = [ship(sc, work, s, "sigma") for s in args.sigma]
-    plan = Plan(args, binary_name, rule_names, sigma_names, os.getcwd())
+    # GeoIP databases and network config: `stage context` on the driver and the group steps.
+    geo, geo_names = [], []
+    for opt, value in (("--geoip-city", args.geoip_city), ("--geoip-asn", args.geoip_asn),
+                       ("--network-config", args.network_config)):
+        if value:
+            geo += [opt, os.path.abspath(value)]
+            geo_names.append((opt, ship(sc, work, value, "geo")))
+    plan = Plan(args, binary_name, rule_names, sigma_names, geo_names, os.getcwd())
 
-    # normalize: one task per evidence file.
+    # normalize: one task per evidence file (a shard of breachline's walk of the evidence).
     t = time.time()
-    files = expand(args.evidence)
-    if not files:
-        raise StepFailed("no evidence files in %s" % " ".join(args.evidence))
-    results = parallel(sc, list(enumerate(files)), normalize_task(plan, work))
+    files = count_files(args.evidence)
+    shards = args.normalize_tasks or max(1, files)
+    results = parallel(sc, list(range(shards)),
+                       normalize_task(plan, work, args.evidence, shards))
     check("normalize", results)
-    normalized = [os.path.join(work, "normalized", "%05d" % i) for i in range(len(files))]
+    normalized = [os.path.join(work, "normalized", "%05d" % i) for i in range(shards)]
     ingests = [os.path.join(d, "ingest.json") for d in normalized]
     inputs = [os.path.join(d, "events.parquet") for d in normalized
               if os.path.isfile(os.path.join(d, "events.parquet"))]
-    t = lap("normalize (%d files)" % len(files), t)
+    t = lap("normalize (%d files, %d tasks)" % (files, shards), t)
 
     # grouping: every row of an account in one group.
     groups = args.groups or max(1, 2 * sc.defaultParallelism)
-    group_files = write_groups(spark, work, inputs, groups) if inputs else []
+    if not inputs:
+        raise StepFailed("no events in the evidence: normalize read no row of %s (see the "
+                         "ingest.json files in %s)" % (" ".join(args.evidence),
+                                                       os.path.join(work, "normalized")))
+    group_files = write_groups(spark, work, inputs, groups)
     items = list(enumerate(group_files))
     t = lap("group (%d groups)" % len(group_files), t)
 
@@ -376,11 +405,6 @@ def pipeline(spark, args):
     check("stage profile", profiles)
     t = lap("stage profile", t)
 
-    geo = []
-    for opt, value in (("--geoip-city", args.geoip_city), ("--geoip-asn", args.geoip_asn),
-                       ("--network-config", args.network_config)):
-        if value:
-            geo += [opt, os.path.abspath(value)]
     tenant = []
     for d in args.tenant_domain:
         tenant += ["--tenant-domain", d]
