@@ -56,6 +56,15 @@ def is_uri(path):
     return bool(URI.match(path)) and not path.startswith("file:")
 
 
+def plain(path):
+    """A `file:` URI as the local path it names."""
+    if path.startswith("file://"):
+        return path[len("file://"):] or "/"
+    if path.startswith("file:"):
+        return path[len("file:"):]
+    return path
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(
         prog="breachline_spark.py",
@@ -88,6 +97,9 @@ def parse_args(argv):
     p.add_argument("--master", metavar="URL",
                    help="Spark master when run with plain python instead of spark-submit")
     args = p.parse_args(argv)
+    args.out = plain(args.out)
+    if args.work is not None:
+        args.work = plain(args.work)
     if args.groups is not None and args.groups < 1:
         p.error("--groups must be at least 1")
     if args.normalize_tasks is not None and args.normalize_tasks < 1:
