@@ -15,4 +15,5 @@ pub mod model;
 pub mod normalize;
 pub mod report;
 pub mod ruletest;
+pub mod stages;
 pub mod timeline;

@@ -16,7 +16,9 @@ use serde::Serialize;
 pub type Text = Arc<str>;
 
 /// The kind of evidence an event came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     /// Entra ID interactive sign-in.
@@ -125,7 +127,9 @@ impl Outcome {
 
 /// What kind of identity a log's actor string names. Only accounts (people's and shared
 /// mailboxes' UPNs) get verdicts; the rest are reported as actors with their findings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ActorKind {
     /// A user principal name in one of the tenant's (or a guest's) domains.

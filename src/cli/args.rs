@@ -79,6 +79,7 @@ impl EvidenceArgs {
             date_order: self.date_order,
             gap: chrono::Duration::hours(i64::from(self.gap_hours)),
             progress: !quiet,
+            shard: None,
         };
         let ing = ingest::ingest(&self.paths, &opts)?;
         if let Some(path) = &self.rejects {

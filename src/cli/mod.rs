@@ -5,8 +5,10 @@ pub mod args;
 pub mod enrich;
 pub mod explain;
 pub mod inspect;
+pub mod normalize;
 pub mod recipients;
 pub mod rules;
+pub mod stage;
 pub mod timeline;
 pub mod values;
 
@@ -87,6 +89,12 @@ pub enum Command {
     Explain(explain::ExplainArgs),
     /// List, show and test the rules.
     Rules(rules::RulesArgs),
+    /// Exports in, breachline Parquet events out: the first step of a staged run
+    /// (docs/stages.md).
+    Normalize(normalize::NormalizeArgs),
+    /// The steps of a staged run over groups of accounts, for Spark or another scheduler
+    /// (docs/stages.md).
+    Stage(stage::StageArgs),
 }
 
 /// Runs the command line; returns the process exit code.
@@ -109,6 +117,8 @@ pub fn run() -> u8 {
         Command::Analyze(a) => analyze::run(a, &cli),
         Command::Explain(a) => explain::run(a, &cli),
         Command::Rules(a) => rules::run(a, &cli),
+        Command::Normalize(a) => normalize::run(a, &cli),
+        Command::Stage(a) => stage::run(a, &cli),
     };
     match result {
         Ok(code) => code,

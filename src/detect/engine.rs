@@ -72,6 +72,38 @@ pub fn run_in_tenant(
     users: &[String],
     tenant: &[String],
 ) -> Vec<Finding> {
+    let accept = |u: &str| users.is_empty() || users.iter().any(|x| x == u);
+    let (findings, peaks) = run_accounts(events, enrichment, rules, files, &accept, tenant);
+    with_peers(rules, findings, &peaks)
+}
+
+/// Each user's daily peaks for the volume rules that compare an account with its peers
+/// (`history_factor`): rule id -> (user, peaks), users in name order. Peaks of different
+/// accounts merge ([`Peaks::merge`]), so a staged run (docs/stages.md) gathers them from every
+/// group before it judges any account.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Peaks(pub BTreeMap<String, Vec<(String, Vec<f64>)>>);
+
+impl Peaks {
+    pub fn merge(&mut self, other: Peaks) {
+        for (rule, mut users) in other.0 {
+            let into = self.0.entry(rule).or_default();
+            into.append(&mut users);
+            into.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+    }
+}
+
+/// Detection for the users `accept` takes (lower-case names), before the peers' reference is
+/// applied: every finding, and the users' daily peaks ([`Peaks`]). [`with_peers`] finishes.
+pub fn run_accounts(
+    events: &[Event],
+    enrichment: &Enrichment,
+    rules: &[Rule],
+    files: &[String],
+    accept: &(dyn Fn(&str) -> bool + Sync),
+    tenant: &[String],
+) -> (Vec<Finding>, Peaks) {
     let started = std::time::Instant::now();
     let cpu_started = cpu_seconds();
     RUN.fetch_add(1, Ordering::Relaxed);
@@ -101,7 +133,7 @@ pub fn run_in_tenant(
             |(mut acc, mut cache): (FxHashMap<Cow<str>, UserHits>, Candidates), (i, e)| {
                 let ip = enrichment.for_event(e);
                 for (user, role) in subjects(e) {
-                    if !(users.is_empty() || users.iter().any(|u| *u == *user)) {
+                    if !accept(&user) {
                         continue;
                     }
                     let v = EventView { event: e, ip, role };
@@ -212,7 +244,23 @@ pub fn run_in_tenant(
             (user.to_string(), out, peaks)
         })
         .collect();
-    let mut findings = compare_with_peers(rules, per_user);
+    let mut findings = Vec::new();
+    let mut peaks = Peaks::default();
+    for (user, f, p) in per_user {
+        for (ri, days) in p {
+            if let Logic::Threshold {
+                history: Some(_), ..
+            } = rules[ri].logic
+            {
+                peaks
+                    .0
+                    .entry(rules[ri].id().to_string())
+                    .or_default()
+                    .push((user.clone(), days));
+            }
+        }
+        findings.extend(f);
+    }
     findings.sort_by(Finding::order);
     if std::env::var_os("BREACHLINE_TIMING").is_some() {
         let wall = started.elapsed().as_secs_f64();
@@ -232,7 +280,7 @@ pub fn run_in_tenant(
             findings.len()
         );
     }
-    findings
+    (findings, peaks)
 }
 
 /// A count as JSON: an integer when it is one (`22`, not `22.0`).
@@ -409,30 +457,21 @@ fn temporal(
 /// percentile of the other accounts' daily peaks for that rule, once at least
 /// [`PEERS_MIN_ACCOUNTS`] other accounts have some (a new employee who reads as much as the
 /// tenant's heavy readers is not an intrusion).
-fn compare_with_peers(
-    rules: &[Rule],
-    per_user: Vec<(String, Vec<Finding>, Vec<(usize, Vec<f64>)>)>,
-) -> Vec<Finding> {
-    // Only rules with `history_factor` report daily peaks: rule id -> (factor, each user's peaks).
-    type Peers = (f64, Vec<(String, Vec<f64>)>);
-    let mut peaks: FxHashMap<&str, Peers> = FxHashMap::default();
-    let mut findings = Vec::new();
-    for (user, f, p) in per_user {
-        for (ri, days) in p {
-            if let Logic::Threshold {
-                history: Some(factor),
-                ..
-            } = rules[ri].logic
-            {
-                let entry = peaks.entry(rules[ri].id()).or_insert((factor, Vec::new()));
-                entry.1.push((user.clone(), days));
-            }
-        }
-        findings.extend(f);
-    }
+pub fn with_peers(rules: &[Rule], mut findings: Vec<Finding>, peaks: &Peaks) -> Vec<Finding> {
     findings.retain_mut(|f| {
         let no_history = f.details.get("history_days").and_then(Json::as_u64) == Some(0);
-        let Some((factor, users)) = peaks.get(f.rule_id.as_str()).filter(|_| no_history) else {
+        let factor = rules
+            .iter()
+            .find(|r| r.id() == f.rule_id)
+            .and_then(|r| match r.logic {
+                Logic::Threshold {
+                    history: Some(factor),
+                    ..
+                } => Some(factor),
+                _ => None,
+            });
+        let (Some(factor), Some(users), true) = (factor, peaks.0.get(&f.rule_id), no_history)
+        else {
             return true;
         };
         let others: Vec<&Vec<f64>> = users

@@ -4,7 +4,7 @@
 use std::cmp::Ordering;
 
 use chrono::{DateTime, Utc};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value as Json};
 
 use super::field::{EventView, Field};
@@ -18,7 +18,7 @@ use crate::normalize::time;
 pub const MAX_EVIDENCE: usize = 200;
 
 /// One evidence row: where it is, so a report can cite it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evidence {
     pub file: String,
     pub line: u64,
@@ -73,7 +73,7 @@ impl Evidence {
 }
 
 /// What a rule found.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub rule_id: String,
     pub title: String,

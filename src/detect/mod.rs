@@ -18,7 +18,7 @@ pub mod tenant;
 pub mod window;
 
 pub use builtin::{parse_override, Overrides, RuleSet, BUILTIN};
-pub use engine::{cited, run, run_in_tenant, PEERS_MIN_ACCOUNTS};
+pub use engine::{cited, run, run_accounts, run_in_tenant, with_peers, Peaks, PEERS_MIN_ACCOUNTS};
 pub use finding::{Evidence, Finding};
 pub use rule::{Logic, Rule, RuleError, Severity};
 pub use tenant::tenant_domains;

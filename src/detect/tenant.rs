@@ -9,11 +9,16 @@ use crate::model::{Event, Source};
 /// log (message-trace senders are anyone on the internet, so they do not count). Only account
 /// UPNs count ([`crate::model::ActorKind`]): never `app@sharepoint` or a server's host name.
 pub fn tenant_domains(events: &[Event]) -> FxHashSet<String> {
+    domains_of(events, |_| true)
+}
+
+/// [`tenant_domains`] of the events `counts` keeps (a group's own, docs/stages.md).
+pub fn domains_of(events: &[Event], counts: impl Fn(&Event) -> bool + Sync) -> FxHashSet<String> {
     // Users are interned, so consecutive events of one user share the text's address: skip
     // those without hashing, and hash each distinct user once per thread.
     let users: FxHashSet<&str> = events
         .par_iter()
-        .filter(|e| e.source != Source::Messagetrace)
+        .filter(|e| e.source != Source::Messagetrace && counts(e))
         .fold(
             || (FxHashSet::default(), 0usize),
             |(mut set, last): (FxHashSet<&str>, usize), e| {

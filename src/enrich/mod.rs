@@ -11,18 +11,19 @@
 pub mod centroids;
 pub mod geoip;
 pub mod networks;
+pub mod profile;
 pub mod scope;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use rayon::prelude::*;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::model::{Event, Text};
 pub use geoip::{DatabaseInfo, GeoIp, GeoIpOptions};
 pub use networks::{NetworkConfig, ProviderCategory};
+pub use profile::IpProfile;
 pub use scope::{scope_of, IpScope};
 
 /// Errors that stop enrichment: a database or config file that is missing or unreadable.
@@ -281,59 +282,7 @@ impl Enrichment {
 
 /// Looks up every distinct address in `events` once, in parallel.
 pub fn enrich(events: &[Event], geo: &GeoIp, nets: &NetworkConfig) -> Enrichment {
-    let exported = exported_values(events);
-    let usage = usage(events);
-    let mut infos: Vec<IpInfo> = exported
-        .into_par_iter()
-        .map(|(ip, (count, ex))| {
-            let mut info = lookup(ip, &ex, geo, nets);
-            info.events = count;
-            if let Some(u) = usage.get(&ip) {
-                info.spray_accounts = u.spray;
-            }
-            info
-        })
-        .collect();
-    // Shared egress is judged on the address's network: a VPN or VDI pool in a data centre
-    // hands out addresses across a /16, an office or home ISP's are judged on their /24.
-    let mut pools: FxHashMap<IpAddr, FxHashSet<(&str, i64)>> = FxHashMap::default();
-    for info in &infos {
-        if let Some(u) = usage.get(&info.ip) {
-            pools
-                .entry(pool_of(info.ip, info.network))
-                .or_default()
-                .extend(u.activity.iter().copied());
-        }
-    }
-    let summary: FxHashMap<IpAddr, (u32, u32, u32)> = pools
-        .into_iter()
-        .map(|(pool, activity)| {
-            let mut per_account: FxHashMap<&str, u32> = FxHashMap::default();
-            let mut days: FxHashSet<i64> = FxHashSet::default();
-            for (account, day) in activity {
-                *per_account.entry(account).or_default() += 1;
-                days.insert(day);
-            }
-            let habitual = per_account
-                .values()
-                .filter(|d| **d >= SHARED_MIN_DAYS)
-                .count();
-            (
-                pool,
-                (per_account.len() as u32, days.len() as u32, habitual as u32),
-            )
-        })
-        .collect();
-    for info in infos.iter_mut() {
-        if let Some(&(accounts, days, habitual)) = summary.get(&pool_of(info.ip, info.network)) {
-            info.accounts = accounts;
-            info.days = days;
-            info.shared = info.scope.is_public()
-                && ((accounts >= SHARED_MIN_ACCOUNTS && habitual >= SHARED_MIN_HABITUAL)
-                    || (accounts >= WIDELY_USED_ACCOUNTS && days >= WIDELY_USED_DAYS));
-        }
-    }
-    Enrichment::from_infos(infos, geo.databases())
+    IpProfile::of(events, |_| true).finish(geo, nets)
 }
 
 /// What breachline knows about one address, given what the exports said about it.
@@ -415,78 +364,6 @@ pub fn lookup(ip: IpAddr, exported: &Exported, geo: &GeoIp, nets: &NetworkConfig
     info
 }
 
-/// What the evidence shows of one address: the accounts that acted successfully from it, the
-/// UTC days they did, and the most distinct accounts that failed a password from it within one
-/// hour.
-#[derive(Default)]
-struct Usage<'a> {
-    /// (account, UTC day) pairs of successful activity.
-    activity: FxHashSet<(&'a str, i64)>,
-    spray: u32,
-}
-
-fn usage(events: &[Event]) -> FxHashMap<IpAddr, Usage<'_>> {
-    use crate::model::{ActorKind, Outcome, Source};
-    #[derive(Default)]
-    struct Seen<'a> {
-        activity: FxHashSet<(&'a str, i64)>,
-        failures: Vec<(i64, &'a str)>,
-    }
-    let password_failure = |e: &Event| {
-        e.outcome == Outcome::Failure
-            && match e.source {
-                Source::Signin | Source::Noninteractive => e
-                    .error_code
-                    .as_deref()
-                    .is_some_and(|c| PASSWORD_FAILURE_CODES.contains(&c)),
-                Source::Audit => {
-                    &*e.operation == "UserLoginFailed"
-                        && e.error_code
-                            .as_deref()
-                            .is_none_or(|c| PASSWORD_FAILURE_CODES.contains(&c))
-                }
-                Source::Messagetrace | Source::Directory | Source::Risk => false,
-            }
-    };
-    let seen: FxHashMap<IpAddr, Seen> = events
-        .par_iter()
-        .filter(|e| e.ip.is_some() && e.source != Source::Messagetrace)
-        .fold(FxHashMap::default, |mut acc: FxHashMap<IpAddr, Seen>, e| {
-            let Some(ip) = e.ip else { return acc };
-            if matches!(e.outcome, Outcome::Success | Outcome::Unknown) {
-                let t = acc.entry(ip).or_default();
-                t.activity
-                    .insert((&e.user, e.time.timestamp().div_euclid(86_400)));
-            } else if password_failure(e) {
-                let t = acc.entry(ip).or_default();
-                t.failures.push((e.time.timestamp(), &e.user));
-            }
-            acc
-        })
-        .reduce(FxHashMap::default, |mut a, b| {
-            for (ip, s) in b {
-                let into = a.entry(ip).or_default();
-                into.activity.extend(s.activity);
-                into.failures.extend(s.failures);
-            }
-            a
-        });
-    seen.into_iter()
-        .map(|(ip, mut s)| {
-            s.failures.sort_unstable();
-            let usage = Usage {
-                spray: most_in_an_hour(&s.failures),
-                activity: s
-                    .activity
-                    .into_iter()
-                    .filter(|(u, _)| ActorKind::of(u) == ActorKind::Account)
-                    .collect(),
-            };
-            (ip, usage)
-        })
-        .collect()
-}
-
 /// The network an address is pooled with for [`IpInfo::shared`], named by its first address:
 /// the /16 of a hosting or VPN address (a data centre's egress pool), else the /24; /48 for IPv6.
 fn pool_of(ip: IpAddr, network: NetworkKind) -> IpAddr {
@@ -525,76 +402,6 @@ fn most_in_an_hour(failures: &[(i64, &str)]) -> u32 {
     best
 }
 
-/// Per distinct address: how many events, and the most common exported values.
-fn exported_values(events: &[Event]) -> Vec<(IpAddr, (u64, Exported))> {
-    #[derive(Default)]
-    struct Tally {
-        events: u64,
-        country: BTreeMap<Text, u64>,
-        place: BTreeMap<(Text, Option<Text>), u64>,
-        asn: BTreeMap<u32, u64>,
-    }
-    let tallies: FxHashMap<IpAddr, Tally> = events
-        .par_iter()
-        .filter(|e| e.ip.is_some())
-        .fold(
-            FxHashMap::default,
-            |mut acc: FxHashMap<IpAddr, Tally>, e| {
-                let Some(ip) = e.ip else { return acc };
-                let t = acc.entry(ip).or_default();
-                t.events += 1;
-                if let Some(c) = e.country.as_ref().filter(|c| !c.is_empty()) {
-                    *t.country.entry(c.clone()).or_default() += 1;
-                }
-                if let Some(city) = e.city.as_ref().filter(|c| !c.is_empty()) {
-                    *t.place.entry((city.clone(), e.region.clone())).or_default() += 1;
-                }
-                if let Some(a) = e.asn.filter(|a| *a != 0) {
-                    *t.asn.entry(a).or_default() += 1;
-                }
-                acc
-            },
-        )
-        .reduce(FxHashMap::default, |mut a, b| {
-            for (ip, t) in b {
-                let into = a.entry(ip).or_default();
-                into.events += t.events;
-                for (k, n) in t.country {
-                    *into.country.entry(k).or_default() += n;
-                }
-                for (k, n) in t.place {
-                    *into.place.entry(k).or_default() += n;
-                }
-                for (k, n) in t.asn {
-                    *into.asn.entry(k).or_default() += n;
-                }
-            }
-            a
-        });
-    fn most_common<K: Clone + Ord>(m: &BTreeMap<K, u64>) -> Option<K> {
-        // max_by_key returns the last maximum; iterate in reverse so ties go to the smallest key.
-        m.iter()
-            .rev()
-            .max_by_key(|(_, n)| **n)
-            .map(|(k, _)| k.clone())
-    }
-    let mut out: Vec<(IpAddr, (u64, Exported))> = tallies
-        .into_iter()
-        .map(|(ip, t)| {
-            let place = most_common(&t.place);
-            let ex = Exported {
-                country: most_common(&t.country),
-                city: place.as_ref().map(|(c, _)| c.clone()),
-                region: place.and_then(|(_, r)| r),
-                asn: most_common(&t.asn),
-            };
-            (ip, (t.events, ex))
-        })
-        .collect();
-    out.sort_by_key(|(ip, _)| *ip);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -628,9 +435,9 @@ mod tests {
             e.country = Some(c.into());
             events.push(e);
         }
-        let ex = exported_values(&events);
-        assert_eq!(ex.len(), 1);
-        assert_eq!(ex[0].1 .0, 4);
-        assert_eq!(ex[0].1 .1.country.as_deref(), Some("DE"));
+        let table = enrich(&events, &GeoIp::embedded(), &NetworkConfig::default());
+        let info = table.sorted()[0];
+        assert_eq!(info.events, 4);
+        assert_eq!(info.country.as_deref(), Some("DE"));
     }
 }

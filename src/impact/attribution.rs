@@ -8,13 +8,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::enrich::{Enrichment, NetworkKind};
 use crate::model::{Event, Outcome, Source};
 
 /// How sure an attribution is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Confidence {
     /// Shares only an IP with the attacker's events, near them in time.
@@ -41,7 +41,7 @@ pub struct Lead {
 }
 
 /// Why one key (IP, session, token) belongs to the attacker.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct KeyAttribution {
     pub key: String,
     pub why: String,
@@ -52,7 +52,7 @@ pub struct KeyAttribution {
 }
 
 /// The attacker's footprint in one account.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Footprint {
     pub ips: Vec<KeyAttribution>,
     pub sessions: Vec<KeyAttribution>,
@@ -83,7 +83,7 @@ impl Footprint {
 }
 
 /// An address seen on the attacker's events that is not the attacker's.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExcludedIp {
     pub ip: IpAddr,
     pub why: String,

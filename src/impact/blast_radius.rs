@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::attribution::Footprint;
 use super::recipients::{domain_of, SEND_OPERATIONS};
@@ -12,7 +12,7 @@ use super::Evidence;
 use crate::model::{Event, Source};
 
 /// Mail read in one folder.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FolderRead {
     pub folder: String,
     /// Items opened one by one (MailItemsAccessed `Bind`), counted by `OperationCount` /
@@ -27,7 +27,7 @@ pub struct FolderRead {
 }
 
 /// A message the attacker sent as (or on behalf of) the user.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SentMessage {
     pub time: DateTime<Utc>,
     pub operation: String,
@@ -39,7 +39,7 @@ pub struct SentMessage {
 }
 
 /// A mailbox, identity or file action, listed with its evidence.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Action {
     pub time: DateTime<Utc>,
     pub operation: String,
@@ -50,7 +50,7 @@ pub struct Action {
 }
 
 /// Files touched on one site.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SiteFiles {
     pub site: String,
     pub operations: BTreeMap<String, u64>,
@@ -58,7 +58,7 @@ pub struct SiteFiles {
 }
 
 /// Someone whose mail the attacker saw: a sender or co-recipient of a message it read or deleted.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ExposedCorrespondent {
     pub address: String,
     pub domain: String,
@@ -69,7 +69,7 @@ pub struct ExposedCorrespondent {
 }
 
 /// Everything the attacker did in one account.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct BlastRadius {
     pub mail_read: Vec<FolderRead>,
     pub mail_sent: Vec<SentMessage>,

@@ -12,7 +12,7 @@ pub mod window;
 use std::collections::BTreeMap;
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::enrich::Enrichment;
 use crate::model::{Event, Source};
@@ -26,7 +26,7 @@ pub use window::CompromiseWindow;
 pub use crate::detect::Evidence;
 
 /// One event attributed to the attacker.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AttributedEvent {
     pub evidence: Evidence,
     pub ip: Option<String>,
@@ -43,7 +43,7 @@ pub struct AttributedEvent {
 /// - `targeted`: findings only on attempts that failed (a password spray, denied MFA prompts):
 ///   someone went after the account, nothing says they got in;
 /// - `clean`: nothing above.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Clean,
@@ -69,7 +69,7 @@ pub const SEVERITY_WEIGHTS: [u32; 5] = [0, 2, 10, 25, 50];
 
 /// An identity in the evidence that is not an account (a system identity, an app or service
 /// principal, an anonymous user), with the rules that fired on its records. These get no verdict.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ActorFindings {
     pub actor: String,
     pub kind: crate::model::ActorKind,
@@ -108,7 +108,7 @@ pub struct ImpactOptions {
 }
 
 /// One account's assessment.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct UserImpact {
     pub user: String,
     pub verdict: Verdict,
@@ -127,7 +127,7 @@ pub struct UserImpact {
 }
 
 /// The impact of every account with leads against it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Impact {
     pub tenant_domains: Vec<String>,
     pub users: Vec<UserImpact>,
@@ -154,8 +154,32 @@ impl Impact {
     }
 }
 
-/// Assesses every user that has leads, in parallel; users in name order.
+/// Assesses every user that has leads, in parallel; users in name order. Then links the
+/// accounts: which flagged accounts the attacker's mail reached ([`reach`]), and which other
+/// accounts share the attacker's keys (pivots).
 pub fn assess(
+    events: &[Event],
+    files: &[String],
+    ips: &Enrichment,
+    leads: &[Lead],
+    opts: &ImpactOptions,
+) -> Impact {
+    let mut impact = assess_accounts(events, files, ips, leads, opts);
+    reach(&mut impact.users);
+    for u in impact
+        .users
+        .iter_mut()
+        .filter(|u| u.verdict == Verdict::Compromised)
+    {
+        u.pivots = pivots::pivots(events, ips, &u.user, &u.footprint, &u.blast_radius);
+    }
+    impact
+}
+
+/// Each account with leads on its own: verdict, window, footprint, blast radius and
+/// notification list, without what needs every verdict ([`reach`]) or every other account's
+/// events (pivots). Users in name order.
+pub fn assess_accounts(
     events: &[Event],
     files: &[String],
     ips: &Enrichment,
@@ -282,8 +306,17 @@ pub fn assess(
             }
         })
         .collect();
-    // Second pass, needing every verdict: internal recipients of the attacker's mail that show
-    // indicators themselves, and other accounts sharing the attacker's keys.
+    users.sort_by(|a, b| a.user.cmp(&b.user));
+    Impact {
+        tenant_domains: tenant,
+        users,
+        actors,
+    }
+}
+
+/// Needing every verdict: per compromised account, the internal recipients of the attacker's
+/// mail that are compromised or suspicious themselves.
+pub fn reach(users: &mut [UserImpact]) {
     let flagged: BTreeMap<String, Verdict> = users
         .iter()
         .filter(|u| u.verdict >= Verdict::Suspicious)
@@ -303,13 +336,6 @@ pub fn assess(
         reached.sort();
         reached.dedup();
         u.accounts_reached = reached;
-        u.pivots = pivots::pivots(events, ips, &u.user, &u.footprint, &u.blast_radius);
-    }
-    users.sort_by(|a, b| a.user.cmp(&b.user));
-    Impact {
-        tenant_domains: tenant,
-        users,
-        actors,
     }
 }
 

@@ -1,10 +1,11 @@
 //! Campaign pivots: other accounts in the evidence reached from the attacker's IPs, hosting or
 //! VPN network (ASN), user agent, or forwarding address. One attacker rarely stops at one mailbox.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::attribution::Footprint;
 use super::blast_radius::BlastRadius;
@@ -12,21 +13,24 @@ use crate::enrich::Enrichment;
 use crate::model::Event;
 
 /// Another account that shares a key with the attacker's footprint.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Pivot {
     pub user: String,
-    /// `ip`, `asn`, `user_agent` or `forwarding_address`.
-    pub shared: &'static str,
+    /// `ip`, `asn`, `user_agent` or `forwarding_address` ([`SHARED_KINDS`]).
+    pub shared: Cow<'static, str>,
     pub key: String,
     pub events: u64,
     pub first: DateTime<Utc>,
     pub last: DateTime<Utc>,
 }
 
+/// The kinds of key a pivot can share.
+pub const SHARED_KINDS: [&str; 4] = ["ip", "asn", "user_agent", "forwarding_address"];
+
 /// Other accounts that share the footprint's keys. An ASN counts only when it is a hosting or
 /// VPN network: a residential ISP is shared by half the staff.
-pub fn pivots(
-    events: &[Event],
+pub fn pivots<'a>(
+    events: impl IntoIterator<Item = &'a Event>,
     ips: &Enrichment,
     user: &str,
     footprint: &Footprint,
@@ -68,7 +72,7 @@ pub fn pivots(
         s.1 = s.1.min(t);
         s.2 = s.2.max(t);
     };
-    for e in events.iter().filter(|e| *e.user != *user) {
+    for e in events.into_iter().filter(|e| *e.user != *user) {
         if let Some(ip) = e.ip {
             if attacker_ips.contains(&ip) {
                 add(&e.user, "ip", ip.to_string(), e.time);
@@ -96,7 +100,7 @@ pub fn pivots(
     acc.into_iter()
         .map(|((user, shared, key), (events, first, last))| Pivot {
             user,
-            shared,
+            shared: Cow::Borrowed(shared),
             key,
             events,
             first,

@@ -10,13 +10,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Evidence, Footprint};
 use crate::model::{Event, Outcome, Source};
 
 /// Who sent a message, as far as the evidence ties it to anyone.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum SentBy {
     /// Tied to the attacker's session, token or IP.
@@ -45,7 +47,7 @@ impl SentBy {
 
 /// One recipient of mail from the account, for one [`SentBy`]: a recipient who got mail of two
 /// kinds has one row per kind.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Recipient {
     pub recipient: String,
     pub domain: String,
@@ -68,7 +70,7 @@ pub struct Recipient {
 
 /// A message the audit log says was sent, but that no message-trace row covers: its
 /// recipients are unknown from this evidence and must be found another way.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct UntracedSend {
     pub time: DateTime<Utc>,
     pub operation: String,
@@ -80,7 +82,7 @@ pub struct UntracedSend {
 }
 
 /// The notification list for one user and window.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct NotificationList {
     pub user: String,
     pub from: Option<DateTime<Utc>>,

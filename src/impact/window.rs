@@ -3,7 +3,7 @@
 //! activity after them called out: a reset that did not revoke sessions is a common gap.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::attribution::Footprint;
 use super::Evidence;
@@ -29,7 +29,7 @@ pub const CONTAINMENT_OPERATIONS: &[(&str, &str)] = &[
 ];
 
 /// One containment action on the account.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Containment {
     pub time: DateTime<Utc>,
     pub action: String,
@@ -41,7 +41,7 @@ pub struct Containment {
 }
 
 /// When the attacker was in the account.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CompromiseWindow {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,

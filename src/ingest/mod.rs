@@ -42,6 +42,9 @@ pub struct IngestOptions {
     pub gap: chrono::Duration,
     /// Show a progress bar on stderr (only when it is a terminal).
     pub progress: bool,
+    /// `(i, n)`: read only the files whose place in the walk's order is `i` modulo `n`, and
+    /// list what was skipped only when `i` is 0 (`normalize --shard`, docs/stages.md).
+    pub shard: Option<(usize, usize)>,
 }
 
 impl Default for IngestOptions {
@@ -50,6 +53,7 @@ impl Default for IngestOptions {
             date_order: DateOrder::Auto,
             gap: chrono::Duration::hours(24),
             progress: false,
+            shard: None,
         }
     }
 }
@@ -165,29 +169,58 @@ impl EvidenceRead {
 
 impl Ingested {
     pub fn evidence_read(&self) -> EvidenceRead {
-        let not_read: Vec<NotRead> = self
-            .files
-            .iter()
-            .filter_map(|f| {
-                f.error.as_ref().map(|e| NotRead {
-                    path: f.path.clone(),
-                    reason: crate::normalize::truncate(e, 160),
-                })
-            })
-            .collect();
         let read: FxHashSet<Source> = self.coverage.sources.iter().map(|s| s.source).collect();
-        // Raw exports that events read back from a timeline.parquet cite were not read here.
-        let files = self
-            .files
-            .iter()
-            .filter(|f| f.status != FileStatus::Cited)
-            .count();
+        EvidenceRead::of(
+            self.files.iter().map(|f| FileRead {
+                path: &f.path,
+                rows: f.rows,
+                error: f.error.as_deref(),
+                cited: f.status == FileStatus::Cited,
+            }),
+            &read,
+            self.events.len(),
+        )
+    }
+}
+
+/// What [`EvidenceRead`] needs of one file's report (`ingest.json`).
+pub struct FileRead<'a> {
+    pub path: &'a str,
+    pub rows: u64,
+    /// Why the file was not read, if it was not.
+    pub error: Option<&'a str>,
+    /// Only cited by events read back from a `timeline.parquet`, not read here.
+    pub cited: bool,
+}
+
+impl EvidenceRead {
+    /// From the files' reports, the sources with events and the number of events.
+    pub fn of<'a>(
+        reports: impl Iterator<Item = FileRead<'a>>,
+        read: &FxHashSet<Source>,
+        events: usize,
+    ) -> EvidenceRead {
+        let mut files = 0;
+        let mut rows = 0;
+        let mut not_read = Vec::new();
+        for f in reports {
+            // Raw exports that events read back from a timeline.parquet cite were not read
+            // here.
+            files += usize::from(!f.cited);
+            rows += f.rows;
+            if let Some(e) = f.error {
+                not_read.push(NotRead {
+                    path: f.path.to_string(),
+                    reason: crate::normalize::truncate(e, 160),
+                });
+            }
+        }
         EvidenceRead {
             files,
             files_read: files - not_read.len(),
             files_not_read: not_read,
-            rows: self.files.iter().map(|f| f.rows).sum(),
-            events: self.events.len(),
+            rows,
+            events,
             sources_read: Source::ALL
                 .into_iter()
                 .filter(|s| read.contains(s))
@@ -202,7 +235,18 @@ impl Ingested {
 
 /// Reads every evidence file under `paths`.
 pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, IngestError> {
-    let (files, skipped) = discover::discover(paths)?;
+    let (mut files, mut skipped) = discover::discover(paths)?;
+    if let Some((i, n)) = opts.shard {
+        let n = n.max(1);
+        let mut place = 0;
+        files.retain(|_| {
+            place += 1;
+            (place - 1) % n == i
+        });
+        if i != 0 {
+            skipped.clear();
+        }
+    }
     let total: u64 = files.iter().map(|f| f.size).sum();
     let bar = progress_bar(opts.progress, total);
     let archive_hashes = accounting::archive_hashes(&files);

@@ -212,44 +212,77 @@ pub fn write_folder(
     })
 }
 
-/// Writes every case file into `dir`, each under a temporary name then renamed.
-pub fn write_files(dir: &Path, case: &Case, timeline_csv: TimelineCsv) -> io::Result<()> {
-    let ing = case.ingested;
-    let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
-    let mut summary = summary(case.impact, case.findings.len(), ing.coverage.users.len());
+/// What the verdict files (`summary.json`, `findings.json`, `blast_radius.json`,
+/// `recipients.csv`) are made of: `analyze` has it from one process, `stage combine` from the
+/// groups' results (docs/stages.md).
+pub struct Verdicts<'a> {
+    pub findings: &'a [crate::detect::Finding],
+    pub impact: &'a Impact,
+    pub evidence: crate::ingest::EvidenceRead,
+    pub users_in_evidence: usize,
+    /// The GeoIP databases, as `summary.json` lists them.
+    pub databases: Value,
+    pub command: &'a [String],
+}
+
+/// Writes `summary.json`, `findings.json`, `blast_radius.json` and `recipients.csv` into `dir`.
+pub fn write_verdicts(dir: &Path, v: &Verdicts) -> io::Result<()> {
+    let mut summary = summary(v.impact, v.findings.len(), v.users_in_evidence);
     if let Some(map) = summary.as_object_mut() {
         map.insert(
             "tool".into(),
             json!({
                 "name": "breachline",
                 "version": env!("CARGO_PKG_VERSION"),
-                "command": case.command,
+                "command": v.command,
             }),
         );
         map.insert(
             "evidence".into(),
-            serde_json::to_value(ing.evidence_read()).unwrap_or(Value::Null),
+            serde_json::to_value(&v.evidence).unwrap_or(Value::Null),
         );
-        map.insert(
-            "geoip".into(),
-            serde_json::to_value(&case.ips.databases).unwrap_or(Value::Null),
-        );
+        map.insert("geoip".into(), v.databases.clone());
     }
     write_json(dir, "summary.json", &summary)?;
-    write_json(dir, "findings.json", case.findings)?;
-    write_json(dir, "blast_radius.json", &blast_radius(case.impact))?;
-    {
-        let compromised: Vec<(&NotificationList, &[String])> = case
-            .impact
-            .users
-            .iter()
-            .filter(|u| u.verdict == Verdict::Compromised)
-            .map(|u| (&u.recipients, u.blast_radius.forwarding_targets.as_slice()))
-            .collect();
-        let mut out = AtomicFile::create(&dir.join("recipients.csv"))?;
-        write_recipients(&mut out, &compromised, &case.impact.tenant_domains)?;
-        out.commit()?;
-    }
+    write_json(dir, "findings.json", v.findings)?;
+    write_json(dir, "blast_radius.json", &blast_radius(v.impact))?;
+    let compromised: Vec<(&NotificationList, &[String])> = v
+        .impact
+        .users
+        .iter()
+        .filter(|u| u.verdict == Verdict::Compromised)
+        .map(|u| (&u.recipients, u.blast_radius.forwarding_targets.as_slice()))
+        .collect();
+    let mut out = AtomicFile::create(&dir.join("recipients.csv"))?;
+    write_recipients(&mut out, &compromised, &v.impact.tenant_domains)?;
+    out.commit()
+}
+
+/// `ingest.json`: every file's report, what was skipped, coverage and the rejected count.
+pub fn ingest_report(ing: &crate::ingest::Ingested) -> Value {
+    json!({
+        "files": ing.files,
+        "skipped": ing.skipped,
+        "coverage": ing.coverage,
+        "rejected": ing.rejects_total,
+    })
+}
+
+/// Writes every case file into `dir`, each under a temporary name then renamed.
+pub fn write_files(dir: &Path, case: &Case, timeline_csv: TimelineCsv) -> io::Result<()> {
+    let ing = case.ingested;
+    let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
+    write_verdicts(
+        dir,
+        &Verdicts {
+            findings: case.findings,
+            impact: case.impact,
+            evidence: ing.evidence_read(),
+            users_in_evidence: ing.coverage.users.len(),
+            databases: serde_json::to_value(&case.ips.databases).unwrap_or(Value::Null),
+            command: &case.command,
+        },
+    )?;
     if timeline_csv != TimelineCsv::None {
         // Flagged: those accounts' timelines, laid out as for everyone (per user, in name order).
         let users: Option<Vec<String>> = match timeline_csv {
@@ -280,16 +313,7 @@ pub fn write_files(dir: &Path, case: &Case, timeline_csv: TimelineCsv) -> io::Re
         super::csv::write_timeline(&mut out, &timelines, &files, case.ips)?;
         out.commit()?;
     }
-    write_json(
-        dir,
-        "ingest.json",
-        &json!({
-            "files": ing.files,
-            "skipped": ing.skipped,
-            "coverage": ing.coverage,
-            "rejected": ing.rejects_total,
-        }),
-    )?;
+    write_json(dir, "ingest.json", &ingest_report(ing))?;
     {
         let mut out = AtomicFile::create(&dir.join("rejects.csv"))?;
         super::csv::write_all_rejects(&mut out, ing)?;

@@ -289,8 +289,8 @@ pub const READ_BACK_COLUMNS: &[&str] = &[
 /// The events of a breachline `timeline.parquet`, rebuilt.
 #[derive(Default)]
 pub struct ReadBack {
-    /// One per event (the row in its actor's timeline), sorted by origin; `origin.file` is an
-    /// index into `files`.
+    /// One per event (its first row), sorted by origin; `origin.file` is an index into
+    /// `files`.
     pub events: Vec<crate::model::Event>,
     /// The raw exports the events were read from, as their `origin_file` names them.
     pub files: Vec<String>,
@@ -393,12 +393,6 @@ pub fn read_timeline(bytes: Vec<u8>) -> Result<ReadBack, String> {
     for i in 0..df.height() {
         let row = i as u64 + 1;
         let user = col("user")[i].unwrap_or("");
-        // Every event is in its actor's timeline; the rows in a recipient's or target's
-        // timeline are copies of it.
-        if col("timeline_user")[i].unwrap_or("") != user.to_ascii_lowercase() {
-            out.copies += 1;
-            continue;
-        }
         let mut reject = |field: &str, why: String| {
             out.rejects.push((row, field.to_string(), why));
         };
@@ -492,6 +486,72 @@ pub fn read_timeline(bytes: Vec<u8>) -> Result<ReadBack, String> {
         };
         out.events.push(e);
     }
+    // An event is in its actor's timeline and in its recipient's or targets': the rows after
+    // the first are copies. A group of accounts' rows (docs/stages.md) may hold only a copy.
     out.events.sort_by_key(|e| e.origin);
+    let rows = out.events.len();
+    out.events.dedup_by_key(|e| e.origin);
+    out.copies = (rows - out.events.len()) as u64;
     Ok(out)
+}
+
+/// The group (of `groups`) an account's rows go to when events are split by account
+/// (`stage group`, docs/stages.md): a fixed hash of its lower-case name, the same on every run
+/// and machine.
+pub fn group_of(user: &str, groups: usize) -> usize {
+    use std::hash::Hasher;
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(user.as_bytes());
+    (h.finish() % groups.max(1) as u64) as usize
+}
+
+/// Splits breachline Parquet events by account into `groups` files in `out`
+/// (`group-NNNN.parquet`; groups with no rows are not written): every row of one
+/// `timeline_user` lands in the same file. Returns the files written.
+pub fn split_by_user(
+    inputs: &[std::path::PathBuf],
+    groups: usize,
+    out: &Path,
+) -> Result<Vec<std::path::PathBuf>, ParquetError> {
+    let groups = groups.max(1);
+    let mut parts: Vec<Option<DataFrame>> = vec![None; groups];
+    for path in inputs {
+        let file = std::fs::File::open(path).map_err(|e| error(path, e))?;
+        let df = ParquetReader::new(file)
+            .finish()
+            .map_err(|e| error(path, e))?;
+        let users = df
+            .column("timeline_user")
+            .and_then(|c| c.str().cloned())
+            .map_err(|e| error(path, e))?;
+        let of: Vec<usize> = users
+            .iter()
+            .map(|u| group_of(u.unwrap_or(""), groups))
+            .collect();
+        for (g, slot) in parts.iter_mut().enumerate() {
+            let mask: BooleanChunked = of.iter().map(|&x| x == g).collect();
+            let part = df.filter(&mask).map_err(|e| error(path, e))?;
+            if part.height() == 0 {
+                continue;
+            }
+            match slot {
+                Some(acc) => {
+                    acc.vstack_mut(&part).map_err(|e| error(path, e))?;
+                }
+                None => *slot = Some(part),
+            }
+        }
+    }
+    let mut written = Vec::new();
+    for (g, part) in parts.into_iter().enumerate() {
+        let Some(mut df) = part else { continue };
+        let path = out.join(format!("group-{g:04}.parquet"));
+        let file = std::fs::File::create(&path).map_err(|e| error(&path, e))?;
+        ParquetWriter::new(file)
+            .with_compression(ParquetCompression::Zstd(None))
+            .finish(&mut df)
+            .map_err(|e| error(&path, e))?;
+        written.push(path);
+    }
+    Ok(written)
 }

@@ -1,0 +1,391 @@
+//! What the evidence says about each address, as a summary that merges: the events from it, the
+//! values the exports gave, the accounts and days it was used on, and the password failures
+//! from it. [`enrich`](super::enrich) is one profile of every event, finished; a staged run
+//! (docs/stages.md) profiles each group of accounts, merges the profiles and finishes once, with
+//! the same table as the result.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    lookup, most_in_an_hour, pool_of, Enrichment, Exported, GeoIp, IpInfo, NetworkConfig,
+    PASSWORD_FAILURE_CODES, SHARED_MIN_ACCOUNTS, SHARED_MIN_DAYS, SHARED_MIN_HABITUAL,
+    WIDELY_USED_ACCOUNTS, WIDELY_USED_DAYS,
+};
+use crate::model::{ActorKind, Event, Outcome, Source, Text};
+
+/// One address's tally.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Tally {
+    events: u64,
+    country: BTreeMap<Text, u64>,
+    place: BTreeMap<(Text, Option<Text>), u64>,
+    asn: BTreeMap<u32, u64>,
+    /// (account, UTC day) pairs of successful activity (every actor; accounts are picked when
+    /// finishing).
+    activity: FxHashSet<(Text, i64)>,
+    /// (unix seconds, account) of password failures.
+    failures: Vec<(i64, Text)>,
+}
+
+/// Per address, what the evidence shows of it. Merging two profiles of disjoint sets of events
+/// gives the profile of their union.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IpProfile {
+    ips: FxHashMap<IpAddr, Tally>,
+}
+
+fn password_failure(e: &Event) -> bool {
+    e.outcome == Outcome::Failure
+        && match e.source {
+            Source::Signin | Source::Noninteractive => e
+                .error_code
+                .as_deref()
+                .is_some_and(|c| PASSWORD_FAILURE_CODES.contains(&c)),
+            Source::Audit => {
+                &*e.operation == "UserLoginFailed"
+                    && e.error_code
+                        .as_deref()
+                        .is_none_or(|c| PASSWORD_FAILURE_CODES.contains(&c))
+            }
+            Source::Messagetrace | Source::Directory | Source::Risk => false,
+        }
+}
+
+/// A tally while counting: users borrowed from the events, owned once per distinct pair.
+#[derive(Default)]
+struct Counting<'a> {
+    events: u64,
+    country: BTreeMap<&'a Text, u64>,
+    place: BTreeMap<(&'a Text, Option<&'a Text>), u64>,
+    asn: BTreeMap<u32, u64>,
+    activity: FxHashSet<(&'a Text, i64)>,
+    failures: Vec<(i64, &'a Text)>,
+}
+
+impl<'a> Counting<'a> {
+    fn add(&mut self, e: &'a Event) {
+        self.events += 1;
+        if let Some(c) = e.country.as_ref().filter(|c| !c.is_empty()) {
+            *self.country.entry(c).or_default() += 1;
+        }
+        if let Some(city) = e.city.as_ref().filter(|c| !c.is_empty()) {
+            *self.place.entry((city, e.region.as_ref())).or_default() += 1;
+        }
+        if let Some(a) = e.asn.filter(|a| *a != 0) {
+            *self.asn.entry(a).or_default() += 1;
+        }
+        if e.source == Source::Messagetrace {
+            return;
+        }
+        if matches!(e.outcome, Outcome::Success | Outcome::Unknown) {
+            self.activity
+                .insert((&e.user, e.time.timestamp().div_euclid(86_400)));
+        } else if password_failure(e) {
+            self.failures.push((e.time.timestamp(), &e.user));
+        }
+    }
+
+    fn merge(&mut self, other: Counting<'a>) {
+        self.events += other.events;
+        for (k, n) in other.country {
+            *self.country.entry(k).or_default() += n;
+        }
+        for (k, n) in other.place {
+            *self.place.entry(k).or_default() += n;
+        }
+        for (k, n) in other.asn {
+            *self.asn.entry(k).or_default() += n;
+        }
+        self.activity.extend(other.activity);
+        self.failures.extend(other.failures);
+    }
+
+    fn owned(self) -> Tally {
+        Tally {
+            events: self.events,
+            country: self
+                .country
+                .into_iter()
+                .map(|(k, n)| (k.clone(), n))
+                .collect(),
+            place: self
+                .place
+                .into_iter()
+                .map(|((c, r), n)| ((c.clone(), r.cloned()), n))
+                .collect(),
+            asn: self.asn,
+            activity: self
+                .activity
+                .into_iter()
+                .map(|(u, d)| (u.clone(), d))
+                .collect(),
+            failures: self
+                .failures
+                .into_iter()
+                .map(|(t, u)| (t, u.clone()))
+                .collect(),
+        }
+    }
+}
+
+impl IpProfile {
+    /// The profile of the events `counts` keeps (in a staged run, those whose actor belongs to
+    /// the group, so that each event counts in one group only).
+    pub fn of(events: &[Event], counts: impl Fn(&Event) -> bool + Sync) -> IpProfile {
+        let tallies: FxHashMap<IpAddr, Counting> = events
+            .par_iter()
+            .filter(|e| e.ip.is_some() && counts(e))
+            .fold(
+                FxHashMap::default,
+                |mut acc: FxHashMap<IpAddr, Counting>, e| {
+                    if let Some(ip) = e.ip {
+                        acc.entry(ip).or_default().add(e);
+                    }
+                    acc
+                },
+            )
+            .reduce(FxHashMap::default, |mut a, b| {
+                for (ip, t) in b {
+                    a.entry(ip).or_default().merge(t);
+                }
+                a
+            });
+        IpProfile {
+            ips: tallies.into_iter().map(|(ip, t)| (ip, t.owned())).collect(),
+        }
+    }
+
+    /// Adds another profile (of other events) to this one.
+    pub fn merge(&mut self, other: IpProfile) {
+        for (ip, t) in other.ips {
+            let into = self.ips.entry(ip).or_default();
+            into.events += t.events;
+            for (k, n) in t.country {
+                *into.country.entry(k).or_default() += n;
+            }
+            for (k, n) in t.place {
+                *into.place.entry(k).or_default() += n;
+            }
+            for (k, n) in t.asn {
+                *into.asn.entry(k).or_default() += n;
+            }
+            into.activity.extend(t.activity);
+            into.failures.extend(t.failures);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ips.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ips.is_empty()
+    }
+
+    /// Looks every address up (in parallel) and judges shared egress and spray sources: the
+    /// table later stages read.
+    pub fn finish(self, geo: &GeoIp, nets: &NetworkConfig) -> Enrichment {
+        fn most_common<K: Clone + Ord>(m: &BTreeMap<K, u64>) -> Option<K> {
+            // max_by_key returns the last maximum; iterate in reverse so ties go to the smallest key.
+            m.iter()
+                .rev()
+                .max_by_key(|(_, n)| **n)
+                .map(|(k, _)| k.clone())
+        }
+        let mut tallies: Vec<(IpAddr, Tally)> = self.ips.into_iter().collect();
+        tallies.sort_by_key(|(ip, _)| *ip);
+        let mut infos: Vec<IpInfo> = tallies
+            .par_iter_mut()
+            .map(|(ip, t)| {
+                let place = most_common(&t.place);
+                let ex = Exported {
+                    country: most_common(&t.country),
+                    city: place.as_ref().map(|(c, _)| c.clone()),
+                    region: place.and_then(|(_, r)| r),
+                    asn: most_common(&t.asn),
+                };
+                let mut info = lookup(*ip, &ex, geo, nets);
+                info.events = t.events;
+                t.failures.sort_unstable();
+                let failures: Vec<(i64, &str)> =
+                    t.failures.iter().map(|(s, u)| (*s, &**u)).collect();
+                info.spray_accounts = most_in_an_hour(&failures);
+                info
+            })
+            .collect();
+        // Shared egress is judged on the address's network: a VPN or VDI pool in a data centre
+        // hands out addresses across a /16, an office or home ISP's are judged on their /24.
+        let mut pools: FxHashMap<IpAddr, FxHashSet<(&str, i64)>> = FxHashMap::default();
+        for (info, (_, t)) in infos.iter().zip(&tallies) {
+            pools
+                .entry(pool_of(info.ip, info.network))
+                .or_default()
+                .extend(
+                    t.activity
+                        .iter()
+                        .filter(|(u, _)| ActorKind::of(u) == ActorKind::Account)
+                        .map(|(u, d)| (&**u, *d)),
+                );
+        }
+        let summary: FxHashMap<IpAddr, (u32, u32, u32)> = pools
+            .into_iter()
+            .filter(|(_, activity)| !activity.is_empty())
+            .map(|(pool, activity)| {
+                let mut per_account: FxHashMap<&str, u32> = FxHashMap::default();
+                let mut days: FxHashSet<i64> = FxHashSet::default();
+                for (account, day) in activity {
+                    *per_account.entry(account).or_default() += 1;
+                    days.insert(day);
+                }
+                let habitual = per_account
+                    .values()
+                    .filter(|d| **d >= SHARED_MIN_DAYS)
+                    .count();
+                (
+                    pool,
+                    (per_account.len() as u32, days.len() as u32, habitual as u32),
+                )
+            })
+            .collect();
+        for info in infos.iter_mut() {
+            if let Some(&(accounts, days, habitual)) = summary.get(&pool_of(info.ip, info.network))
+            {
+                info.accounts = accounts;
+                info.days = days;
+                info.shared = info.scope.is_public()
+                    && ((accounts >= SHARED_MIN_ACCOUNTS && habitual >= SHARED_MIN_HABITUAL)
+                        || (accounts >= WIDELY_USED_ACCOUNTS && days >= WIDELY_USED_DAYS));
+            }
+        }
+        Enrichment::from_infos(infos, geo.databases())
+    }
+}
+
+/// [`IpProfile`] as JSON (`profile.json`, docs/stages.md): addresses in order, lists sorted, so
+/// the same events give the same bytes.
+#[derive(Serialize, Deserialize)]
+struct WireIp {
+    ip: IpAddr,
+    events: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    country: Vec<(Text, u64)>,
+    /// (city, region, count)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    place: Vec<(Text, Option<Text>, u64)>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    asn: Vec<(u32, u64)>,
+    /// (account, UTC day number)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    activity: Vec<(Text, i64)>,
+    /// (unix seconds, account)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    failures: Vec<(i64, Text)>,
+}
+
+impl Serialize for IpProfile {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut ips: Vec<(&IpAddr, &Tally)> = self.ips.iter().collect();
+        ips.sort_by_key(|(ip, _)| **ip);
+        let wire: Vec<WireIp> = ips
+            .into_iter()
+            .map(|(ip, t)| {
+                let mut activity: Vec<(Text, i64)> = t.activity.iter().cloned().collect();
+                activity.sort();
+                let mut failures = t.failures.clone();
+                failures.sort();
+                WireIp {
+                    ip: *ip,
+                    events: t.events,
+                    country: t.country.iter().map(|(k, n)| (k.clone(), *n)).collect(),
+                    place: t
+                        .place
+                        .iter()
+                        .map(|((c, r), n)| (c.clone(), r.clone(), *n))
+                        .collect(),
+                    asn: t.asn.iter().map(|(k, n)| (*k, *n)).collect(),
+                    activity,
+                    failures,
+                }
+            })
+            .collect();
+        wire.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for IpProfile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let wire: Vec<WireIp> = Vec::deserialize(d)?;
+        let mut out = IpProfile::default();
+        for w in wire {
+            let t = Tally {
+                events: w.events,
+                country: w.country.into_iter().collect(),
+                place: w.place.into_iter().map(|(c, r, n)| ((c, r), n)).collect(),
+                asn: w.asn.into_iter().collect(),
+                activity: w.activity.into_iter().collect(),
+                failures: w.failures,
+            };
+            let mut one = IpProfile::default();
+            one.ips.insert(w.ip, t);
+            out.merge(one);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(user: &str, ip: &str, day: i64, outcome: Outcome) -> Event {
+        let t = chrono::DateTime::from_timestamp(day * 86_400 + 3600, 0).unwrap_or_default();
+        let mut e = Event::new(t, Source::Signin, user.into(), "Sign-in".into());
+        e.ip = ip.parse().ok();
+        e.outcome = outcome;
+        e.country = Some("NL".into());
+        if outcome == Outcome::Failure {
+            e.error_code = Some("50126".into());
+        }
+        e
+    }
+
+    #[test]
+    fn profiles_of_parts_merge_into_the_profile_of_the_whole() {
+        let mut events = Vec::new();
+        for (i, user) in ["a@x.com", "b@x.com", "c@x.com", "d@x.com"]
+            .iter()
+            .enumerate()
+        {
+            for day in 0..4 {
+                events.push(event(user, "203.0.113.9", day, Outcome::Success));
+                events.push(event(
+                    user,
+                    "198.51.100.7",
+                    day + i as i64,
+                    Outcome::Failure,
+                ));
+            }
+        }
+        let whole = IpProfile::of(&events, |_| true);
+        let mut parts = IpProfile::of(&events, |e| e.user.starts_with('a'));
+        parts.merge(IpProfile::of(&events, |e| !e.user.starts_with('a')));
+        assert_eq!(parts, whole);
+        // Through JSON and back.
+        let text = serde_json::to_string(&parts).expect("profile as JSON");
+        let back: IpProfile = serde_json::from_str(&text).expect("profile from JSON");
+        assert_eq!(back, whole);
+        let geo = GeoIp::embedded();
+        let nets = NetworkConfig::default();
+        let (a, b) = (whole.finish(&geo, &nets), back.finish(&geo, &nets));
+        assert_eq!(a.sorted(), b.sorted());
+        let spray = a
+            .get("198.51.100.7".parse().expect("address"))
+            .map(|i| i.spray_accounts);
+        assert_eq!(spray, Some(4));
+    }
+}

@@ -1,0 +1,375 @@
+//! The pipeline as separable steps over groups of accounts (docs/stages.md): profile, context,
+//! peaks, assess, pivots and combine. `analyze` is these steps over one group that holds every
+//! account; `breachline stage` runs each one on its own, so a scheduler (Spark: `spark/`) can
+//! spread the groups over machines. Every decision is made by the same code in both cases, and
+//! tests/stages.rs checks the case files come out byte-identical.
+//!
+//! What needs every account is carried between steps as small summaries: the per-address
+//! profile (enrichment), the tenant's domains, the accounts' daily peaks (peers' reference),
+//! the verdicts (accounts reached) and the attackers' keys (pivots).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use rustc_hash::FxHashSet;
+use serde::{Deserialize, Serialize};
+
+use crate::detect::{self, Finding, Peaks, Rule};
+use crate::enrich::{Enrichment, GeoIp, IpProfile, NetworkConfig};
+use crate::impact::{
+    self, pivots::Pivot, ActorFindings, Impact, ImpactOptions, UserImpact, Verdict,
+};
+use crate::ingest::Ingested;
+use crate::model::{Event, Source};
+
+/// The version of the JSON files exchanged between steps; a step refuses another.
+pub const SCHEMA: u32 = 1;
+
+/// The accounts a step decides about: every account (`analyze`), or a group's (the distinct
+/// `timeline_user` values of its rows). Names in lower case.
+#[derive(Clone, Debug)]
+pub enum Accounts {
+    All,
+    Only(FxHashSet<String>),
+}
+
+impl Accounts {
+    /// The accounts whose rows are in these breachline Parquet files (`timeline_user`).
+    #[cfg(feature = "parquet")]
+    pub fn of_groups(paths: &[PathBuf]) -> anyhow::Result<Accounts> {
+        let mut set = FxHashSet::default();
+        for p in group_files(paths)? {
+            let (_, cols) = crate::report::parquet::read_columns(&p, &["timeline_user"])
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            set.extend(cols.into_iter().flatten().flatten());
+        }
+        Ok(Accounts::Only(set))
+    }
+
+    /// Whether the account (any case) is one of these.
+    pub fn owns(&self, user: &str) -> bool {
+        match self {
+            Accounts::All => true,
+            Accounts::Only(set) => {
+                if user.bytes().any(|b| b.is_ascii_uppercase()) {
+                    set.contains(&user.to_ascii_lowercase())
+                } else {
+                    set.contains(user)
+                }
+            }
+        }
+    }
+
+    /// Whether the event is counted here: its actor is one of these accounts. Every event is
+    /// in its actor's rows, so across groups each event counts once.
+    pub fn counts(&self, e: &Event) -> bool {
+        self.owns(&e.user)
+    }
+}
+
+/// A group's files: each path given, or the `.parquet` files directly inside a folder (a
+/// Spark output folder of part files), in name order.
+pub fn group_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut inside: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| anyhow::anyhow!("cannot list {}: {e}", path.display()))?
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "parquet") && p.is_file())
+                .collect();
+            inside.sort();
+            out.extend(inside);
+        } else {
+            out.push(path.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// What one group contributes to the tenant-wide context (`profile.json`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Profile {
+    pub schema: u32,
+    /// Per address: events, exported values, accounts and days of use, password failures.
+    pub ips: IpProfile,
+    /// Mail domains of the accounts that sign in or act in the audit log.
+    pub domains: BTreeSet<String>,
+    /// Events the group's accounts did (each event counts in its actor's group).
+    pub events: u64,
+    /// Distinct actors among them (the users of `ingest.json` coverage).
+    pub users: u64,
+    /// Sources with at least one such event.
+    pub sources: BTreeSet<Source>,
+}
+
+/// Profiles the events the accounts did.
+pub fn profile(ing: &Ingested, accounts: &Accounts) -> Profile {
+    let counted: Vec<&Event> = ing.events.iter().filter(|e| accounts.counts(e)).collect();
+    let domains = detect::tenant::domains_of(&ing.events, |e| accounts.counts(e));
+    Profile {
+        schema: SCHEMA,
+        ips: IpProfile::of(&ing.events, |e| accounts.counts(e)),
+        domains: domains.into_iter().collect(),
+        events: counted.len() as u64,
+        users: ing
+            .coverage
+            .users
+            .iter()
+            .filter(|u| accounts.owns(&u.user))
+            .count() as u64,
+        sources: counted.iter().map(|e| e.source).collect(),
+    }
+}
+
+/// What every group's later steps need to know about the whole tenant (`context.json`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Context {
+    pub schema: u32,
+    /// Every group's profile, merged.
+    pub profile: Profile,
+    /// Given with `--tenant-domain`, else inferred from the profiles.
+    pub tenant_domains: Vec<String>,
+    /// The peers' reference, once the peaks step has run (absent: no rule compares accounts
+    /// with their peers, or that step is still to come).
+    pub peaks: Option<Peaks>,
+    /// The GeoIP databases the context was made with (as `summary.json` lists them); later
+    /// steps must open the same.
+    pub databases: serde_json::Value,
+}
+
+impl Context {
+    /// Merges the groups' profiles; `tenant` (from `--tenant-domain`) wins over the inference.
+    pub fn new(profiles: Vec<Profile>, tenant: &[String], geo: &GeoIp) -> Context {
+        let mut merged = Profile {
+            schema: SCHEMA,
+            ..Profile::default()
+        };
+        for p in profiles {
+            merged.ips.merge(p.ips);
+            merged.domains.extend(p.domains);
+            merged.events += p.events;
+            merged.users += p.users;
+            merged.sources.extend(p.sources);
+        }
+        let tenant_domains = if tenant.is_empty() {
+            merged.domains.iter().cloned().collect()
+        } else {
+            // As given, in order: `analyze --tenant-domain` reports them so.
+            tenant.iter().map(|d| d.trim().to_lowercase()).collect()
+        };
+        Context {
+            schema: SCHEMA,
+            profile: merged,
+            tenant_domains,
+            peaks: None,
+            databases: databases(geo),
+        }
+    }
+
+    /// The address table: every address looked up, shared egress and spray sources judged on
+    /// the whole tenant's profile. An error when the databases differ from the context's.
+    pub fn enrichment(&self, geo: &GeoIp, nets: &NetworkConfig) -> anyhow::Result<Enrichment> {
+        if databases(geo) != self.databases {
+            anyhow::bail!(
+                "the GeoIP databases differ from the ones the context was made with: give every step the same --geoip-city / --geoip-asn files"
+            );
+        }
+        Ok(self.profile.ips.clone().finish(geo, nets))
+    }
+}
+
+/// The databases a GeoIP opened, as `summary.json` lists them.
+pub fn databases(geo: &GeoIp) -> serde_json::Value {
+    serde_json::to_value(geo.databases()).unwrap_or_default()
+}
+
+/// Reads a JSON file one step wrote, checking its schema number.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
+    let text =
+        std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let value: serde_json::Value = serde_json::from_slice(&text)
+        .map_err(|e| anyhow::anyhow!("{}: not JSON: {e}", path.display()))?;
+    let schema = value.get("schema").and_then(serde_json::Value::as_u64);
+    if schema != Some(u64::from(SCHEMA)) {
+        anyhow::bail!(
+            "{}: written by another version of breachline (schema {:?}, this one reads {SCHEMA})",
+            path.display(),
+            schema
+        );
+    }
+    serde_json::from_value(value).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// The accounts' daily peaks for the rules that compare with peers (`peaks.json`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct PeaksFile {
+    pub schema: u32,
+    pub peaks: Peaks,
+}
+
+fn detect_accounts(
+    ing: &Ingested,
+    ips: &Enrichment,
+    rules: &[Rule],
+    accounts: &Accounts,
+    users: &[String],
+    ctx: &Context,
+) -> (Vec<Finding>, Peaks) {
+    let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
+    let accept = |u: &str| accounts.owns(u) && (users.is_empty() || users.iter().any(|x| x == u));
+    detect::run_accounts(
+        &ing.events,
+        ips,
+        rules,
+        &files,
+        &accept,
+        &ctx.tenant_domains,
+    )
+}
+
+/// Whether a rule compares an account with its peers (`history_factor`): a group's assess
+/// step then needs the peaks step's reference in the context.
+pub fn needs_peaks(rules: &[Rule]) -> bool {
+    rules.iter().any(|r| {
+        matches!(
+            r.logic,
+            detect::rule::Logic::Threshold {
+                history: Some(_),
+                ..
+            }
+        )
+    })
+}
+
+/// The accounts' daily peaks, for the peers' reference.
+pub fn peaks(
+    ing: &Ingested,
+    ips: &Enrichment,
+    rules: &[Rule],
+    accounts: &Accounts,
+    ctx: &Context,
+) -> Peaks {
+    detect_accounts(ing, ips, rules, accounts, &[], ctx).1
+}
+
+/// One group's findings and assessed accounts (`result.json`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct GroupResult {
+    pub schema: u32,
+    pub findings: Vec<Finding>,
+    /// Every account with findings, before the steps that need every verdict (accounts
+    /// reached) and every account's events (pivots).
+    pub users: Vec<UserImpact>,
+    pub actors: Vec<ActorFindings>,
+}
+
+/// Detection, then attribution, window, blast radius and notification list for each of the
+/// accounts with findings. `users` narrows detection to those accounts (`--user`).
+pub fn assess(
+    ing: &Ingested,
+    ips: &Enrichment,
+    rules: &[Rule],
+    accounts: &Accounts,
+    users: &[String],
+    ctx: &Context,
+) -> GroupResult {
+    let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
+    let (findings, own_peaks) = detect_accounts(ing, ips, rules, accounts, users, ctx);
+    // Every account here (analyze): its own peaks are the tenant's. A group needs the peaks
+    // step's (`needs_peaks`).
+    let findings = detect::with_peers(rules, findings, ctx.peaks.as_ref().unwrap_or(&own_peaks));
+    let leads = impact::leads_from_findings(&ing.events, &files, &findings);
+    let opts = ImpactOptions {
+        tenant_domains: ctx.tenant_domains.clone(),
+        ..ImpactOptions::default()
+    };
+    let assessed = impact::assess_accounts(&ing.events, &files, ips, &leads, &opts);
+    GroupResult {
+        schema: SCHEMA,
+        findings,
+        users: assessed.users,
+        actors: assessed.actors,
+    }
+}
+
+/// Per compromised account (of any group), the accounts of this group that share a key with
+/// its attacker (`pivots.json`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct PivotsFile {
+    pub schema: u32,
+    pub pivots: BTreeMap<String, Vec<Pivot>>,
+}
+
+/// The group's accounts that share a key with each compromised account's attacker.
+pub fn pivots(
+    ing: &Ingested,
+    ips: &Enrichment,
+    accounts: &Accounts,
+    compromised: &[&UserImpact],
+) -> BTreeMap<String, Vec<Pivot>> {
+    compromised
+        .iter()
+        .map(|u| {
+            let found = impact::pivots::pivots(
+                ing.events.iter().filter(|e| accounts.counts(e)),
+                ips,
+                &u.user,
+                &u.footprint,
+                &u.blast_radius,
+            );
+            (u.user.clone(), found)
+        })
+        .filter(|(_, p)| !p.is_empty())
+        .collect()
+}
+
+/// The compromised accounts among the groups' results.
+pub fn compromised(results: &[GroupResult]) -> Vec<&UserImpact> {
+    results
+        .iter()
+        .flat_map(|r| r.users.iter())
+        .filter(|u| u.verdict == Verdict::Compromised)
+        .collect()
+}
+
+/// Every group's results as one case: findings in their total order, accounts by name, the
+/// accounts each attacker's mail reached, and the pivots.
+pub fn combine(
+    results: Vec<GroupResult>,
+    pivots: Vec<BTreeMap<String, Vec<Pivot>>>,
+    ctx: &Context,
+) -> (Vec<Finding>, Impact) {
+    let mut findings = Vec::new();
+    let mut users = Vec::new();
+    let mut actors = Vec::new();
+    for r in results {
+        findings.extend(r.findings);
+        users.extend(r.users);
+        actors.extend(r.actors);
+    }
+    findings.sort_by(Finding::order);
+    users.sort_by(|a, b| a.user.cmp(&b.user));
+    actors.sort_by(|a, b| a.actor.cmp(&b.actor));
+    impact::reach(&mut users);
+    let mut found: BTreeMap<String, Vec<Pivot>> = BTreeMap::new();
+    for p in pivots {
+        for (user, list) in p {
+            found.entry(user).or_default().extend(list);
+        }
+    }
+    for u in users.iter_mut() {
+        if let Some(mut list) = found.remove(&u.user) {
+            list.sort();
+            u.pivots = list;
+        }
+    }
+    (
+        findings,
+        Impact {
+            tenant_domains: ctx.tenant_domains.clone(),
+            users,
+            actors,
+        },
+    )
+}
