@@ -378,7 +378,7 @@ def pipeline(spark, args):
     if not os.path.isfile(binary):
         raise StepFailed("--breachline %s is not a file" % args.breachline)
     binary_name = ship(sc, work, binary, "bin")
-    driver_binary = executable(os.path.join(work, "ship", binary_name))
+    driver_binary = executable(binary)
     rule_names = [ship(sc, work, r, "rules") for r in args.rules]
     sigma_names = [ship(sc, work, s, "sigma") for s in args.sigma]
     # GeoIP databases and network config: `stage context` on the driver and the group steps.

@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use std::time::Instant;
 
 use serde_json::Value;
@@ -53,7 +53,11 @@ fn spark_submit() -> Option<PathBuf> {
     }
     let out = found.ok()?;
     let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    assert!(path.is_file(), "spark-submit not found at {}", path.display());
+    assert!(
+        path.is_file(),
+        "spark-submit not found at {}",
+        path.display()
+    );
     Some(path)
 }
 
@@ -77,13 +81,40 @@ fn analyze(evidence: &str, out: &Path, extra: &[&str]) {
         "analyze failed: {}",
         String::from_utf8_lossy(&run.stderr)
     );
-    eprintln!("analyze {evidence}: {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "analyze {evidence}: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 /// The Spark job on EVIDENCE with `local[2]`, from the repository.
 fn spark(submit: &Path, evidence: &str, out: &Path, extra: &[&str]) {
     let started = Instant::now();
-    let run = Command::new(submit)
+    let run = spark_run(submit, evidence, out, extra);
+    assert!(
+        run.status.success(),
+        "the Spark job failed ({}):\n{}",
+        run.status,
+        said(&run)
+    );
+    eprintln!(
+        "Spark local[2] {evidence}: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// What the job said: spark-submit passes the Python driver's standard error to its standard
+/// output, and Spark's own log to standard error.
+fn said(run: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    )
+}
+
+fn spark_run(submit: &Path, evidence: &str, out: &Path, extra: &[&str]) -> Output {
+    Command::new(submit)
         .current_dir(root())
         .env("PYSPARK_PYTHON", "python3")
         .env("SPARK_LOCAL_IP", "127.0.0.1")
@@ -103,17 +134,7 @@ fn spark(submit: &Path, evidence: &str, out: &Path, extra: &[&str]) {
         .arg(out)
         .args(extra)
         .output()
-        .expect("spark-submit runs");
-    assert!(
-        run.status.success(),
-        "the Spark job failed ({}):\n{}",
-        run.status,
-        String::from_utf8_lossy(&run.stderr)
-    );
-    eprintln!(
-        "Spark local[2] {evidence}: {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+        .expect("spark-submit runs")
 }
 
 fn json(dir: &Path, name: &str) -> Value {
@@ -261,8 +282,19 @@ fn assert_cases_agree(a: &Path, b: &Path) {
     assert_eq!(order(a), order(b), "findings in the same order");
 
     let (sa, sb) = (comparable_summary(a), comparable_summary(b));
-    assert_eq!(verdicts(&sa), verdicts(&sb), "verdicts, scores, windows, attacker IPs");
-    for field in ["counts", "users", "actors", "tenant_domains", "evidence", "geoip"] {
+    assert_eq!(
+        verdicts(&sa),
+        verdicts(&sb),
+        "verdicts, scores, windows, attacker IPs"
+    );
+    for field in [
+        "counts",
+        "users",
+        "actors",
+        "tenant_domains",
+        "evidence",
+        "geoip",
+    ] {
         assert_eq!(sa[field], sb[field], "summary.json {field}");
     }
     assert_eq!(sa, sb, "summary.json (without tool.command)");
@@ -283,7 +315,12 @@ fn assert_cases_agree(a: &Path, b: &Path) {
         timeline(&a.join("timeline.parquet")),
         timeline(&b.join("timeline.parquet")),
     );
-    assert_eq!(ta.schema(), tb.schema(), "timeline.parquet columns and types");
+    assert_eq!(
+        ta.schema(),
+        tb.schema(),
+        "timeline.parquet columns and types"
+    );
+    assert!(ta.height() > 0, "timeline.parquet has rows");
     assert_eq!(ta.height(), tb.height(), "timeline.parquet rows");
     assert!(
         ta.equals_missing(&tb),
@@ -358,7 +395,12 @@ fn a_rules_folder_change_reaches_the_spark_run() {
         }
     }
     // A severity raised (medium, 10 points, to critical, 50) and a threshold no account reaches.
-    edit_rule(&rules, "mass-send", "severity: medium", "severity: critical");
+    edit_rule(
+        &rules,
+        "mass-send",
+        "severity: medium",
+        "severity: critical",
+    );
     edit_rule(
         &rules,
         "mass-mail-read",
@@ -404,6 +446,34 @@ fn a_rules_folder_change_reaches_the_spark_run() {
         "the victim's score moved"
     );
     assert_cases_agree(&a, &b);
+}
+
+#[test]
+fn a_failing_breachline_call_fails_the_job_with_its_error() {
+    let Some(submit) = spark_submit() else { return };
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let out = tmp.path().join("spark");
+    // Every group step that takes rule options refuses a parameter of a rule that does not exist.
+    let run = spark_run(
+        &submit,
+        "fixtures/demo",
+        &out,
+        &["--param", "no-such-rule.min=1", "--groups", "2"],
+    );
+    let stderr = said(&run);
+    assert_eq!(run.status.code(), Some(1), "exit status; output:\n{stderr}");
+    assert!(
+        stderr.contains("stage peaks failed for 2 of 2 call(s)"),
+        "names the step: {stderr}"
+    );
+    assert!(
+        stderr.contains("no rule `no-such-rule`"),
+        "shows breachline's error: {stderr}"
+    );
+    assert!(
+        !out.join("findings.json").exists(),
+        "no case file is written after a failed step"
+    );
 }
 
 /// Compares two case folders given as `BREACHLINE_SPARK_CASES="ANALYZE_OUT SPARK_OUT"`
