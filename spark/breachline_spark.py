@@ -85,6 +85,9 @@ def parse_args(argv):
     p.add_argument("--normalize-tasks", type=int, metavar="N",
                    help="normalize tasks, each a shard of the evidence files (default: one per "
                         "file found)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="threads of each breachline call on the executors (default: one per core "
+                        "of the node; set it to spark.task.cpus on a shared cluster)")
     p.add_argument("--rules", action="append", default=[], metavar="DIR",
                    help="a rules folder, as analyze --rules (repeatable)")
     p.add_argument("--disable", action="append", default=[], metavar="ID")
@@ -102,6 +105,8 @@ def parse_args(argv):
         args.work = plain(args.work)
     if args.groups is not None and args.groups < 1:
         p.error("--groups must be at least 1")
+    if args.threads is not None and args.threads < 1:
+        p.error("--threads must be at least 1")
     if args.normalize_tasks is not None and args.normalize_tasks < 1:
         p.error("--normalize-tasks must be at least 1")
     if args.work is None:
@@ -160,9 +165,14 @@ class Plan:
         self.disable = list(args.disable)
         self.param = list(args.param)
         self.cwd = cwd
+        self.threads = args.threads
 
     def binary(self):
-        return executable(shipped(self.binary_name))
+        """The command line's start: the shipped binary and the options every call takes."""
+        cmd = [executable(shipped(self.binary_name)), "--quiet"]
+        if self.threads:
+            cmd += ["--threads", str(self.threads)]
+        return cmd
 
     def geo_options(self):
         opts = []
@@ -191,7 +201,7 @@ def normalize_task(plan, work, evidence, shards):
         # Evidence is cited as it was named on the driver: a relative path is run from the
         # driver's folder when the executor sees it (always with local[N]).
         cwd = plan.cwd if os.path.isdir(plan.cwd) else None
-        r = run([plan.binary(), "normalize"] + list(evidence)
+        r = run(plan.binary() + ["normalize"] + list(evidence)
                 + ["--shard", "%d/%d" % (index, shards), "--out", out], cwd=cwd)
         r["item"] = "shard %d/%d" % (index, shards)
         return r
@@ -208,7 +218,7 @@ def group_task(plan, step, work, extra):
         prefix = {"profile": "profile", "peaks": "peaks", "assess": "result",
                   "pivots": "pivots"}[step]
         out = os.path.join(work, folder, "%s-%s.json" % (prefix, name))
-        cmd = [plan.binary(), "stage", step, group] + list(extra) + ["--out", out]
+        cmd = plan.binary() + ["stage", step, group] + list(extra) + ["--out", out]
         if step != "profile":
             cmd += plan.geo_options()
         if step in ("peaks", "assess"):
@@ -422,7 +432,7 @@ def pipeline(spark, args):
         tenant += ["--tenant-domain", d]
     profile_files = [r["output"] for r in profiles]
     context = os.path.join(work, "context.json")
-    run_on_driver("stage context", [driver_binary, "stage", "context"] + profile_files
+    run_on_driver("stage context", [driver_binary, "--quiet", "stage", "context"] + profile_files
                   + tenant + geo + ["--out", context])
     t = lap("stage context", t)
 
@@ -433,7 +443,7 @@ def pipeline(spark, args):
     context_peaks = os.path.join(work, "context-peaks.json")
     peak_files = [r["output"] for r in peaks]
     run_on_driver("stage context --peaks",
-                  [driver_binary, "stage", "context"] + profile_files
+                  [driver_binary, "--quiet", "stage", "context"] + profile_files
                   + (["--peaks"] + peak_files if peak_files else [])
                   + tenant + geo + ["--out", context_peaks])
     t = lap("stage context --peaks", t)
@@ -449,7 +459,7 @@ def pipeline(spark, args):
     t = lap("stage pivots", t)
 
     case = os.path.join(work, "case")
-    cmd = [driver_binary, "stage", "combine", "--context", context_peaks]
+    cmd = [driver_binary, "--quiet", "stage", "combine", "--context", context_peaks]
     if result_files:
         cmd += ["--results"] + result_files
     if pivots:
