@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The Spark job against analyze on a generated tenant (docs/spark.md, "Measured"): generates the
 # synthetic set once (benches/generate.rs), runs `breachline analyze --out` and the Spark job with
-# local[2] on it (release binary, wall time and peak RSS from GNU time), then checks that the two
+# local[2] on it and the demo case (fixtures/demo, so that there are findings, a compromised
+# account and recipients to compare: the synthetic set alone gives no finding) (release binary, wall time and peak RSS from GNU time), then checks that the two
 # case folders agree (tests/spark.rs, cases_agree: findings, verdicts, blast radius, recipients,
 # timeline rows, after a total sort).
 #
 #   spark/bench.sh [DATA_DIR] [GENERATE_OPTIONS...]
 #   spark/bench.sh /tmp/breachline-synth-1m --audit-rows 600000 --signin-rows 400000 --trace-rows 100000
 #
-# Default DATA_DIR=/tmp/breachline-synth with the generator's default sizes (2.2M events).
+# Default DATA_DIR=/tmp/breachline-synth with the generator's default sizes (2.2M events);
+# SPARK_GROUPS (default 8) and SPARK_DRIVER_MEMORY (default 4g) set the Spark run.
 # Needs PySpark 4 and Java 17 (see .ci/run). The case folders go to DATA_DIR.cases/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +29,7 @@ submit="$(python3 -c "import os, pyspark; print(os.path.join(os.path.dirname(pys
 echo "evidence: $(du -sh "$data" | cut -f1) in $(find "$data" -type f | wc -l) files"
 
 /usr/bin/time -f "analyze: %e s wall, %M KB peak RSS (largest process)" \
-  "$bin" --quiet analyze "$data" --out "$cases/analyze"
+  "$bin" --quiet analyze "$data" fixtures/demo --out "$cases/analyze"
 
 # GNU time waits for spark-submit's JVM, whose peak RSS it reports; the Python workers and the
 # breachline calls are its children, and the largest of them is reported apart by
@@ -35,8 +37,8 @@ echo "evidence: $(du -sh "$data" | cut -f1) in $(find "$data" -type f | wc -l) f
 /usr/bin/time -f "spark local[2]: %e s wall, %M KB peak RSS (largest process)" \
   env SPARK_LOCAL_IP=127.0.0.1 PYSPARK_PYTHON=python3 "$submit" --master 'local[2]' \
   --driver-memory "${SPARK_DRIVER_MEMORY:-4g}" --conf spark.ui.enabled=false \
-  spark/breachline_spark.py "$data" --breachline "$bin" --out "$cases/spark" \
-  --groups "${GROUPS:-8}"
+  spark/breachline_spark.py "$data" fixtures/demo --breachline "$bin" --out "$cases/spark" \
+  --groups "${SPARK_GROUPS:-8}"
 echo "Spark steps (s):"
 cat "$cases/spark/_work/timings.json"
 echo
