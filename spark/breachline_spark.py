@@ -291,9 +291,20 @@ def clear_work(work):
         os.makedirs(os.path.join(work, folder))
 
 
-def check_out(out, work):
-    """Refuses an --out folder that holds anything this job does not write."""
-    if not os.path.exists(out):
+def inside(path, folder):
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def check_out(out, work, evidence):
+    """Refuses an --out folder that holds anything this job does not write, and an --out or
+    --work inside the evidence (the next run would read the case as evidence)."""
+    for path in evidence:
+        if os.path.isdir(path):
+            for mine, what in ((out, "--out"), (work, "--work")):
+                if mine is not None and inside(mine, path):
+                    raise StepFailed("%s %s is inside the evidence folder %s" % (what, mine, path))
+    if out is None or not os.path.exists(out):
         return
     if not os.path.isdir(out):
         raise StepFailed("--out %s is a file, not a folder" % out)
@@ -368,14 +379,35 @@ def hadoop_copy(spark, local, dest):
     fs.copyFromLocalFile(False, True, Path("file://" + os.path.abspath(local)), target)
 
 
+def preflight(args):
+    """What can be refused before Spark starts."""
+    if not os.path.isfile(args.breachline):
+        raise StepFailed("--breachline %s is not a file" % args.breachline)
+    for path in args.rules + args.sigma + [p for p in (args.geoip_city, args.geoip_asn,
+                                                       args.network_config) if p]:
+        if not os.path.exists(path):
+            raise StepFailed("%s does not exist" % path)
+    count_files(args.evidence)
+    work = os.path.abspath(args.work)
+    if is_uri(args.out):
+        check_out(None, work, args.evidence)
+    else:
+        check_out(os.path.abspath(args.out), work, args.evidence)
+
+
 def pipeline(spark, args):
     sc = spark.sparkContext
     work = os.path.abspath(args.work)
-    out = args.out
-    if not is_uri(out):
-        out = os.path.abspath(out)
-        check_out(out, work)
+    out = args.out if is_uri(args.out) else os.path.abspath(args.out)
     clear_work(work)
+    if not is_uri(out) and os.path.isdir(out):
+        # A previous run's case files go first, so that a failed run leaves none behind.
+        for name in CASE_FILES + ["timeline.parquet", "_SUCCESS"]:
+            p = os.path.join(out, name)
+            if os.path.isdir(p):
+                shutil.rmtree(p)
+            elif os.path.exists(p):
+                os.remove(p)
     started = time.time()
     timings = {}
 
@@ -385,8 +417,6 @@ def pipeline(spark, args):
         return time.time()
 
     binary = os.path.abspath(args.breachline)
-    if not os.path.isfile(binary):
-        raise StepFailed("--breachline %s is not a file" % args.breachline)
     binary_name = ship(sc, work, binary, "bin")
     driver_binary = executable(binary)
     rule_names = [ship(sc, work, r, "rules") for r in args.rules]
@@ -493,6 +523,11 @@ def pipeline(spark, args):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        preflight(args)
+    except StepFailed as e:
+        log(str(e))
+        return 1
     spark = spark_session(args)
     code = 0
     try:
