@@ -47,6 +47,11 @@ impl Accounts {
         Ok(Accounts::Only(set))
     }
 
+    #[cfg(not(feature = "parquet"))]
+    pub fn of_groups(_paths: &[PathBuf]) -> anyhow::Result<Accounts> {
+        anyhow::bail!("this build has no Parquet support (built without the parquet feature)")
+    }
+
     /// Whether the account (any case) is one of these.
     pub fn owns(&self, user: &str) -> bool {
         match self {
@@ -428,4 +433,29 @@ pub fn combine(
             actors,
         },
     )
+}
+
+/// The whole of it in one process over every account (`analyze`): assess, link and combine,
+/// with the tenant's domains given or inferred from every event and each account's peers all
+/// at hand.
+pub fn in_memory(
+    ing: &Ingested,
+    ips: &Enrichment,
+    rules: &[Rule],
+    users: &[String],
+    tenant: &[String],
+) -> (Vec<Finding>, Impact) {
+    let tenant_domains = if tenant.is_empty() {
+        impact::recipients::tenant_domains(&ing.events)
+    } else {
+        tenant.iter().map(|d| d.trim().to_lowercase()).collect()
+    };
+    let ctx = Context {
+        schema: SCHEMA,
+        tenant_domains,
+        ..Context::default()
+    };
+    let result = assess(ing, ips, rules, &Accounts::All, users, &ctx);
+    let links = pivots(ing, ips, &Accounts::All, std::slice::from_ref(&result));
+    combine(vec![result], vec![links], &ctx)
 }
