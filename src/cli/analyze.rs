@@ -11,7 +11,7 @@ use super::args::{stderr_summary, EvidenceArgs};
 use super::rules::RuleSelection;
 use super::Cli;
 use crate::detect::{self, Severity};
-use crate::impact::{self, ImpactOptions};
+use crate::impact;
 use crate::report;
 
 #[derive(Args, Debug)]
@@ -92,6 +92,7 @@ impl AnalyzeArgs {
 }
 
 /// Detection then impact: the findings, and the verdicts, windows and blast radius they lead to.
+/// The steps of a staged run (docs/stages.md) over one group that holds every account.
 pub fn assess(
     ing: &crate::ingest::Ingested,
     ips: &crate::enrich::Enrichment,
@@ -99,15 +100,7 @@ pub fn assess(
     users: &[String],
     tenant_domains: &[String],
 ) -> (Vec<detect::Finding>, impact::Impact) {
-    let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
-    let findings = detect::run_in_tenant(&ing.events, ips, rules, &files, users, tenant_domains);
-    let leads = impact::leads_from_findings(&ing.events, &files, &findings);
-    let opts = ImpactOptions {
-        tenant_domains: tenant_domains.to_vec(),
-        ..ImpactOptions::default()
-    };
-    let assessed = impact::assess(&ing.events, &files, ips, &leads, &opts);
-    (findings, assessed)
+    crate::stages::in_memory(ing, ips, rules, users, tenant_domains)
 }
 
 pub fn run(args: &AnalyzeArgs, cli: &Cli) -> anyhow::Result<u8> {

@@ -266,20 +266,16 @@ pub fn run(args: &StageArgs, _cli: &Cli) -> anyhow::Result<u8> {
                 .iter()
                 .map(|p| stages::read_json(p))
                 .collect::<anyhow::Result<_>>()?;
-            let compromised = stages::compromised(&results);
-            let pivots = if compromised.is_empty() {
-                Default::default()
+            let file = if stages::compromised(&results).is_empty() {
+                PivotsFile {
+                    schema: stages::SCHEMA,
+                    ..PivotsFile::default()
+                }
             } else {
                 let (ing, accounts) = read_group(&group.groups)?;
-                stages::pivots(&ing, &ips, &accounts, &compromised)
+                stages::pivots(&ing, &ips, &accounts, &results)
             };
-            write_json(
-                &out.out,
-                &PivotsFile {
-                    schema: stages::SCHEMA,
-                    pivots,
-                },
-            )?;
+            write_json(&out.out, &file)?;
         }
         Step::Combine {
             context,
@@ -345,7 +341,7 @@ fn combine(
         .collect::<anyhow::Result<_>>()?;
     let pivots: Vec<_> = pivots
         .iter()
-        .map(|p| stages::read_json::<PivotsFile>(p).map(|f| f.pivots))
+        .map(|p| stages::read_json::<PivotsFile>(p))
         .collect::<anyhow::Result<_>>()?;
     // The files' reports, from every normalize call's ingest.json, in path order.
     let mut reports: Vec<(String, u64, Option<String>, bool)> = Vec::new();

@@ -28,7 +28,7 @@ struct Tally {
     /// (account, UTC day) pairs of successful activity (every actor; accounts are picked when
     /// finishing).
     activity: FxHashSet<(Text, i64)>,
-    /// (unix seconds, account) of password failures.
+    /// (unix seconds, account) of password failures, sorted.
     failures: Vec<(i64, Text)>,
 }
 
@@ -124,11 +124,15 @@ impl<'a> Counting<'a> {
                 .into_iter()
                 .map(|(u, d)| (u.clone(), d))
                 .collect(),
-            failures: self
-                .failures
-                .into_iter()
-                .map(|(t, u)| (t, u.clone()))
-                .collect(),
+            failures: {
+                let mut f: Vec<(i64, Text)> = self
+                    .failures
+                    .into_iter()
+                    .map(|(t, u)| (t, u.clone()))
+                    .collect();
+                f.sort_unstable();
+                f
+            },
         }
     }
 }
@@ -176,6 +180,7 @@ impl IpProfile {
             }
             into.activity.extend(t.activity);
             into.failures.extend(t.failures);
+            into.failures.sort_unstable();
         }
     }
 
@@ -200,7 +205,7 @@ impl IpProfile {
         let mut tallies: Vec<(IpAddr, Tally)> = self.ips.into_iter().collect();
         tallies.sort_by_key(|(ip, _)| *ip);
         let mut infos: Vec<IpInfo> = tallies
-            .par_iter_mut()
+            .par_iter()
             .map(|(ip, t)| {
                 let place = most_common(&t.place);
                 let ex = Exported {
@@ -211,7 +216,6 @@ impl IpProfile {
                 };
                 let mut info = lookup(*ip, &ex, geo, nets);
                 info.events = t.events;
-                t.failures.sort_unstable();
                 let failures: Vec<(i64, &str)> =
                     t.failures.iter().map(|(s, u)| (*s, &**u)).collect();
                 info.spray_accounts = most_in_an_hour(&failures);
@@ -296,8 +300,7 @@ impl Serialize for IpProfile {
             .map(|(ip, t)| {
                 let mut activity: Vec<(Text, i64)> = t.activity.iter().cloned().collect();
                 activity.sort();
-                let mut failures = t.failures.clone();
-                failures.sort();
+                let failures = t.failures.clone();
                 WireIp {
                     ip: *ip,
                     events: t.events,

@@ -364,25 +364,79 @@ fn exposed(
     trace_by_id: &BTreeMap<&str, Vec<usize>>,
     tenant: &[String],
 ) -> Vec<ExposedCorrespondent> {
-    let mut people: BTreeMap<String, (BTreeSet<&str>, BTreeSet<String>)> = BTreeMap::new();
-    for id in ids {
-        for j in trace_by_id.get(id).into_iter().flatten() {
-            let e = &events[*j];
-            let subject = e
+    let rows = ids
+        .iter()
+        .flat_map(|id| trace_by_id.get(id).into_iter().flatten())
+        .map(|j| TraceRow::of(&events[*j]));
+    correspondents(rows, user, tenant)
+}
+
+/// What exposure needs of one message-trace row: the message, sender, recipient and subject.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TraceRow {
+    pub message_id: String,
+    pub sender: String,
+    pub recipient: Option<String>,
+    pub subject: String,
+}
+
+impl TraceRow {
+    pub fn of(e: &Event) -> TraceRow {
+        TraceRow {
+            message_id: e.attr("message_id").unwrap_or_default().to_string(),
+            sender: e.user.to_string(),
+            recipient: e.attr("recipient").map(str::to_string),
+            subject: e
                 .attr("subject")
                 .or(e.object.as_deref())
                 .unwrap_or("")
-                .to_string();
-            for who in [Some(&*e.user), e.attr("recipient")].into_iter().flatten() {
-                let who = who.to_lowercase();
-                if who == user || who.is_empty() {
-                    continue;
-                }
-                let p = people.entry(who).or_default();
-                p.0.insert(id);
-                if !subject.is_empty() {
-                    p.1.insert(subject.clone());
-                }
+                .to_string(),
+        }
+    }
+}
+
+/// The message ids the attacker read or deleted (those whose trace rows name the exposed
+/// correspondents).
+pub fn exposed_ids<'a>(events: &'a [Event], footprint: &Footprint) -> BTreeSet<&'a str> {
+    let mut ids = BTreeSet::new();
+    for (i, _, _) in &footprint.events {
+        let e = &events[*i];
+        let op = &*e.operation;
+        if e.source == Source::Messagetrace {
+            continue;
+        }
+        let read = op == "MailItemsAccessed"
+            && !e
+                .attr("prop.MailAccessType")
+                .is_some_and(|t| t.eq_ignore_ascii_case("sync"));
+        if read || DELETE_OPERATIONS.contains(&op) {
+            ids.extend(e.attr_all("message_id"));
+        }
+    }
+    ids
+}
+
+/// Correspondents from the trace rows of the exposed messages: each sender and recipient other
+/// than the user, with how many of the messages and which subjects.
+pub fn correspondents(
+    rows: impl Iterator<Item = TraceRow>,
+    user: &str,
+    tenant: &[String],
+) -> Vec<ExposedCorrespondent> {
+    let mut people: BTreeMap<String, (BTreeSet<String>, BTreeSet<String>)> = BTreeMap::new();
+    for row in rows {
+        for who in [Some(row.sender.as_str()), row.recipient.as_deref()]
+            .into_iter()
+            .flatten()
+        {
+            let who = who.to_lowercase();
+            if who == user || who.is_empty() {
+                continue;
+            }
+            let p = people.entry(who).or_default();
+            p.0.insert(row.message_id.clone());
+            if !row.subject.is_empty() {
+                p.1.insert(row.subject.clone());
             }
         }
     }

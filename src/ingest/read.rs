@@ -166,8 +166,8 @@ pub fn read_file(
 }
 
 /// Reads a breachline `timeline.parquet` back into events (variant `breachline-parquet`). Rows:
-/// one per record (the row in the actor's timeline); the copies of an event in a recipient's or
-/// target's timeline are not records and are said in a warning.
+/// one per record; the copies of an event in other accounts' timelines (recipient, target) are
+/// not records and are said in a warning.
 fn read_parquet(id: FileId, display: &str, mut raw: impl std::io::Read) -> FileRead {
     let mut bytes = Vec::new();
     if let Err(e) = raw.read_to_end(&mut bytes) {
@@ -196,7 +196,7 @@ fn read_parquet(id: FileId, display: &str, mut raw: impl std::io::Read) -> FileR
         read.rows = records.len() as u64 + back.rejects.len() as u64;
         if back.copies > 0 {
             read.warnings.push(format!(
-                "{} rows repeat an event in a recipient's or target's timeline: each event is read once, from its actor's row",
+                "{} rows repeat an event in another account's timeline (recipient, target): each event is read once",
                 back.copies
             ));
         }

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::detect::{self, Finding, Peaks, Rule};
 use crate::enrich::{Enrichment, GeoIp, IpProfile, NetworkConfig};
+use crate::impact::blast_radius::TraceRow;
 use crate::impact::{
     self, pivots::Pivot, ActorFindings, Impact, ImpactOptions, UserImpact, Verdict,
 };
@@ -44,6 +45,11 @@ impl Accounts {
             set.extend(cols.into_iter().flatten().flatten());
         }
         Ok(Accounts::Only(set))
+    }
+
+    #[cfg(not(feature = "parquet"))]
+    pub fn of_groups(_paths: &[PathBuf]) -> anyhow::Result<Accounts> {
+        anyhow::bail!("this build has no Parquet support (built without the parquet feature)")
     }
 
     /// Whether the account (any case) is one of these.
@@ -262,6 +268,10 @@ pub struct GroupResult {
     /// reached) and every account's events (pivots).
     pub users: Vec<UserImpact>,
     pub actors: Vec<ActorFindings>,
+    /// Per compromised account, the messages the attacker read or deleted: their other
+    /// recipients' trace rows may sit in other groups (`stage pivots` gathers them).
+    #[serde(default)]
+    pub exposed: BTreeMap<String, Vec<String>>,
 }
 
 /// Detection, then attribution, window, blast radius and notification list for each of the
@@ -285,43 +295,80 @@ pub fn assess(
         ..ImpactOptions::default()
     };
     let assessed = impact::assess_accounts(&ing.events, &files, ips, &leads, &opts);
+    let exposed = assessed
+        .users
+        .iter()
+        .filter(|u| u.verdict == Verdict::Compromised)
+        .map(|u| {
+            let ids = impact::blast_radius::exposed_ids(&ing.events, &u.footprint);
+            (
+                u.user.clone(),
+                ids.into_iter().map(str::to_string).collect(),
+            )
+        })
+        .filter(|(_, ids): &(String, Vec<String>)| !ids.is_empty())
+        .collect();
     GroupResult {
         schema: SCHEMA,
         findings,
         users: assessed.users,
         actors: assessed.actors,
+        exposed,
     }
 }
 
-/// Per compromised account (of any group), the accounts of this group that share a key with
-/// its attacker (`pivots.json`).
+/// What links a group to the compromised accounts of every group (`pivots.json`): per
+/// compromised account, the group's accounts that share a key with its attacker, and the
+/// group's message-trace rows of the messages the attacker read or deleted.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct PivotsFile {
     pub schema: u32,
     pub pivots: BTreeMap<String, Vec<Pivot>>,
+    #[serde(default)]
+    pub trace: BTreeMap<String, Vec<TraceRow>>,
 }
 
-/// The group's accounts that share a key with each compromised account's attacker.
+/// The group's accounts that share a key with each compromised account's attacker, and the
+/// group's trace rows of the messages each attacker was exposed to (each row counts in its
+/// sender's group).
 pub fn pivots(
     ing: &Ingested,
     ips: &Enrichment,
     accounts: &Accounts,
-    compromised: &[&UserImpact],
-) -> BTreeMap<String, Vec<Pivot>> {
-    compromised
-        .iter()
-        .map(|u| {
-            let found = impact::pivots::pivots(
-                ing.events.iter().filter(|e| accounts.counts(e)),
-                ips,
-                &u.user,
-                &u.footprint,
-                &u.blast_radius,
-            );
-            (u.user.clone(), found)
-        })
-        .filter(|(_, p)| !p.is_empty())
-        .collect()
+    results: &[GroupResult],
+) -> PivotsFile {
+    let mut out = PivotsFile {
+        schema: SCHEMA,
+        ..PivotsFile::default()
+    };
+    for u in compromised(results) {
+        let found = impact::pivots::pivots(
+            ing.events.iter().filter(|e| accounts.counts(e)),
+            ips,
+            &u.user,
+            &u.footprint,
+            &u.blast_radius,
+        );
+        if !found.is_empty() {
+            out.pivots.insert(u.user.clone(), found);
+        }
+    }
+    for r in results {
+        for (user, ids) in &r.exposed {
+            let ids: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
+            let rows: Vec<TraceRow> = ing
+                .events
+                .iter()
+                .filter(|e| e.source == Source::Messagetrace && accounts.counts(e))
+                .filter(|e| e.attr("message_id").is_some_and(|id| ids.contains(id)))
+                .map(TraceRow::of)
+                .collect();
+            if !rows.is_empty() {
+                out.trace.insert(user.clone(), rows);
+            }
+        }
+    }
+    out
 }
 
 /// The compromised accounts among the groups' results.
@@ -337,7 +384,7 @@ pub fn compromised(results: &[GroupResult]) -> Vec<&UserImpact> {
 /// accounts each attacker's mail reached, and the pivots.
 pub fn combine(
     results: Vec<GroupResult>,
-    pivots: Vec<BTreeMap<String, Vec<Pivot>>>,
+    pivots: Vec<PivotsFile>,
     ctx: &Context,
 ) -> (Vec<Finding>, Impact) {
     let mut findings = Vec::new();
@@ -353,15 +400,29 @@ pub fn combine(
     actors.sort_by(|a, b| a.actor.cmp(&b.actor));
     impact::reach(&mut users);
     let mut found: BTreeMap<String, Vec<Pivot>> = BTreeMap::new();
+    let mut trace: BTreeMap<String, Vec<TraceRow>> = BTreeMap::new();
     for p in pivots {
-        for (user, list) in p {
+        for (user, list) in p.pivots {
             found.entry(user).or_default().extend(list);
+        }
+        for (user, rows) in p.trace {
+            trace.entry(user).or_default().extend(rows);
         }
     }
     for u in users.iter_mut() {
         if let Some(mut list) = found.remove(&u.user) {
             list.sort();
             u.pivots = list;
+        }
+        // Correspondents from every group's trace rows, not only this account's group's.
+        if let Some(mut rows) = trace.remove(&u.user) {
+            rows.sort();
+            rows.dedup();
+            u.blast_radius.exposed_correspondents = impact::blast_radius::correspondents(
+                rows.into_iter(),
+                &u.user,
+                &ctx.tenant_domains,
+            );
         }
     }
     (
@@ -372,4 +433,29 @@ pub fn combine(
             actors,
         },
     )
+}
+
+/// The whole of it in one process over every account (`analyze`): assess, link and combine,
+/// with the tenant's domains given or inferred from every event and each account's peers all
+/// at hand.
+pub fn in_memory(
+    ing: &Ingested,
+    ips: &Enrichment,
+    rules: &[Rule],
+    users: &[String],
+    tenant: &[String],
+) -> (Vec<Finding>, Impact) {
+    let tenant_domains = if tenant.is_empty() {
+        impact::recipients::tenant_domains(&ing.events)
+    } else {
+        tenant.iter().map(|d| d.trim().to_lowercase()).collect()
+    };
+    let ctx = Context {
+        schema: SCHEMA,
+        tenant_domains,
+        ..Context::default()
+    };
+    let result = assess(ing, ips, rules, &Accounts::All, users, &ctx);
+    let links = pivots(ing, ips, &Accounts::All, std::slice::from_ref(&result));
+    combine(vec![result], vec![links], &ctx)
 }
