@@ -230,6 +230,7 @@ pub fn assess_accounts(
         }
     }
     let empty = Vec::new();
+    let actions = window::containment_actions(events);
     let mut users: Vec<UserImpact> = by_user
         .par_iter()
         .map(|(user, user_leads)| {
@@ -260,7 +261,7 @@ pub fn assess_accounts(
             for l in user_leads.iter().filter(|l| l.attempt) {
                 rules.entry(l.rule_id.as_str()).or_insert(0);
             }
-            let window = window::window(events, files, user, &footprint);
+            let window = window::window(events, &actions, files, user, &footprint);
             let blast_radius = if verdict == Verdict::Compromised {
                 blast_radius::blast_radius(events, files, user, &footprint, &trace_by_id, &tenant)
             } else {

@@ -50,13 +50,34 @@ pub struct CompromiseWindow {
     pub after_containment: Vec<Evidence>,
 }
 
-/// Containment actions on `user`: by an admin (the target is the user) or by the user.
-pub fn containment(events: &[Event], files: &[String], user: &str) -> Vec<Containment> {
+/// The events that are containment actions on someone (their indexes, in order): found once,
+/// then searched per account by [`containment`].
+pub fn containment_actions(events: &[Event]) -> Vec<usize> {
     events
         .iter()
-        .filter(|e| {
-            matches!(e.source, Source::Audit | Source::Directory) && e.outcome != Outcome::Failure
+        .enumerate()
+        .filter(|(_, e)| {
+            matches!(e.source, Source::Audit | Source::Directory)
+                && e.outcome != Outcome::Failure
+                && CONTAINMENT_OPERATIONS
+                    .iter()
+                    .any(|(op, _)| operation_eq(&e.operation, op))
         })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Containment actions on `user`, among `actions` ([`containment_actions`]): by an admin (the
+/// target is the user) or by the user.
+pub fn containment(
+    events: &[Event],
+    actions: &[usize],
+    files: &[String],
+    user: &str,
+) -> Vec<Containment> {
+    actions
+        .iter()
+        .map(|i| &events[*i])
         .filter_map(|e| {
             let (_, action) = CONTAINMENT_OPERATIONS
                 .iter()
@@ -84,6 +105,7 @@ pub fn containment(events: &[Event], files: &[String], user: &str) -> Vec<Contai
 /// The window of a footprint, or `None` when nothing was attributed.
 pub fn window(
     events: &[Event],
+    actions: &[usize],
     files: &[String],
     user: &str,
     footprint: &Footprint,
@@ -102,7 +124,7 @@ pub fn window(
             )
         })
         .collect();
-    let containment: Vec<Containment> = containment(events, files, user)
+    let containment: Vec<Containment> = containment(events, actions, files, user)
         .into_iter()
         .filter(|c| !theirs.contains(&c.origin))
         .collect();

@@ -19,7 +19,7 @@ use crate::normalize::time;
 use crate::timeline::UserTimeline;
 
 /// Rows per row group: large enough for good compression, small enough to bound memory.
-const BATCH_ROWS: usize = 100_000;
+const BATCH_ROWS: usize = 16_384;
 
 /// Writing or reading a Parquet file failed.
 #[derive(Debug, thiserror::Error)]

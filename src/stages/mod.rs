@@ -341,30 +341,40 @@ pub fn pivots(
         schema: SCHEMA,
         ..PivotsFile::default()
     };
-    for u in compromised(results) {
-        let found = impact::pivots::pivots(
-            ing.events.iter().filter(|e| accounts.counts(e)),
-            ips,
-            &u.user,
-            &u.footprint,
-            &u.blast_radius,
-        );
-        if !found.is_empty() {
-            out.pivots.insert(u.user.clone(), found);
+    let compromised = compromised(results);
+    let keys: Vec<(&str, &impact::Footprint, &impact::blast_radius::BlastRadius)> = compromised
+        .iter()
+        .map(|u| (u.user.as_str(), &u.footprint, &u.blast_radius))
+        .collect();
+    let found = impact::pivots::pivots_many(&ing.events, |e| accounts.counts(e), ips, &keys);
+    for (u, list) in compromised.iter().zip(found) {
+        if !list.is_empty() {
+            out.pivots.insert(u.user.clone(), list);
         }
     }
+    // One pass over the trace rows for every account's exposed messages.
+    let mut wanted: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for r in results {
         for (user, ids) in &r.exposed {
-            let ids: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
-            let rows: Vec<TraceRow> = ing
-                .events
-                .iter()
-                .filter(|e| e.source == Source::Messagetrace && accounts.counts(e))
-                .filter(|e| e.attr("message_id").is_some_and(|id| ids.contains(id)))
-                .map(TraceRow::of)
-                .collect();
-            if !rows.is_empty() {
-                out.trace.insert(user.clone(), rows);
+            for id in ids {
+                wanted.entry(id.as_str()).or_default().push(user.as_str());
+            }
+        }
+    }
+    if !wanted.is_empty() {
+        for e in ing
+            .events
+            .iter()
+            .filter(|e| e.source == Source::Messagetrace && accounts.counts(e))
+        {
+            let Some(users) = e.attr("message_id").and_then(|id| wanted.get(id)) else {
+                continue;
+            };
+            for user in users {
+                out.trace
+                    .entry(user.to_string())
+                    .or_default()
+                    .push(TraceRow::of(e));
             }
         }
     }
