@@ -39,6 +39,13 @@ pub struct IpProfile {
     ips: FxHashMap<IpAddr, Tally>,
 }
 
+/// Adds one value count table to another.
+fn add_counts<K: Ord>(into: &mut BTreeMap<K, u64>, from: BTreeMap<K, u64>) {
+    for (k, n) in from {
+        *into.entry(k).or_default() += n;
+    }
+}
+
 fn password_failure(e: &Event) -> bool {
     e.outcome == Outcome::Failure
         && match e.source {
@@ -92,15 +99,9 @@ impl<'a> Counting<'a> {
 
     fn merge(&mut self, other: Counting<'a>) {
         self.events += other.events;
-        for (k, n) in other.country {
-            *self.country.entry(k).or_default() += n;
-        }
-        for (k, n) in other.place {
-            *self.place.entry(k).or_default() += n;
-        }
-        for (k, n) in other.asn {
-            *self.asn.entry(k).or_default() += n;
-        }
+        add_counts(&mut self.country, other.country);
+        add_counts(&mut self.place, other.place);
+        add_counts(&mut self.asn, other.asn);
         self.activity.extend(other.activity);
         self.failures.extend(other.failures);
     }
@@ -169,15 +170,9 @@ impl IpProfile {
         for (ip, t) in other.ips {
             let into = self.ips.entry(ip).or_default();
             into.events += t.events;
-            for (k, n) in t.country {
-                *into.country.entry(k).or_default() += n;
-            }
-            for (k, n) in t.place {
-                *into.place.entry(k).or_default() += n;
-            }
-            for (k, n) in t.asn {
-                *into.asn.entry(k).or_default() += n;
-            }
+            add_counts(&mut into.country, t.country);
+            add_counts(&mut into.place, t.place);
+            add_counts(&mut into.asn, t.asn);
             into.activity.extend(t.activity);
             into.failures.extend(t.failures);
             into.failures.sort_unstable();
