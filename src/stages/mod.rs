@@ -111,6 +111,7 @@ pub struct Profile {
 
 /// Profiles the events the accounts did.
 pub fn profile(ing: &Ingested, accounts: &Accounts) -> Profile {
+    let now = chrono::Utc::now();
     let counted: Vec<&Event> = ing.events.iter().filter(|e| accounts.counts(e)).collect();
     let domains = detect::tenant::domains_of(&ing.events, |e| accounts.counts(e));
     Profile {
@@ -124,7 +125,12 @@ pub fn profile(ing: &Ingested, accounts: &Accounts) -> Profile {
             .iter()
             .filter(|u| accounts.owns(&u.user))
             .count() as u64,
-        sources: counted.iter().map(|e| e.source).collect(),
+        // As `ingest.json` coverage counts them: events with a plausible time.
+        sources: counted
+            .iter()
+            .filter(|e| crate::ingest::accounting::plausible(e.time, now))
+            .map(|e| e.source)
+            .collect(),
     }
 }
 
