@@ -37,6 +37,7 @@ WORK_ENTRIES = [
     "peaks",
     "context-peaks.json",
     "results",
+    "attackers.json",
     "timeline",
     "pivots",
     "case",
@@ -483,8 +484,15 @@ def pipeline(spark, args):
     result_files = [r["output"] for r in assessed]
     t = lap("stage assess", t)
 
+    # Every group's compromised accounts in one small file, which each pivots task reads (rather
+    # than every group's results: that would grow with the square of the number of groups).
+    attackers = os.path.join(work, "attackers.json")
+    run_on_driver("stage attackers", [driver_binary, "--quiet", "stage", "attackers"]
+                  + result_files + ["--out", attackers])
+    t = lap("stage attackers", t)
+
     pivots = parallel(sc, items, group_task(
-        plan, "pivots", work, ["--context", context_peaks, "--results"] + result_files))
+        plan, "pivots", work, ["--context", context_peaks, "--results", attackers]))
     check("stage pivots", pivots)
     t = lap("stage pivots", t)
 

@@ -89,9 +89,12 @@ fn staged(evidence: &Path, work: &Path, shards: usize, groups: usize, extra: &[&
     let peaks = each("peaks", Some(&first), &[]);
     let ctx = context("context.json", &peaks);
     let results = each("assess", Some(&ctx), &[]);
-    let mut more = vec!["--results"];
-    more.extend(results.iter().map(|p| s(p)));
-    let pivots = each("pivots", Some(&ctx), &more);
+    // The pivots steps read the compromised accounts from one file, not every group's results.
+    let attackers = work.join("attackers.json");
+    let mut args = vec!["stage", "attackers", "--out", s(&attackers)];
+    args.extend(results.iter().map(|p| s(p)));
+    run(&args);
+    let pivots = each("pivots", Some(&ctx), &["--results", s(&attackers)]);
     let case = work.join("case");
     let mut args = vec!["stage", "combine", "--context", s(&ctx), "--out", s(&case)];
     args.push("--results");

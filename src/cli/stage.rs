@@ -103,11 +103,20 @@ pub enum Step {
         #[command(flatten)]
         out: OutFile,
     },
+    /// Every group's compromised accounts, with what `stage pivots` needs of them, as one small
+    /// file: each group's pivots step reads it instead of every group's results.
+    Attackers {
+        /// Every group's `stage assess` results.
+        #[arg(required = true, value_name = "RESULT")]
+        results: Vec<PathBuf>,
+        #[command(flatten)]
+        out: OutFile,
+    },
     /// The group's accounts that share a key with a compromised account's attacker.
     Pivots {
         #[command(flatten)]
         group: GroupArgs,
-        /// Every group's `stage assess` results.
+        /// `stage attackers`' file (or every group's `stage assess` results).
         #[arg(long, required = true, value_name = "FILE", num_args = 1..)]
         results: Vec<PathBuf>,
         #[command(flatten)]
@@ -255,6 +264,13 @@ pub fn run(args: &StageArgs, _cli: &Cli) -> anyhow::Result<u8> {
                 group_timeline(path, &ing, &ips, &accounts)?;
             }
             write_json(&out.out, &result)?;
+        }
+        Step::Attackers { results, out } => {
+            let results: Vec<GroupResult> = results
+                .iter()
+                .map(|p| stages::read_json(p))
+                .collect::<anyhow::Result<_>>()?;
+            write_json(&out.out, &stages::attackers(results))?;
         }
         Step::Pivots {
             group,

@@ -396,6 +396,26 @@ pub fn compromised(results: &[GroupResult]) -> Vec<&UserImpact> {
         .collect()
 }
 
+/// Every group's compromised accounts and what their attackers were exposed to, as one result
+/// without findings (`attackers.json`): all that `pivots` reads of the results, so that each
+/// group's pivots step reads one small file instead of every group's results.
+pub fn attackers(results: Vec<GroupResult>) -> GroupResult {
+    let mut out = GroupResult {
+        schema: SCHEMA,
+        ..GroupResult::default()
+    };
+    for r in results {
+        out.users.extend(
+            r.users
+                .into_iter()
+                .filter(|u| u.verdict == Verdict::Compromised),
+        );
+        out.exposed.extend(r.exposed);
+    }
+    out.users.sort_by(|a, b| a.user.cmp(&b.user));
+    out
+}
+
 /// Every group's results as one case: findings in their total order, accounts by name, the
 /// accounts each attacker's mail reached, and the pivots.
 pub fn combine(
