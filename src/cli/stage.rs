@@ -209,12 +209,12 @@ pub fn run(args: &StageArgs, _cli: &Cli) -> anyhow::Result<u8> {
             geo,
             out,
         } => {
-            let (geo, _nets) = geo.open()?;
+            let (geo, nets) = geo.open()?;
             let profiles: Vec<Profile> = profiles
                 .iter()
                 .map(|p| stages::read_json(p))
                 .collect::<anyhow::Result<_>>()?;
-            let mut ctx = Context::new(profiles, tenant_domain, &geo);
+            let mut ctx = Context::new(profiles, tenant_domain, &geo, &nets);
             if !peaks.is_empty() {
                 let mut all = crate::detect::Peaks::default();
                 for p in peaks {

@@ -23,7 +23,7 @@ use serde::Serialize;
 use crate::model::{Event, Text};
 pub use geoip::{DatabaseInfo, GeoIp, GeoIpOptions};
 pub use networks::{NetworkConfig, ProviderCategory};
-pub use profile::IpProfile;
+pub use profile::{IpDigest, IpProfile};
 pub use scope::{scope_of, IpScope};
 
 /// Errors that stop enrichment: a database or config file that is missing or unreadable.

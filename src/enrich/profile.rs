@@ -190,6 +190,40 @@ impl IpProfile {
     /// Looks every address up (in parallel) and judges shared egress and spray sources: the
     /// table later stages read.
     pub fn finish(self, geo: &GeoIp, nets: &NetworkConfig) -> Enrichment {
+        let infos = self
+            .finished(geo, nets)
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect();
+        Enrichment::from_infos(infos, geo.databases())
+    }
+
+    /// What finishing needs of the whole tenant, without the accounts and days behind it: a
+    /// table that grows with the addresses only (`context.json`), finished again by every later
+    /// step of a staged run into the same entries as [`finish`](Self::finish).
+    pub fn digest(self, geo: &GeoIp, nets: &NetworkConfig) -> IpDigest {
+        IpDigest {
+            ips: self
+                .finished(geo, nets)
+                .into_iter()
+                .map(|(i, ex)| DigestIp {
+                    ip: i.ip,
+                    events: i.events,
+                    country: ex.country,
+                    city: ex.city,
+                    region: ex.region,
+                    asn: ex.asn,
+                    spray_accounts: i.spray_accounts,
+                    accounts: i.accounts,
+                    days: i.days,
+                    shared: i.shared,
+                })
+                .collect(),
+        }
+    }
+
+    /// Every address's entry, by address, with the exported values it was looked up with.
+    fn finished(self, geo: &GeoIp, nets: &NetworkConfig) -> Vec<(IpInfo, Exported)> {
         fn most_common<K: Clone + Ord>(m: &BTreeMap<K, u64>) -> Option<K> {
             // max_by_key returns the last maximum; iterate in reverse so ties go to the smallest key.
             m.iter()
@@ -199,7 +233,7 @@ impl IpProfile {
         }
         let mut tallies: Vec<(IpAddr, Tally)> = self.ips.into_iter().collect();
         tallies.sort_by_key(|(ip, _)| *ip);
-        let mut infos: Vec<IpInfo> = tallies
+        let mut infos: Vec<(IpInfo, Exported)> = tallies
             .par_iter()
             .map(|(ip, t)| {
                 let place = most_common(&t.place);
@@ -214,13 +248,13 @@ impl IpProfile {
                 let failures: Vec<(i64, &str)> =
                     t.failures.iter().map(|(s, u)| (*s, &**u)).collect();
                 info.spray_accounts = most_in_an_hour(&failures);
-                info
+                (info, ex)
             })
             .collect();
         // Shared egress is judged on the address's network: a VPN or VDI pool in a data centre
         // hands out addresses across a /16, an office or home ISP's are judged on their /24.
         let mut pools: FxHashMap<IpAddr, FxHashSet<(&str, i64)>> = FxHashMap::default();
-        for (info, (_, t)) in infos.iter().zip(&tallies) {
+        for ((info, _), (_, t)) in infos.iter().zip(&tallies) {
             pools
                 .entry(pool_of(info.ip, info.network))
                 .or_default()
@@ -251,7 +285,7 @@ impl IpProfile {
                 )
             })
             .collect();
-        for info in infos.iter_mut() {
+        for (info, _) in infos.iter_mut() {
             if let Some(&(accounts, days, habitual)) = summary.get(&pool_of(info.ip, info.network))
             {
                 info.accounts = accounts;
@@ -261,6 +295,69 @@ impl IpProfile {
                         || (accounts >= WIDELY_USED_ACCOUNTS && days >= WIDELY_USED_DAYS));
             }
         }
+        infos
+    }
+}
+
+/// One address of an [`IpDigest`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct DigestIp {
+    ip: IpAddr,
+    events: u64,
+    /// The exported values the address is looked up with (the most common of each).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    country: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    city: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    region: Option<Text>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    asn: Option<u32>,
+    spray_accounts: u32,
+    /// Of the address's network, judged on the whole tenant.
+    accounts: u32,
+    days: u32,
+    shared: bool,
+}
+
+/// A finished [`IpProfile`] without the accounts and days behind it (see
+/// [`IpProfile::digest`]): addresses in order, so the same profile gives the same bytes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct IpDigest {
+    ips: Vec<DigestIp>,
+}
+
+impl IpDigest {
+    pub fn len(&self) -> usize {
+        self.ips.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ips.is_empty()
+    }
+
+    /// The table [`IpProfile::finish`] gives for the same profile: every address looked up
+    /// again (in parallel), with the tenant-wide judgements the digest carries.
+    pub fn finish(&self, geo: &GeoIp, nets: &NetworkConfig) -> Enrichment {
+        let infos = self
+            .ips
+            .par_iter()
+            .map(|d| {
+                let ex = Exported {
+                    country: d.country.clone(),
+                    city: d.city.clone(),
+                    region: d.region.clone(),
+                    asn: d.asn,
+                };
+                let mut info = lookup(d.ip, &ex, geo, nets);
+                info.events = d.events;
+                info.spray_accounts = d.spray_accounts;
+                info.accounts = d.accounts;
+                info.days = d.days;
+                info.shared = d.shared;
+                info
+            })
+            .collect();
         Enrichment::from_infos(infos, geo.databases())
     }
 }
@@ -360,7 +457,7 @@ mod tests {
             .enumerate()
         {
             for day in 0..4 {
-                events.push(event(user, "203.0.113.9", day, Outcome::Success));
+                events.push(event(user, "81.2.69.142", day, Outcome::Success));
                 events.push(event(
                     user,
                     "198.51.100.7",
@@ -379,11 +476,25 @@ mod tests {
         assert_eq!(back, whole);
         let geo = GeoIp::embedded();
         let nets = NetworkConfig::default();
+        let digest = back.clone().digest(&geo, &nets);
         let (a, b) = (whole.finish(&geo, &nets), back.finish(&geo, &nets));
         assert_eq!(a.sorted(), b.sorted());
+        // The digest, through JSON, finishes into the same table.
+        let text = serde_json::to_string(&digest).expect("digest as JSON");
+        let digest: IpDigest = serde_json::from_str(&text).expect("digest from JSON");
+        assert_eq!(digest.len(), 2);
+        assert_eq!(digest.finish(&geo, &nets).sorted(), a.sorted());
         let spray = a
             .get("198.51.100.7".parse().expect("address"))
             .map(|i| i.spray_accounts);
         assert_eq!(spray, Some(4));
+        let shared = a
+            .get("81.2.69.142".parse().expect("address"))
+            .map(|i| (i.accounts, i.days, i.shared));
+        assert_eq!(
+            shared,
+            Some((4, 4, true)),
+            "four accounts' everyday address"
+        );
     }
 }

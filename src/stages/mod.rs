@@ -15,7 +15,7 @@ use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 
 use crate::detect::{self, Finding, Peaks, Rule};
-use crate::enrich::{Enrichment, GeoIp, IpProfile, NetworkConfig};
+use crate::enrich::{Enrichment, GeoIp, IpDigest, IpProfile, NetworkConfig};
 use crate::impact::blast_radius::TraceRow;
 use crate::impact::{
     self, pivots::Pivot, ActorFindings, Impact, ImpactOptions, UserImpact, Verdict,
@@ -138,8 +138,12 @@ pub fn profile(ing: &Ingested, accounts: &Accounts) -> Profile {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Context {
     pub schema: u32,
-    /// Every group's profile, merged.
+    /// Every group's profile, merged, but its addresses (see `addresses`).
     pub profile: Profile,
+    /// Every address of the merged profiles, finished: what later steps look up again, without
+    /// the accounts and days of use behind it, so the context grows with the addresses only.
+    #[serde(default)]
+    pub addresses: IpDigest,
     /// Given with `--tenant-domain`, else inferred from the profiles.
     pub tenant_domains: Vec<String>,
     /// The peers' reference, once the peaks step has run (absent: no rule compares accounts
@@ -152,7 +156,12 @@ pub struct Context {
 
 impl Context {
     /// Merges the groups' profiles; `tenant` (from `--tenant-domain`) wins over the inference.
-    pub fn new(profiles: Vec<Profile>, tenant: &[String], geo: &GeoIp) -> Context {
+    pub fn new(
+        profiles: Vec<Profile>,
+        tenant: &[String],
+        geo: &GeoIp,
+        nets: &NetworkConfig,
+    ) -> Context {
         let mut merged = Profile {
             schema: SCHEMA,
             ..Profile::default()
@@ -170,9 +179,11 @@ impl Context {
             // As given, in order: `analyze --tenant-domain` reports them so.
             tenant.iter().map(|d| d.trim().to_lowercase()).collect()
         };
+        let addresses = std::mem::take(&mut merged.ips).digest(geo, nets);
         Context {
             schema: SCHEMA,
             profile: merged,
+            addresses,
             tenant_domains,
             peaks: None,
             databases: databases(geo),
@@ -187,7 +198,7 @@ impl Context {
                 "the GeoIP databases differ from the ones the context was made with: give every step the same --geoip-city / --geoip-asn files"
             );
         }
-        Ok(self.profile.ips.clone().finish(geo, nets))
+        Ok(self.addresses.finish(geo, nets))
     }
 }
 
