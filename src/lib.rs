@@ -17,3 +17,4 @@ pub mod report;
 pub mod ruletest;
 pub mod stages;
 pub mod timeline;
+pub mod timing;

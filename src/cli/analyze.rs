@@ -124,9 +124,13 @@ pub fn run(args: &AnalyzeArgs, cli: &Cli) -> anyhow::Result<u8> {
         report::case::write_folder(dir, &case, args.timeline_csv, |_staging| {
             if !args.no_parquet {
                 #[cfg(feature = "parquet")]
-                report::parquet::write_case(_staging, &case).map_err(|e| {
-                    std::io::Error::other(format!("cannot write timeline.parquet: {e}"))
-                })?;
+                {
+                    let t = std::time::Instant::now();
+                    report::parquet::write_case(_staging, &case).map_err(|e| {
+                        std::io::Error::other(format!("cannot write timeline.parquet: {e}"))
+                    })?;
+                    crate::timing::lap("write timeline.parquet", t);
+                }
                 #[cfg(not(feature = "parquet"))]
                 return Err(std::io::Error::other(
                     "this build has no Parquet support (built without the parquet feature)",

@@ -91,63 +91,115 @@ pub fn pivots_many(
         Agent(&'k str),
         Forward(&'k str),
     }
-    type Acc<'k> = FxHashMap<(usize, &'k str, Key<'k>), (u64, DateTime<Utc>, DateTime<Utc>)>;
-    fn add<'k>(acc: &mut Acc<'k>, n: usize, who: &'k str, key: Key<'k>, t: DateTime<Utc>) {
-        let s = acc.entry((n, who, key)).or_insert((0, t, t));
-        s.0 += 1;
-        s.1 = s.1.min(t);
-        s.2 = s.2.max(t);
+    /// Events, first and last time.
+    type Stats = (u64, DateTime<Utc>, DateTime<Utc>);
+    fn add_stats(into: &mut Stats, (c, first, last): Stats) {
+        into.0 += c;
+        into.1 = into.1.min(first);
+        into.2 = into.2.max(last);
     }
-    // Large pieces: each piece's map can hold a pivot for most accounts (a common user agent).
-    let merged: Acc = events
+    // First, per acting account and key seen (an address that is an attacker's or in an
+    // attacker's hosting network, a user agent, a forwarding address), the events: one entry
+    // per account and key, however many attackers share the key. Then those go to each
+    // attacker's list: work in the distinct (account, key) pairs, not in events x attackers (a
+    // cloud provider's network can be shared by a hundred attackers and seen in most events).
+    type Seen<'k> = FxHashMap<(&'k str, Key<'k>), Stats>;
+    fn see<'k>(acc: &mut Seen<'k>, who: &'k str, key: Key<'k>, t: DateTime<Utc>) {
+        add_stats(acc.entry((who, key)).or_insert((0, t, t)), (1, t, t));
+    }
+    let mut forward_keys: Vec<&str> = forwards.iter().map(|(f, _)| *f).collect();
+    forward_keys.sort_unstable();
+    forward_keys.dedup();
+    // Large pieces: each piece's map can hold most accounts' keys (a common user agent).
+    let seen: Seen = events
         .par_iter()
         .with_min_len(1 << 16)
         .filter(|e| counts(e))
-        .fold(Acc::default, |mut acc, e| {
-            let other = |n: &usize| *e.user != *accounts[*n].0;
+        .fold(Seen::default, |mut acc, e| {
             if let Some(ip) = e.ip {
-                let on_ip = by_ip.get(&ip);
-                for n in on_ip.into_iter().flatten().filter(|n| other(n)) {
-                    add(&mut acc, *n, &e.user, Key::Ip(ip), e.time);
-                }
-                if let Some(a) = ips.get(ip).and_then(|i| i.asn) {
-                    for n in by_asn.get(&a).into_iter().flatten().filter(|n| other(n)) {
-                        if !on_ip.is_some_and(|l| l.contains(n)) {
-                            add(&mut acc, *n, &e.user, Key::Asn(a), e.time);
-                        }
-                    }
+                let rented = ips
+                    .get(ip)
+                    .and_then(|i| i.asn)
+                    .is_some_and(|a| by_asn.contains_key(&a));
+                if rented || by_ip.contains_key(&ip) {
+                    see(&mut acc, &e.user, Key::Ip(ip), e.time);
                 }
             }
-            if let Some((ua, list)) = e
+            if let Some((ua, _)) = e
                 .user_agent
                 .as_deref()
                 .and_then(|ua| by_agent.get_key_value(ua))
             {
-                for n in list.iter().filter(|n| other(n)) {
-                    add(&mut acc, *n, &e.user, Key::Agent(ua), e.time);
-                }
+                see(&mut acc, &e.user, Key::Agent(ua), e.time);
             }
-            if !forwards.is_empty() {
+            if !forward_keys.is_empty() {
                 for (_, v) in e.attrs.iter().filter(|(k, _)| k.starts_with("param.")) {
                     let v = v.to_lowercase();
-                    for (f, n) in forwards.iter().filter(|(_, n)| other(n)) {
-                        if v.contains(f) {
-                            add(&mut acc, *n, &e.user, Key::Forward(f), e.time);
-                        }
+                    for f in forward_keys.iter().filter(|f| v.contains(**f)) {
+                        see(&mut acc, &e.user, Key::Forward(f), e.time);
                     }
                 }
             }
             acc
         })
-        .reduce(Acc::default, |mut a, b| {
-            for (k, (c, first, last)) in b {
-                let s = a.entry(k).or_insert((0, first, last));
-                s.0 += c;
-                s.1 = s.1.min(first);
-                s.2 = s.2.max(last);
+        .reduce(Seen::default, |mut a, b| {
+            for (k, st) in b {
+                match a.entry(k) {
+                    std::collections::hash_map::Entry::Occupied(mut o) => {
+                        add_stats(o.get_mut(), st)
+                    }
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(st);
+                    }
+                }
             }
             a
         });
+    type Found<'k> = FxHashMap<(usize, &'k str, Key<'k>), Stats>;
+    let mut merged: Found = FxHashMap::default();
+    let victims: Vec<&str> = accounts.iter().map(|a| a.0).collect();
+    // Another account than the attacker's victim.
+    fn give<'k>(
+        into: &mut Found<'k>,
+        victims: &[&str],
+        n: usize,
+        who: &'k str,
+        key: Key<'k>,
+        st: Stats,
+    ) {
+        if who != victims[n] {
+            add_stats(into.entry((n, who, key)).or_insert((0, st.1, st.2)), st);
+        }
+    }
+    for (&(who, key), &st) in &seen {
+        match key {
+            Key::Ip(ip) => {
+                let on_ip = by_ip.get(&ip);
+                for n in on_ip.into_iter().flatten() {
+                    give(&mut merged, &victims, *n, who, Key::Ip(ip), st);
+                }
+                // The network counts for the attackers that did not use this very address.
+                if let Some(a) = ips.get(ip).and_then(|i| i.asn) {
+                    for n in by_asn.get(&a).into_iter().flatten() {
+                        if !on_ip.is_some_and(|l| l.contains(n)) {
+                            give(&mut merged, &victims, *n, who, Key::Asn(a), st);
+                        }
+                    }
+                }
+            }
+            Key::Agent(ua) => {
+                for n in by_agent.get(ua).into_iter().flatten() {
+                    give(&mut merged, &victims, *n, who, key, st);
+                }
+            }
+            Key::Forward(f) => {
+                for (_, n) in forwards.iter().filter(|(g, _)| *g == f) {
+                    give(&mut merged, &victims, *n, who, key, st);
+                }
+            }
+            Key::Asn(_) => {}
+        }
+    }
     let mut out: Vec<Vec<Pivot>> = vec![Vec::new(); accounts.len()];
     for ((n, user, key), (events, first, last)) in merged {
         let (shared, key) = match key {

@@ -73,24 +73,42 @@ pub fn summary(impact: &Impact, findings_total: usize, users_in_evidence: usize)
 
 /// `blast_radius.json`: per compromised user the footprint (with why and how sure), window and
 /// blast radius.
-pub fn blast_radius(impact: &Impact) -> Value {
-    let users: Vec<Value> = impact
-        .users
-        .iter()
-        .filter(|u| u.verdict == Verdict::Compromised)
-        .map(|u| {
-            json!({
-                "user": u.user,
-                "window": u.window,
-                "footprint": u.footprint,
-                "attacker_events": u.attacker_events,
-                "blast_radius": u.blast_radius,
-                "accounts_reached": u.accounts_reached,
-                "pivots": u.pivots,
+pub fn blast_radius(impact: &Impact) -> BlastRadiusFile<'_> {
+    BlastRadiusFile {
+        users: impact
+            .users
+            .iter()
+            .filter(|u| u.verdict == Verdict::Compromised)
+            .map(|u| BlastRadiusUser {
+                user: &u.user,
+                window: &u.window,
+                footprint: &u.footprint,
+                attacker_events: &u.attacker_events,
+                blast_radius: &u.blast_radius,
+                accounts_reached: &u.accounts_reached,
+                pivots: &u.pivots,
             })
-        })
-        .collect();
-    json!({ "users": users })
+            .collect(),
+    }
+}
+
+/// `blast_radius.json`, serialized straight from the assessment (no JSON tree in between: the
+/// file runs to hundreds of megabytes when attackers read whole mailboxes).
+#[derive(Serialize)]
+pub struct BlastRadiusFile<'a> {
+    users: Vec<BlastRadiusUser<'a>>,
+}
+
+/// One compromised account of `blast_radius.json`.
+#[derive(Serialize)]
+struct BlastRadiusUser<'a> {
+    user: &'a str,
+    window: &'a Option<crate::impact::CompromiseWindow>,
+    footprint: &'a crate::impact::Footprint,
+    attacker_events: &'a [crate::impact::AttributedEvent],
+    blast_radius: &'a crate::impact::blast_radius::BlastRadius,
+    accounts_reached: &'a [String],
+    pivots: &'a [crate::impact::pivots::Pivot],
 }
 
 /// Recipients CSV header: one row per recipient (and per forwarding target), for a mail merge.
@@ -272,6 +290,7 @@ pub fn ingest_report(ing: &crate::ingest::Ingested) -> Value {
 pub fn write_files(dir: &Path, case: &Case, timeline_csv: TimelineCsv) -> io::Result<()> {
     let ing = case.ingested;
     let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
+    let t = std::time::Instant::now();
     write_verdicts(
         dir,
         &Verdicts {
@@ -283,6 +302,7 @@ pub fn write_files(dir: &Path, case: &Case, timeline_csv: TimelineCsv) -> io::Re
             command: &case.command,
         },
     )?;
+    let t = crate::timing::lap("write the verdict files", t);
     if timeline_csv != TimelineCsv::None {
         // Flagged: those accounts' timelines, laid out as for everyone (per user, in name order).
         let users: Option<Vec<String>> = match timeline_csv {
@@ -313,18 +333,23 @@ pub fn write_files(dir: &Path, case: &Case, timeline_csv: TimelineCsv) -> io::Re
         super::csv::write_timeline(&mut out, &timelines, &files, case.ips)?;
         out.commit()?;
     }
+    let t = crate::timing::lap("write timeline.csv", t);
     write_json(dir, "ingest.json", &ingest_report(ing))?;
     {
         let mut out = AtomicFile::create(&dir.join("rejects.csv"))?;
         super::csv::write_all_rejects(&mut out, ing)?;
         out.commit()?;
     }
+    let t = crate::timing::lap("write ingest.json and rejects.csv", t);
     {
         let mut out = AtomicFile::create(&dir.join("report.html"))?;
         super::html::write(&mut out, case)?;
         out.commit()?;
     }
+    let t = crate::timing::lap("write report.html", t);
     let mut out = AtomicFile::create(&dir.join("report.md"))?;
     out.write_all(super::markdown::render(case).as_bytes())?;
-    out.commit()
+    out.commit()?;
+    crate::timing::lap("write report.md", t);
+    Ok(())
 }

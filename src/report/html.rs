@@ -60,20 +60,38 @@ fn attacker_of(u: &UserImpact) -> Attacker<'_> {
         .collect()
 }
 
-/// Indexes of the events in `user`'s timeline (as actor, or as a message's recipient), in
-/// time order with the evidence position breaking ties.
-pub fn timeline_of(events: &[Event], user: &str) -> Vec<usize> {
-    let mut idx: Vec<usize> = events
+/// Indexes of the events in each user's timeline (as actor, as a message's recipient or as a
+/// change's target; names compared in lower case), in time order with the evidence position
+/// breaking ties: one pass over the events for every user asked.
+pub fn timelines_of(events: &[Event], users: &[&str]) -> HashMap<String, Vec<usize>> {
+    let mut out: HashMap<String, Vec<usize>> = users
         .iter()
-        .enumerate()
-        .filter(|(_, e)| e.subjects_raw().any(|(u, _)| u.eq_ignore_ascii_case(user)))
-        .map(|(i, _)| i)
+        .map(|u| (u.to_lowercase(), Vec::new()))
         .collect();
-    idx.sort_by(|a, b| {
-        let (x, y) = (&events[*a], &events[*b]);
-        x.time.cmp(&y.time).then(x.origin.cmp(&y.origin))
-    });
-    idx
+    for (i, e) in events.iter().enumerate() {
+        for (u, _) in e.subjects() {
+            if let Some(idx) = out.get_mut(u.as_ref()) {
+                if idx.last() != Some(&i) {
+                    idx.push(i);
+                }
+            }
+        }
+    }
+    for idx in out.values_mut() {
+        idx.sort_by(|a, b| {
+            let (x, y) = (&events[*a], &events[*b]);
+            x.time.cmp(&y.time).then(x.origin.cmp(&y.origin))
+        });
+    }
+    out
+}
+
+/// [`timelines_of`] one user.
+pub fn timeline_of(events: &[Event], user: &str) -> Vec<usize> {
+    timelines_of(events, &[user])
+        .into_values()
+        .next()
+        .unwrap_or_default()
 }
 
 /// The country of an event's address: the enrichment's answer (export first), else the export.
@@ -108,6 +126,8 @@ struct Page {
     strings: Strings,
     grids: Vec<Grid>,
     origin: DateTime<Utc>,
+    /// The compromised accounts' timelines ([`timelines_of`]), taken once.
+    timelines: HashMap<String, Vec<usize>>,
 }
 
 impl Page {
@@ -152,6 +172,7 @@ pub fn render(case: &Case) -> String {
         strings: Strings::default(),
         grids: Vec::new(),
         origin,
+        timelines: HashMap::new(),
     };
     let compromised: Vec<&UserImpact> = case
         .impact
@@ -159,6 +180,8 @@ pub fn render(case: &Case) -> String {
         .iter()
         .filter(|u| u.verdict == Verdict::Compromised)
         .collect();
+    let names: Vec<&str> = compromised.iter().map(|u| u.user.as_str()).collect();
+    page.timelines = timelines_of(&ing.events, &names);
 
     summary(&mut page, case, &compromised);
     for (n, u) in compromised.iter().enumerate() {
@@ -324,7 +347,7 @@ fn summary(page: &mut Page, case: &Case, compromised: &[&UserImpact]) {
     for (n, u) in compromised.iter().enumerate() {
         let Some(w) = &u.window else { continue };
         let events = &ing.events;
-        let idx = timeline_of(events, &u.user);
+        let idx = page.timelines.get(&u.user).cloned().unwrap_or_default();
         let pad = ((w.end - w.start) / 10).max(Duration::hours(2));
         let _ = write!(
             page.html,
@@ -389,7 +412,7 @@ fn summary(page: &mut Page, case: &Case, compromised: &[&UserImpact]) {
 
 fn user_section(page: &mut Page, case: &Case, u: &UserImpact, n: usize) {
     let events = &case.ingested.events;
-    let idx = timeline_of(events, &u.user);
+    let idx = page.timelines.remove(&u.user).unwrap_or_default();
     let attacker = attacker_of(u);
     let _ = write!(
         page.html,

@@ -213,27 +213,30 @@ pub fn write_timeline(
         .with_compression(ParquetCompression::Zstd(None))
         .batched(&schema)
         .map_err(|e| error(path, e))?;
-    let mut batch: Vec<(&str, &Event)> = Vec::with_capacity(BATCH_ROWS);
-    let mut written = 0u64;
-    let rows = timelines
+    let rows: Vec<(&str, &Event)> = timelines
         .iter()
-        .flat_map(|t| t.events.iter().map(move |e| (&*t.user, *e)));
-    for row in rows {
-        batch.push(row);
-        if batch.len() == BATCH_ROWS {
-            let df = frame(&batch, files, ips).map_err(|e| error(path, e))?;
+        .flat_map(|t| t.events.iter().map(move |e| (&*t.user, *e)))
+        .collect();
+    if rows.is_empty() {
+        let df = frame(&[], files, ips).map_err(|e| error(path, e))?;
+        writer.write_batch(&df).map_err(|e| error(path, e))?;
+    }
+    // Row groups are built a few at a time in parallel and written in order: the same file
+    // whatever the number of threads.
+    let in_flight = BATCH_ROWS * rayon::current_num_threads().clamp(1, 8);
+    for chunk in rows.chunks(in_flight) {
+        use rayon::prelude::*;
+        let frames: Vec<PolarsResult<DataFrame>> = chunk
+            .par_chunks(BATCH_ROWS)
+            .map(|batch| frame(batch, files, ips))
+            .collect();
+        for df in frames {
+            let df = df.map_err(|e| error(path, e))?;
             writer.write_batch(&df).map_err(|e| error(path, e))?;
-            written += batch.len() as u64;
-            batch.clear();
         }
     }
-    if !batch.is_empty() || written == 0 {
-        let df = frame(&batch, files, ips).map_err(|e| error(path, e))?;
-        writer.write_batch(&df).map_err(|e| error(path, e))?;
-        written += batch.len() as u64;
-    }
     writer.finish().map_err(|e| error(path, e))?;
-    Ok(written)
+    Ok(rows.len() as u64)
 }
 /// A Parquet file's row count and, for the named columns, every value as text (null as
 /// `None`): for checks and tests, so that they need no Parquet reader of their own.
@@ -390,8 +393,28 @@ pub fn read_timeline(bytes: Vec<u8>) -> Result<ReadBack, String> {
     let text = |v: Option<&str>| v.map(intern);
     // Values that rarely repeat are not interned.
     let own = |v: Option<&str>| v.map(crate::model::Text::from);
+    // An event is in its actor's timeline and in its recipient's or targets': the rows after
+    // the first good one of an origin are copies, counted and not built. A group of accounts'
+    // rows (docs/stages.md) may hold only a copy.
+    let mut seen: rustc_hash::FxHashSet<(u32, u64, u32, u64)> = rustc_hash::FxHashSet::default();
     for i in 0..df.height() {
         let row = i as u64 + 1;
+        let file = col("origin_file")[i].unwrap_or("");
+        let next = file_ids.len() as u32;
+        let file = *file_ids.entry(file).or_insert_with(|| {
+            out.files.push(file.to_string());
+            next
+        });
+        let origin = (
+            file,
+            record[i].unwrap_or(row),
+            part[i].and_then(|p| u32::try_from(p).ok()).unwrap_or(0),
+            line[i].unwrap_or(0),
+        );
+        if seen.contains(&origin) {
+            out.copies += 1;
+            continue;
+        }
         let user = col("user")[i].unwrap_or("");
         let mut reject = |field: &str, why: String| {
             out.rejects.push((row, field.to_string(), why));
@@ -448,12 +471,6 @@ pub fn read_timeline(bytes: Vec<u8>) -> Result<ReadBack, String> {
                 }
             }
         }
-        let file = col("origin_file")[i].unwrap_or("");
-        let next = file_ids.len() as u32;
-        let file = *file_ids.entry(file).or_insert_with(|| {
-            out.files.push(file.to_string());
-            next
-        });
         let mut e = Event::new(
             time,
             source,
@@ -479,19 +496,15 @@ pub fn read_timeline(bytes: Vec<u8>) -> Result<ReadBack, String> {
         e.object = own(col("object")[i]);
         e.attrs = attrs;
         e.origin = Origin {
-            file,
-            record: record[i].unwrap_or(row),
-            part: part[i].and_then(|p| u32::try_from(p).ok()).unwrap_or(0),
-            line: line[i].unwrap_or(0),
+            file: origin.0,
+            record: origin.1,
+            part: origin.2,
+            line: origin.3,
         };
+        seen.insert(origin);
         out.events.push(e);
     }
-    // An event is in its actor's timeline and in its recipient's or targets': the rows after
-    // the first are copies. A group of accounts' rows (docs/stages.md) may hold only a copy.
     out.events.sort_by_key(|e| e.origin);
-    let rows = out.events.len();
-    out.events.dedup_by_key(|e| e.origin);
-    out.copies = (rows - out.events.len()) as u64;
     Ok(out)
 }
 

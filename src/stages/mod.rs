@@ -502,7 +502,12 @@ pub fn in_memory(
         tenant_domains,
         ..Context::default()
     };
+    let t = std::time::Instant::now();
     let result = assess(ing, ips, rules, &Accounts::All, users, &ctx);
+    let t = crate::timing::lap("detect and assess", t);
     let links = pivots(ing, ips, &Accounts::All, std::slice::from_ref(&result));
-    combine(vec![result], vec![links], &ctx)
+    let t = crate::timing::lap("pivots", t);
+    let combined = combine(vec![result], vec![links], &ctx);
+    crate::timing::lap("combine", t);
+    combined
 }
