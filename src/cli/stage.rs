@@ -277,7 +277,7 @@ pub fn run(args: &StageArgs, _cli: &Cli) -> anyhow::Result<u8> {
             results,
             out,
         } => {
-            let (_ctx, ips) = open_context(group)?;
+            let (ctx, ips) = open_context(group)?;
             let results: Vec<GroupResult> = results
                 .iter()
                 .map(|p| stages::read_json(p))
@@ -289,7 +289,7 @@ pub fn run(args: &StageArgs, _cli: &Cli) -> anyhow::Result<u8> {
                 }
             } else {
                 let (ing, accounts) = read_group(&group.groups)?;
-                stages::pivots(&ing, &ips, &accounts, &results)
+                stages::pivots(&ing, &ips, &accounts, &results, ctx.profile.users)
             };
             write_json(&out.out, &file)?;
         }
@@ -401,7 +401,7 @@ fn combine(
         &read,
         ctx.profile.events as usize,
     );
-    let (findings, impact) = stages::combine(results, pivots, &ctx);
+    let (findings, impact) = stages::combine(results, pivots, &ctx, ctx.profile.users);
     std::fs::create_dir_all(out)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
     let command: Vec<String> = std::env::args().collect();

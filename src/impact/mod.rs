@@ -124,6 +124,10 @@ pub struct UserImpact {
     /// Compromised or suspicious accounts that got internal mail from the attacker.
     pub accounts_reached: Vec<String>,
     pub pivots: Vec<Pivot>,
+    /// User agents and hosting networks of the attacker's that too many other accounts share
+    /// to list them one by one ([`pivots::split_common`]).
+    #[serde(default)]
+    pub common_pivot_keys: Vec<pivots::CommonKey>,
 }
 
 /// The impact of every account with leads against it.
@@ -166,12 +170,20 @@ pub fn assess(
 ) -> Impact {
     let mut impact = assess_accounts(events, files, ips, leads, opts);
     reach(&mut impact.users);
+    let accounts = events
+        .iter()
+        .map(|e| &*e.user)
+        .collect::<std::collections::HashSet<&str>>()
+        .len() as u64;
     for u in impact
         .users
         .iter_mut()
         .filter(|u| u.verdict == Verdict::Compromised)
     {
-        u.pivots = pivots::pivots(events, ips, &u.user, &u.footprint, &u.blast_radius);
+        let limit = pivots::common_limit(accounts);
+        let (list, common) =
+            pivots::pivots(events, ips, &u.user, &u.footprint, &u.blast_radius, limit);
+        (u.pivots, u.common_pivot_keys) = pivots::split_common(list, common, accounts);
     }
     impact
 }
@@ -304,6 +316,7 @@ pub fn assess_accounts(
                 recipients,
                 accounts_reached: Vec::new(),
                 pivots: Vec::new(),
+                common_pivot_keys: Vec::new(),
             }
         })
         .collect();

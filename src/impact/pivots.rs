@@ -28,6 +28,67 @@ pub struct Pivot {
     pub last: DateTime<Utc>,
 }
 
+/// A user agent or hosting network of the attacker's that so many other accounts share that
+/// listing them tells nothing (the tenant's everyday browser, a cloud provider): its kind, the
+/// key and how many other accounts share it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CommonKey {
+    pub shared: Cow<'static, str>,
+    pub key: String,
+    pub accounts: u64,
+}
+
+/// Other accounts beyond which a user agent or hosting network is too common to pivot on: 25,
+/// or 2% of the accounts in the evidence in a tenant of more than 1,250.
+pub fn common_limit(accounts_in_evidence: u64) -> u64 {
+    (accounts_in_evidence / 50).max(25)
+}
+
+/// One account's pivots (sorted) from every group of a staged run, with the keys each group
+/// found too common: the user-agent and network keys shared with more than [`common_limit`]
+/// other accounts in all are counted (groups hold disjoint accounts, so their counts add up),
+/// the rest listed. Addresses and forwarding addresses are always listed.
+pub fn split_common(
+    list: Vec<Pivot>,
+    partial: Vec<CommonKey>,
+    accounts_in_evidence: u64,
+) -> (Vec<Pivot>, Vec<CommonKey>) {
+    let limit = common_limit(accounts_in_evidence);
+    let mut sharing: BTreeMap<(Cow<'static, str>, String), u64> = BTreeMap::new();
+    for c in partial {
+        *sharing.entry((c.shared, c.key)).or_default() += c.accounts;
+    }
+    for p in list
+        .iter()
+        .filter(|p| p.shared == "user_agent" || p.shared == "asn")
+    {
+        *sharing
+            .entry((p.shared.clone(), p.key.clone()))
+            .or_default() += 1;
+    }
+    let common: Vec<CommonKey> = sharing
+        .into_iter()
+        .filter(|(_, n)| *n > limit)
+        .map(|((shared, key), accounts)| CommonKey {
+            shared,
+            key,
+            accounts,
+        })
+        .collect();
+    if common.is_empty() {
+        return (list, common);
+    }
+    let kept = list
+        .into_iter()
+        .filter(|p| {
+            !common
+                .iter()
+                .any(|c| c.shared == p.shared && c.key == p.key)
+        })
+        .collect();
+    (kept, common)
+}
+
 /// The kinds of key a pivot can share.
 pub const SHARED_KINDS: [&str; 4] = ["ip", "asn", "user_agent", "forwarding_address"];
 
@@ -39,20 +100,24 @@ pub fn pivots(
     user: &str,
     footprint: &Footprint,
     blast: &BlastRadius,
-) -> Vec<Pivot> {
-    pivots_many(events, |_| true, ips, &[(user, footprint, blast)])
+    limit: u64,
+) -> (Vec<Pivot>, Vec<CommonKey>) {
+    pivots_many(events, |_| true, ips, &[(user, footprint, blast)], limit)
         .pop()
         .unwrap_or_default()
 }
 
 /// [`pivots`] of several compromised accounts at once, in one pass over the events `counts`
-/// keeps (in parallel): one list per account, in the order given.
+/// keeps (in parallel): one list per account, in the order given. A user agent or network
+/// shared with more than `limit` of these events' accounts is counted, not listed (a part of
+/// the count, in a staged run: see [`split_common`]).
 pub fn pivots_many(
     events: &[Event],
     counts: impl Fn(&Event) -> bool + Sync,
     ips: &Enrichment,
     accounts: &[(&str, &Footprint, &BlastRadius)],
-) -> Vec<Vec<Pivot>> {
+    limit: u64,
+) -> Vec<(Vec<Pivot>, Vec<CommonKey>)> {
     // Which accounts' attackers used each key. Addresses are compared as addresses, so no
     // event's address is formatted unless it matches.
     let mut by_ip: BTreeMap<IpAddr, Vec<usize>> = BTreeMap::new();
@@ -200,15 +265,39 @@ pub fn pivots_many(
             Key::Asn(_) => {}
         }
     }
-    let mut out: Vec<Vec<Pivot>> = vec![Vec::new(); accounts.len()];
+    // Keys too common to list, per account.
+    let mut sharing: FxHashMap<(usize, Key), u64> = FxHashMap::default();
+    for &(n, _, key) in merged.keys() {
+        if matches!(key, Key::Agent(_) | Key::Asn(_)) {
+            *sharing.entry((n, key)).or_default() += 1;
+        }
+    }
+    let mut out: Vec<(Vec<Pivot>, Vec<CommonKey>)> = vec![Default::default(); accounts.len()];
+    for (&(n, key), &count) in &sharing {
+        let (shared, key) = match key {
+            Key::Asn(a) => ("asn", format!("AS{a}")),
+            Key::Agent(ua) => ("user_agent", ua.to_string()),
+            _ => continue,
+        };
+        if count > limit {
+            out[n].1.push(CommonKey {
+                shared: Cow::Borrowed(shared),
+                key,
+                accounts: count,
+            });
+        }
+    }
     for ((n, user, key), (events, first, last)) in merged {
+        if sharing.get(&(n, key)).is_some_and(|c| *c > limit) {
+            continue;
+        }
         let (shared, key) = match key {
             Key::Ip(ip) => ("ip", ip.to_string()),
             Key::Asn(a) => ("asn", format!("AS{a}")),
             Key::Agent(ua) => ("user_agent", ua.to_string()),
             Key::Forward(f) => ("forwarding_address", f.to_string()),
         };
-        out[n].push(Pivot {
+        out[n].0.push(Pivot {
             user: user.to_string(),
             shared: Cow::Borrowed(shared),
             key,
@@ -218,8 +307,71 @@ pub fn pivots_many(
         });
     }
     // In the order of the per-account lists of old: user, kind, key.
-    for list in out.iter_mut() {
+    for (list, common) in out.iter_mut() {
         list.sort_by(|a, b| (&a.user, &a.shared, &a.key).cmp(&(&b.user, &b.shared, &b.key)));
+        common.sort();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pivot(user: &str, shared: &'static str, key: &str) -> Pivot {
+        let t = DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default();
+        Pivot {
+            user: user.to_string(),
+            shared: Cow::Borrowed(shared),
+            key: key.to_string(),
+            events: 1,
+            first: t,
+            last: t,
+        }
+    }
+
+    #[test]
+    fn keys_shared_by_too_many_accounts_are_counted_not_listed() {
+        let mut list = Vec::new();
+        for i in 0..30 {
+            let user = format!("u{i:02}@x.com");
+            list.push(pivot(&user, "user_agent", "Chrome"));
+            list.push(pivot(&user, "asn", "AS8075"));
+            // The attacker's address itself is listed however many share it.
+            list.push(pivot(&user, "ip", "203.0.113.7"));
+        }
+        for user in ["a@x.com", "b@x.com", "c@x.com"] {
+            list.push(pivot(user, "user_agent", "python-requests/2.31"));
+        }
+        list.sort();
+        // 1,000 accounts: the limit is 25 other accounts.
+        let (kept, common) = split_common(list.clone(), Vec::new(), 1_000);
+        assert_eq!(
+            common,
+            [
+                CommonKey {
+                    shared: "asn".into(),
+                    key: "AS8075".into(),
+                    accounts: 30
+                },
+                CommonKey {
+                    shared: "user_agent".into(),
+                    key: "Chrome".into(),
+                    accounts: 30
+                }
+            ]
+        );
+        assert_eq!(kept.iter().filter(|p| p.shared == "ip").count(), 30);
+        assert_eq!(
+            kept.iter()
+                .filter(|p| p.key == "python-requests/2.31")
+                .count(),
+            3
+        );
+        assert_eq!(kept.len(), 33);
+        // In a tenant of 2,000 accounts the limit is 40: nothing is too common.
+        let (kept, common) = split_common(list.clone(), Vec::new(), 2_000);
+        assert!(common.is_empty());
+        assert_eq!(kept, list);
+    }
 }

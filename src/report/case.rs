@@ -87,6 +87,7 @@ pub fn blast_radius(impact: &Impact) -> BlastRadiusFile<'_> {
                 blast_radius: &u.blast_radius,
                 accounts_reached: &u.accounts_reached,
                 pivots: &u.pivots,
+                common_pivot_keys: &u.common_pivot_keys,
             })
             .collect(),
     }
@@ -109,6 +110,7 @@ struct BlastRadiusUser<'a> {
     blast_radius: &'a crate::impact::blast_radius::BlastRadius,
     accounts_reached: &'a [String],
     pivots: &'a [crate::impact::pivots::Pivot],
+    common_pivot_keys: &'a [crate::impact::pivots::CommonKey],
 }
 
 /// Recipients CSV header: one row per recipient (and per forwarding target), for a mail merge.

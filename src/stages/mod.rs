@@ -18,7 +18,9 @@ use crate::detect::{self, Finding, Peaks, Rule};
 use crate::enrich::{Enrichment, GeoIp, IpDigest, IpProfile, NetworkConfig};
 use crate::impact::blast_radius::TraceRow;
 use crate::impact::{
-    self, pivots::Pivot, ActorFindings, Impact, ImpactOptions, UserImpact, Verdict,
+    self,
+    pivots::{CommonKey, Pivot},
+    ActorFindings, Impact, ImpactOptions, UserImpact, Verdict,
 };
 use crate::ingest::Ingested;
 use crate::model::{Event, Source};
@@ -343,6 +345,10 @@ pub struct PivotsFile {
     pub pivots: BTreeMap<String, Vec<Pivot>>,
     #[serde(default)]
     pub trace: BTreeMap<String, Vec<TraceRow>>,
+    /// Per compromised account, the user agents and networks this group's accounts share with
+    /// its attacker too often to list (counted; `combine` adds the groups' counts up).
+    #[serde(default)]
+    pub common: BTreeMap<String, Vec<CommonKey>>,
 }
 
 /// The group's accounts that share a key with each compromised account's attacker, and the
@@ -353,6 +359,7 @@ pub fn pivots(
     ips: &Enrichment,
     accounts: &Accounts,
     results: &[GroupResult],
+    users_in_evidence: u64,
 ) -> PivotsFile {
     let mut out = PivotsFile {
         schema: SCHEMA,
@@ -363,10 +370,14 @@ pub fn pivots(
         .iter()
         .map(|u| (u.user.as_str(), &u.footprint, &u.blast_radius))
         .collect();
-    let found = impact::pivots::pivots_many(&ing.events, |e| accounts.counts(e), ips, &keys);
-    for (u, list) in compromised.iter().zip(found) {
+    let limit = impact::pivots::common_limit(users_in_evidence);
+    let found = impact::pivots::pivots_many(&ing.events, |e| accounts.counts(e), ips, &keys, limit);
+    for (u, (list, common)) in compromised.iter().zip(found) {
         if !list.is_empty() {
             out.pivots.insert(u.user.clone(), list);
+        }
+        if !common.is_empty() {
+            out.common.insert(u.user.clone(), common);
         }
     }
     // One pass over the trace rows for every account's exposed messages.
@@ -433,6 +444,7 @@ pub fn combine(
     results: Vec<GroupResult>,
     pivots: Vec<PivotsFile>,
     ctx: &Context,
+    accounts: u64,
 ) -> (Vec<Finding>, Impact) {
     let mut findings = Vec::new();
     let mut users = Vec::new();
@@ -447,19 +459,25 @@ pub fn combine(
     actors.sort_by(|a, b| a.actor.cmp(&b.actor));
     impact::reach(&mut users);
     let mut found: BTreeMap<String, Vec<Pivot>> = BTreeMap::new();
+    let mut common: BTreeMap<String, Vec<CommonKey>> = BTreeMap::new();
     let mut trace: BTreeMap<String, Vec<TraceRow>> = BTreeMap::new();
     for p in pivots {
         for (user, list) in p.pivots {
             found.entry(user).or_default().extend(list);
+        }
+        for (user, list) in p.common {
+            common.entry(user).or_default().extend(list);
         }
         for (user, rows) in p.trace {
             trace.entry(user).or_default().extend(rows);
         }
     }
     for u in users.iter_mut() {
-        if let Some(mut list) = found.remove(&u.user) {
+        let partial = common.remove(&u.user).unwrap_or_default();
+        let mut list = found.remove(&u.user).unwrap_or_default();
+        if !list.is_empty() || !partial.is_empty() {
             list.sort();
-            u.pivots = list;
+            (u.pivots, u.common_pivot_keys) = impact::pivots::split_common(list, partial, accounts);
         }
         // Correspondents from every group's trace rows, not only this account's group's.
         if let Some(mut rows) = trace.remove(&u.user) {
@@ -505,9 +523,21 @@ pub fn in_memory(
     let t = std::time::Instant::now();
     let result = assess(ing, ips, rules, &Accounts::All, users, &ctx);
     let t = crate::timing::lap("detect and assess", t);
-    let links = pivots(ing, ips, &Accounts::All, std::slice::from_ref(&result));
+    let users_in_evidence = ing.coverage.users.len() as u64;
+    let links = pivots(
+        ing,
+        ips,
+        &Accounts::All,
+        std::slice::from_ref(&result),
+        users_in_evidence,
+    );
     let t = crate::timing::lap("pivots", t);
-    let combined = combine(vec![result], vec![links], &ctx);
+    let combined = combine(
+        vec![result],
+        vec![links],
+        &ctx,
+        ing.coverage.users.len() as u64,
+    );
     crate::timing::lap("combine", t);
     combined
 }
