@@ -262,7 +262,7 @@ pub fn run_accounts(
         findings.extend(f);
     }
     findings.sort_by(Finding::order);
-    if std::env::var_os("BREACHLINE_TIMING").is_some() {
+    if crate::timing::enabled() {
         let wall = started.elapsed().as_secs_f64();
         let cpu = match (cpu_started, cpu_seconds()) {
             (Some(a), Some(b)) => format!(", {:.2} s CPU", b - a),

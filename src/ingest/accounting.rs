@@ -380,7 +380,7 @@ pub fn account(
     sort_events(&mut events);
     let t1 = std::time::Instant::now();
     let coverage = coverage(&events, opts.gap);
-    if std::env::var_os("BREACHLINE_TIMING").is_some() {
+    if crate::timing::enabled() {
         eprintln!(
             "timing: concat+sort {:.2?}, coverage {:.2?}",
             t1 - t0,

@@ -261,7 +261,7 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Inges
     }
     let read_done = started.elapsed();
     let ingested = accounting::account(files, skipped, reads, &archive_hashes, opts);
-    if std::env::var_os("BREACHLINE_TIMING").is_some() {
+    if crate::timing::enabled() {
         eprintln!(
             "timing: read+decode {:.2?}, accounting {:.2?}",
             read_done,

@@ -347,7 +347,7 @@ fn summary(page: &mut Page, case: &Case, compromised: &[&UserImpact]) {
     for (n, u) in compromised.iter().enumerate() {
         let Some(w) = &u.window else { continue };
         let events = &ing.events;
-        let idx = page.timelines.get(&u.user).cloned().unwrap_or_default();
+        let idx = page.timelines.get(&u.user).map_or(&[][..], Vec::as_slice);
         let pad = ((w.end - w.start) / 10).max(Duration::hours(2));
         let _ = write!(
             page.html,
@@ -355,7 +355,7 @@ fn summary(page: &mut Page, case: &Case, compromised: &[&UserImpact]) {
             esc(&u.user),
             chart(
                 events,
-                &idx,
+                idx,
                 &attacker_of(u),
                 w.start - pad,
                 w.end + pad,

@@ -26,7 +26,7 @@ use crate::ingest::Ingested;
 use crate::model::{Event, Source};
 
 /// The version of the JSON files exchanged between steps; a step refuses another.
-pub const SCHEMA: u32 = 1;
+pub const SCHEMA: u32 = 2;
 
 /// The accounts a step decides about: every account (`analyze`), or a group's (the distinct
 /// `timeline_user` values of its rows). Names in lower case.
@@ -144,7 +144,6 @@ pub struct Context {
     pub profile: Profile,
     /// Every address of the merged profiles, finished: what later steps look up again, without
     /// the accounts and days of use behind it, so the context grows with the addresses only.
-    #[serde(default)]
     pub addresses: IpDigest,
     /// Given with `--tenant-domain`, else inferred from the profiles.
     pub tenant_domains: Vec<String>,
