@@ -70,6 +70,45 @@ pub fn first_seen(hits: &[&EventView<'_>], field: &Field, learn: Duration) -> Ve
         .collect()
 }
 
+/// An account's everyday addresses: those that carried its activity on its first active day in
+/// the evidence, on at least `min_days` days and on at least `share` of its active days (UTC
+/// dates with an event from an address). A person on a dedicated VPN address, a personal cloud
+/// desktop or a fixed office line works from it every working day; their phone on weekends
+/// and trips keep the share below one. A takeover's address arrives after the account's own
+/// activity began. Each comes with the days it was used on and the account's active days.
+/// Takes the account's (UTC date, address) pairs in any order.
+pub fn everyday_ips(
+    uses: impl IntoIterator<Item = (chrono::NaiveDate, std::net::IpAddr)>,
+    min_days: usize,
+    share: f64,
+) -> Vec<(std::net::IpAddr, usize, usize)> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut days_of: BTreeMap<std::net::IpAddr, BTreeSet<chrono::NaiveDate>> = BTreeMap::new();
+    let mut active: BTreeSet<chrono::NaiveDate> = BTreeSet::new();
+    for (day, ip) in uses {
+        active.insert(day);
+        days_of.entry(ip).or_default().insert(day);
+    }
+    let n = active.len();
+    let Some(first) = active.first().copied() else {
+        return Vec::new();
+    };
+    days_of
+        .into_iter()
+        .filter(|(_, days)| {
+            days.contains(&first)
+                && days.len() >= min_days.max(1)
+                && days.len() as f64 >= share * n as f64
+        })
+        .map(|(ip, days)| (ip, days.len(), n))
+        .collect()
+}
+
+/// Everyday addresses' defaults ([`everyday_ips`]): five days of use, and half of the
+/// account's active days (a working week of seven days, or a fortnight's trip in a month).
+pub const EVERYDAY_MIN_DAYS: usize = 5;
+pub const EVERYDAY_SHARE: f64 = 0.5;
+
 /// How an address reads in a summary: `NL (AS14061 DigitalOcean, hosting)`.
 pub fn describe_ip(info: Option<&IpInfo>) -> String {
     let Some(i) = info else {
@@ -279,4 +318,41 @@ pub fn hop_details(hits: &[&EventView<'_>], hops: &[&Hop]) -> Map<String, Json> 
         }),
     );
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::everyday_ips;
+
+    #[test]
+    fn everyday_addresses_start_on_the_first_day_and_cover_half_the_days() {
+        let d = |n: u32| chrono::NaiveDate::from_ymd_opt(2024, 5, n).expect("a date");
+        let ip = |s: &str| -> std::net::IpAddr { s.parse().expect("an address") };
+        // A dedicated address on the five weekdays, the phone every day of the week, and an
+        // address that arrives on day 3 and stays.
+        let mut uses = Vec::new();
+        for n in 1..=7 {
+            if n <= 5 {
+                uses.push((d(n), ip("52.10.1.4")));
+            }
+            uses.push((d(n), ip("172.56.1.9")));
+            if n >= 3 {
+                uses.push((d(n), ip("188.166.14.77")));
+            }
+        }
+        let found: Vec<(String, usize, usize)> = everyday_ips(uses.clone(), 5, 0.5)
+            .into_iter()
+            .map(|(a, days, n)| (a.to_string(), days, n))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                ("52.10.1.4".to_string(), 5, 7),
+                ("172.56.1.9".to_string(), 7, 7)
+            ]
+        );
+        // Four days of use are too few.
+        uses.retain(|(day, _)| *day <= d(4));
+        assert!(everyday_ips(uses, 5, 0.5).is_empty());
+    }
 }

@@ -96,6 +96,48 @@ impl Peaks {
 
 /// Detection for the users `accept` takes (lower-case names), before the peers' reference is
 /// applied: every finding, and the users' daily peaks ([`Peaks`]). [`with_peers`] finishes.
+/// Per accepted account, the addresses it acts from every day ([`baseline::everyday_ips`]): what
+/// `ip.everyday` tests on the account's own events.
+fn everyday_of<'e>(
+    events: &'e [Event],
+    accept: &(dyn Fn(&str) -> bool + Sync),
+) -> FxHashMap<Cow<'e, str>, Vec<std::net::IpAddr>> {
+    type Uses<'e> = FxHashMap<Cow<'e, str>, Vec<(chrono::NaiveDate, std::net::IpAddr)>>;
+    let uses: Uses<'e> = events
+        .par_iter()
+        .fold(Uses::default, |mut acc, e| {
+            if let Some(ip) = e.ip {
+                let day = e.time.date_naive();
+                let user = if e.user.bytes().any(|b| b.is_ascii_uppercase()) {
+                    Cow::Owned(e.user.to_ascii_lowercase())
+                } else {
+                    Cow::Borrowed(&*e.user)
+                };
+                let list = acc.entry(user).or_default();
+                // Events come in time order: an account's repeats within a day mostly follow
+                // one another.
+                if list.last() != Some(&(day, ip)) {
+                    list.push((day, ip));
+                }
+            }
+            acc
+        })
+        .reduce(Uses::default, |mut a, b| {
+            for (u, mut l) in b {
+                a.entry(u).or_default().append(&mut l);
+            }
+            a
+        });
+    uses.into_par_iter()
+        .filter(|(user, _)| accept(user))
+        .filter_map(|(user, list)| {
+            let found =
+                baseline::everyday_ips(list, baseline::EVERYDAY_MIN_DAYS, baseline::EVERYDAY_SHARE);
+            (!found.is_empty()).then(|| (user, found.into_iter().map(|(ip, _, _)| ip).collect()))
+        })
+        .collect()
+}
+
 pub fn run_accounts(
     events: &[Event],
     enrichment: &Enrichment,
@@ -118,6 +160,14 @@ pub fn run_accounts(
         },
     };
     let (matchers, slots) = plan(rules);
+    let t = std::time::Instant::now();
+    let everyday = everyday_of(events, accept);
+    crate::timing::lap("detect: everyday addresses", t);
+    let is_everyday = |e: &Event, user: &str, role: Role| {
+        role == Role::Actor
+            && e.ip
+                .is_some_and(|ip| everyday.get(user).is_some_and(|l| l.contains(&ip)))
+    };
     let words = matchers.len().div_ceil(64).max(1);
     // Pass 1, in memory order: every event against every condition, once per user it belongs
     // to. Only events some condition picked out are kept, with a bit per matching condition.
@@ -136,7 +186,12 @@ pub fn run_accounts(
                     if !accept(&user) {
                         continue;
                     }
-                    let v = EventView { event: e, ip, role };
+                    let v = EventView {
+                        event: e,
+                        ip,
+                        role,
+                        everyday: is_everyday(e, &user, role),
+                    };
                     let key = (
                         e.operation.as_ptr() as usize,
                         e.operation.len(),
@@ -212,6 +267,7 @@ pub fn run_accounts(
                         event,
                         ip: enrichment.for_event(event),
                         role,
+                        everyday: is_everyday(event, &user, role),
                     }
                 })
                 .collect();

@@ -23,6 +23,9 @@ pub struct EventView<'a> {
     pub event: &'a Event,
     pub ip: Option<&'a IpInfo>,
     pub role: Role,
+    /// The address is the acting account's everyday one (`ip.everyday`,
+    /// [`super::baseline::everyday_ips`]).
+    pub everyday: bool,
 }
 
 /// A value of a field. Text is compared case-insensitively by the matcher.
@@ -80,6 +83,7 @@ pub enum Field {
     IpShared,
     IpAccounts,
     IpSprayAccounts,
+    IpEveryday,
     Role,
 }
 
@@ -115,6 +119,7 @@ pub const NAMES: &[&str] = &[
     "ip.shared",
     "ip.accounts",
     "ip.spray_accounts",
+    "ip.everyday",
     "role",
 ];
 
@@ -152,6 +157,7 @@ impl Field {
             "ip.shared" => Field::IpShared,
             "ip.accounts" => Field::IpAccounts,
             "ip.spray_accounts" => Field::IpSprayAccounts,
+            "ip.everyday" => Field::IpEveryday,
             "role" => Field::Role,
             _ => match name.strip_prefix("attr.") {
                 Some(attr) if !attr.is_empty() => Field::Attr(Text::from(attr)),
@@ -211,6 +217,7 @@ impl Field {
             Field::IpShared => v.ip.map(|i| Value::Bool(i.shared)),
             Field::IpAccounts => v.ip.map(|i| Value::Int(i64::from(i.accounts))),
             Field::IpSprayAccounts => v.ip.map(|i| Value::Int(i64::from(i.spray_accounts))),
+            Field::IpEveryday => e.ip.map(|_| Value::Bool(v.everyday)),
             Field::Role => Some(Value::Text(v.role.as_str())),
         };
         one.is_some_and(pred)
@@ -292,6 +299,7 @@ impl fmt::Display for Field {
             Field::IpShared => "ip.shared",
             Field::IpAccounts => "ip.accounts",
             Field::IpSprayAccounts => "ip.spray_accounts",
+            Field::IpEveryday => "ip.everyday",
             Field::Role => "role",
         };
         f.write_str(s)
@@ -340,6 +348,7 @@ mod tests {
             event: &e,
             ip: None,
             role: Role::Actor,
+            everyday: false,
         };
         let f = Field::parse("attr.message_id").expect("valid");
         assert_eq!(f.count(&v), 2);

@@ -795,6 +795,7 @@ mod tests {
             event: &e,
             ip: None,
             role: Role::Actor,
+            everyday: false,
         };
         let mut ctx = MatchContext::default();
         ctx.tenant_domains.insert("contoso.example".into());
@@ -873,6 +874,7 @@ mod tests {
             event: &e,
             ip: None,
             role: Role::Actor,
+            everyday: false,
         };
         assert!(c.matches(&v, &MatchContext::default()));
         let c = cond("operation: {not_in: [Update user.]}");
@@ -881,6 +883,7 @@ mod tests {
             event: &e,
             ip: None,
             role: Role::Actor,
+            everyday: false,
         };
         assert!(!c.matches(&v, &MatchContext::default()));
     }

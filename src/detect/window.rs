@@ -359,6 +359,7 @@ mod tests {
                 event: e,
                 ip: None,
                 role: Role::Actor,
+                everyday: false,
             })
             .collect()
     }
@@ -502,6 +503,7 @@ mod tests {
             event: &e,
             ip: None,
             role: Role::Actor,
+            everyday: false,
         };
         assert_eq!(items(&v), 2.0);
     }

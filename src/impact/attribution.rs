@@ -129,6 +129,11 @@ pub struct AttributionOptions {
     /// probes before the sign-in that gets flagged). A hosting or VPN address of the attacker's
     /// reaches back over the whole evidence: nobody else in the account uses it.
     pub ip_reach_before: Duration,
+    /// The account's everyday addresses (`crate::detect::baseline::everyday_ips`: on its first
+    /// active day, on five days or more and half of its active days) are never the attacker's. The findings
+    /// on them stay listed; without other proof the account is suspicious, not compromised.
+    pub everyday_min_days: usize,
+    pub everyday_share: f64,
 }
 
 impl Default for AttributionOptions {
@@ -137,6 +142,8 @@ impl Default for AttributionOptions {
             seed_severity: 3,
             baseline_lead: Duration::days(2),
             ip_reach_before: Duration::hours(24),
+            everyday_min_days: crate::detect::baseline::EVERYDAY_MIN_DAYS,
+            everyday_share: crate::detect::baseline::EVERYDAY_SHARE,
         }
     }
 }
@@ -173,10 +180,27 @@ pub fn attribute(
         })
         .filter_map(|e| e.ip)
         .collect();
+    let everyday: BTreeMap<IpAddr, (usize, usize)> = crate::detect::baseline::everyday_ips(
+        user_events
+            .iter()
+            .filter_map(|i| events.get(*i))
+            .filter_map(|e| Some((e.time.date_naive(), e.ip?))),
+        opts.everyday_min_days,
+        opts.everyday_share,
+    )
+    .into_iter()
+    .map(|(ip, days, active)| (ip, (days, active)))
+    .collect();
     let mut excluded: BTreeMap<IpAddr, String> = BTreeMap::new();
     let mut usable_ip = |e: &Event, ip: IpAddr| {
         if let Some(why) = not_attacker_ip(e, ip, ips) {
             excluded.entry(ip).or_insert(why);
+            return false;
+        }
+        if let Some((days, active)) = everyday.get(&ip) {
+            excluded.entry(ip).or_insert_with(|| {
+                format!("the account's everyday address (its activity on {days} of its {active} active days, from the first)")
+            });
             return false;
         }
         !baseline.contains(&ip)
@@ -566,6 +590,101 @@ mod tests {
             &AttributionOptions::default(),
         );
         assert!(fp.is_empty(), "a failed attempt seeds no footprint");
+    }
+
+    /// A week of work from one address, a sign-in and a rule on the first day from it; a VPS
+    /// that arrives on day 6.
+    fn everyday_case(vps_days: &[u32]) -> (Vec<Event>, Enrichment) {
+        let mut events = Vec::new();
+        for day in 1..=7 {
+            events.push(event(
+                at(day, 8),
+                Source::Signin,
+                "Sign-in",
+                "54.0.31.32",
+                "s-own",
+            ));
+            events.push(event(
+                at(day, 9),
+                Source::Audit,
+                "Send",
+                "54.0.31.32",
+                "s-own",
+            ));
+        }
+        for &day in vps_days {
+            events.push(event(
+                at(day, 20),
+                Source::Signin,
+                "Sign-in",
+                "188.166.14.77",
+                "s-evil",
+            ));
+        }
+        events.sort_by_key(|e| e.time);
+        let ips = Enrichment::from_infos(
+            vec![
+                info("54.0.31.32", 16509, NetworkKind::Hosting, false),
+                info("188.166.14.77", 14061, NetworkKind::Hosting, false),
+            ],
+            Vec::new(),
+        );
+        (events, ips)
+    }
+
+    #[test]
+    fn the_accounts_everyday_address_is_never_the_attackers() {
+        // A person on a dedicated cloud desktop: a critical finding on their first day's
+        // sign-in from it names their own address, so no attacker is attributed.
+        let (events, ips) = everyday_case(&[]);
+        let all: Vec<usize> = (0..events.len()).collect();
+        let fp = attribute(
+            &events,
+            &all,
+            &[lead(vec![0], 4, false)],
+            &ips,
+            &AttributionOptions::default(),
+        );
+        assert!(fp.is_empty(), "{:?}", fp.ips);
+        let why = &fp.excluded_ips.first().expect("the address is said").why;
+        assert!(
+            why.contains("everyday address") && why.contains("7 of its 7"),
+            "{why}"
+        );
+
+        // A VPS that arrives on day 6 is the attacker's, and the everyday address stays apart.
+        let (events, ips) = everyday_case(&[6, 7]);
+        let all: Vec<usize> = (0..events.len()).collect();
+        let vps = events
+            .iter()
+            .position(|e| e.session_id.as_deref() == Some("s-evil"))
+            .expect("vps");
+        let fp = attribute(
+            &events,
+            &all,
+            &[lead(vec![vps], 4, false)],
+            &ips,
+            &AttributionOptions::default(),
+        );
+        assert_eq!(
+            fp.ips.iter().map(|k| k.key.as_str()).collect::<Vec<_>>(),
+            vec!["188.166.14.77"]
+        );
+
+        // Fewer active days than the minimum: nothing is everyday, the finding's address seeds.
+        let short: Vec<usize> = (0..6).collect();
+        let (events, ips) = everyday_case(&[]);
+        let fp = attribute(
+            &events,
+            &short,
+            &[lead(vec![0], 4, false)],
+            &ips,
+            &AttributionOptions::default(),
+        );
+        assert_eq!(
+            fp.ips.iter().map(|k| k.key.as_str()).collect::<Vec<_>>(),
+            vec!["54.0.31.32"]
+        );
     }
 
     #[test]
