@@ -114,6 +114,25 @@ fn check(scenario: Scenario, seed: u64) {
             score.notify_hits, score.notify_listed, score.notify_user_sent
         ));
     }
+    // The person on a dedicated hosting address is judged by what else they did, not flagged
+    // for the address (a victim of the scenario is judged as one).
+    if let Some(user) = key
+        .dedicated
+        .as_ref()
+        .filter(|u| !key.compromised.contains(u))
+    {
+        let got = outcome.verdict(user);
+        if got == "suspicious" || got == "compromised" {
+            let rules = outcome
+                .accounts
+                .get(user)
+                .map(|c| c.rules.clone())
+                .unwrap_or_default();
+            problems.push(format!(
+                "{user} works from a dedicated hosting address every day and was called {got} (rules {rules:?})"
+            ));
+        }
+    }
     if score.suspicious_per_100_clean() > 2.0 {
         let who: Vec<String> = score
             .misses

@@ -157,9 +157,10 @@ fn same_device_on_isp(a: &EventView<'_>, b: &EventView<'_>) -> bool {
 }
 
 /// Where the event is tells nothing of where the person is: the tenant's shared VPN or VDI
-/// egress on a hosting or VPN network (the user in London reaches it in a US data centre).
+/// egress, or the account's own everyday VPN address or cloud desktop, on a hosting or VPN
+/// network (the user in London reaches it in a US data centre).
 fn placeless(v: &EventView<'_>) -> bool {
-    v.ip.is_some_and(|i| i.shared && i.network.is_rented())
+    v.ip.is_some_and(|i| (i.shared || v.everyday) && i.network.is_rented())
 }
 
 fn hop(hits: &[&EventView<'_>], i: usize, j: usize) -> Option<Hop> {

@@ -2,7 +2,8 @@
 //!
 //! Each [`Scenario`] is one kind of account takeover played out on a benign tenant whose users,
 //! admins and Microsoft services behave as real ones do (travel, phones on carrier networks,
-//! VPN and VDI egress on cloud providers, heavy mail readers, shared mailboxes, help-desk
+//! VPN and VDI egress on cloud providers, one person on a dedicated hosting address every day,
+//! heavy mail readers, shared mailboxes, help-desk
 //! resets, failed sprays, stray MFA denials). [`generate`] writes the evidence for a scenario
 //! and a seed into a folder with `answer_key.toml`, the ground truth the measurements compare
 //! against. The same scenario and seed give the same bytes.
@@ -150,6 +151,10 @@ pub struct AnswerKey {
     pub attacker_ips: Vec<String>,
     /// Per compromised account: who must be told and who must not.
     pub victims: Vec<Victim>,
+    /// The person who works from a dedicated hosting address every day (none when the tenant
+    /// has no one to play it): their address is theirs, not an attacker's.
+    #[serde(default)]
+    pub dedicated: Option<String>,
 }
 
 /// One compromised account's ground truth.
@@ -319,5 +324,10 @@ fn answer_key(w: &World, scenario: Scenario, seed: u64, files: Vec<String>) -> A
         clean: clean.into_iter().collect(),
         attacker_ips: w.attacker_ips.iter().cloned().collect(),
         victims,
+        dedicated: w
+            .people
+            .iter()
+            .find(|p| p.dedicated.is_some())
+            .map(|p| p.upn.to_lowercase()),
     }
 }

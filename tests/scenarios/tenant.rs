@@ -403,6 +403,9 @@ pub struct Person {
     pub mfa_slip_day: Option<i64>,
     /// The day this person files newsletters with an inbox rule.
     pub rule_day: Option<i64>,
+    /// A dedicated address on a hosting network the desktop always works from (a personal
+    /// VPN's dedicated IP, a cloud PC), at home, in the office and abroad.
+    pub dedicated: Option<Place>,
 }
 
 const FIRST: [&str; 40] = [
@@ -521,6 +524,8 @@ pub struct World {
     pub attacker_times: BTreeMap<String, Vec<DateTime<Utc>>>,
     /// No sign-in export in the evidence (audit-log-only scenarios).
     pub no_signin_export: bool,
+    /// The scenario's seed, for choices drawn apart from `g`.
+    pub seed: u64,
 }
 
 /// How a sign-in is made, for [`World::signin`].
@@ -542,6 +547,7 @@ pub struct How<'a> {
 impl World {
     pub fn new(seed: u64) -> World {
         let g = Gen::new(seed ^ 0x5ce9_a710);
+        let persona_seed = seed;
         let domain = g.pick(&DOMAINS).to_string();
         let org = format!(
             "{}.onmicrosoft.com",
@@ -558,6 +564,7 @@ impl World {
         let tenant_id = g.guid();
         let mut w = World {
             g,
+            seed: persona_seed,
             tenant_id,
             domain,
             org,
@@ -637,6 +644,17 @@ impl World {
             if self.g.chance(0.15) {
                 p.rule_day = Some(self.g.i64(0..days));
             }
+        }
+        // One person who files newsletters with an inbox rule works from a dedicated hosting
+        // address every working day (in the tenant's country when a provider has one there,
+        // else abroad). Drawn from its own generator, so the rest of the tenant is what it was.
+        let side = Gen::new(self.seed ^ 0xded1_ca7e);
+        if let Some(p) = people
+            .iter_mut()
+            .skip(2)
+            .find(|p| p.start_day == 0 && p.trip.is_none() && !p.vdi && p.rule_day.is_some())
+        {
+            p.dedicated = Some(region(&side, &HOSTING, self.country.code).place(&side));
         }
         // Shared mailboxes with delegates.
         for local in ["accounts", "info", "reception"]
@@ -726,6 +744,7 @@ impl World {
             delegates: Vec::new(),
             start_day: 0,
             trip: None,
+            dedicated: None,
             mfa_slip_day: None,
             rule_day: None,
         }
@@ -1119,6 +1138,23 @@ impl World {
 
     /// Where a person is on a day, for their desktop.
     fn desktop_place(
+        &self,
+        who: usize,
+        day: i64,
+        office: &Place,
+        vdi: &[Place],
+        vpn: &[Place],
+    ) -> (Place, f64) {
+        let p = self.people[who].clone();
+        let (place, shift) = self.usual_place(who, day, office, vdi, vpn);
+        // The dedicated address replaces the place after the same draws.
+        match &p.dedicated {
+            Some(dedicated) => (dedicated.clone(), shift),
+            None => (place, shift),
+        }
+    }
+
+    fn usual_place(
         &self,
         who: usize,
         day: i64,
