@@ -114,11 +114,11 @@ fn check(scenario: Scenario, seed: u64) {
             score.notify_hits, score.notify_listed, score.notify_user_sent
         ));
     }
-    // The person on a dedicated hosting address is judged by what else they did, not flagged
-    // for the address (a victim of the scenario is judged as one).
-    if let Some(user) = key
-        .dedicated
-        .as_ref()
+    // The people on rented networks of their own are judged by what else they did, not
+    // flagged for the network (a victim of the scenario is judged as one).
+    for user in key
+        .own_rented
+        .iter()
         .filter(|u| !key.compromised.contains(u))
     {
         let got = outcome.verdict(user);
@@ -129,7 +129,7 @@ fn check(scenario: Scenario, seed: u64) {
                 .map(|c| c.rules.clone())
                 .unwrap_or_default();
             problems.push(format!(
-                "{user} works from a dedicated hosting address every day and was called {got} (rules {rules:?})"
+                "{user} works from a rented network of their own every day and was called {got} (rules {rules:?})"
             ));
         }
     }

@@ -82,12 +82,21 @@ pub fn everyday_ips(
     min_days: usize,
     share: f64,
 ) -> Vec<(std::net::IpAddr, usize, usize)> {
+    everyday_of_keys(uses, min_days, share, |_| true)
+}
+
+fn everyday_of_keys<K: Ord + Copy>(
+    uses: impl IntoIterator<Item = (chrono::NaiveDate, K)>,
+    min_days: usize,
+    share: f64,
+    keep: impl Fn(&K) -> bool,
+) -> Vec<(K, usize, usize)> {
     use std::collections::{BTreeMap, BTreeSet};
-    let mut days_of: BTreeMap<std::net::IpAddr, BTreeSet<chrono::NaiveDate>> = BTreeMap::new();
+    let mut days_of: BTreeMap<K, BTreeSet<chrono::NaiveDate>> = BTreeMap::new();
     let mut active: BTreeSet<chrono::NaiveDate> = BTreeSet::new();
-    for (day, ip) in uses {
+    for (day, key) in uses {
         active.insert(day);
-        days_of.entry(ip).or_default().insert(day);
+        days_of.entry(key).or_default().insert(day);
     }
     let n = active.len();
     let Some(first) = active.first().copied() else {
@@ -95,13 +104,108 @@ pub fn everyday_ips(
     };
     days_of
         .into_iter()
-        .filter(|(_, days)| {
+        .filter(|(key, days)| {
             days.contains(&first)
                 && days.len() >= min_days.max(1)
                 && days.len() as f64 >= share * n as f64
+                && keep(key)
         })
-        .map(|(ip, days)| (ip, days.len(), n))
+        .map(|(key, days)| (key, days.len(), n))
         .collect()
+}
+
+/// An account's everyday addresses ([`everyday_ips`]), and its everyday provider networks: the
+/// /16 (/48 for IPv6) of a hosting or VPN network that meets the same test as a whole and in
+/// which the account used [`EVERYDAY_EXITS`] addresses or more (a commercial VPN hands out a
+/// new exit every day). One other address in the network of a dedicated address does not make
+/// the network the account's.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Everyday {
+    /// (address, days used, the account's active days).
+    pub ips: Vec<(std::net::IpAddr, usize, usize)>,
+    /// (network's first address, days used, the account's active days).
+    pub networks: Vec<(std::net::IpAddr, usize, usize)>,
+}
+
+/// A sign-in of the account's own client: the sign-in logs, or the unified audit log's own
+/// sign-in records, whose address is the client's even in Microsoft's networks.
+pub fn is_sign_in(e: &crate::model::Event) -> bool {
+    use crate::model::Source;
+    match e.source {
+        Source::Signin | Source::Noninteractive => true,
+        Source::Audit => matches!(&*e.operation, "UserLoggedIn" | "UserLoginFailed"),
+        _ => false,
+    }
+}
+
+/// Distinct addresses of one provider network that make it an everyday network.
+pub const EVERYDAY_EXITS: usize = 3;
+
+impl Everyday {
+    /// From the account's (UTC date, address, what is known of the address, whether the event is
+    /// a sign-in) uses. Microsoft's own addresses on records that are not sign-ins are left out:
+    /// service-side records carry them (on a sign-in such an address is the client's, a cloud
+    /// PC's say).
+    pub fn of<'a>(
+        uses: impl IntoIterator<
+            Item = (
+                chrono::NaiveDate,
+                std::net::IpAddr,
+                Option<&'a IpInfo>,
+                bool,
+            ),
+        >,
+        min_days: usize,
+        share: f64,
+    ) -> Everyday {
+        use std::collections::{BTreeMap, BTreeSet};
+        let mut by_ip = Vec::new();
+        let mut by_net = Vec::new();
+        let mut exits: BTreeMap<std::net::IpAddr, BTreeSet<std::net::IpAddr>> = BTreeMap::new();
+        for (day, ip, info, sign_in) in uses {
+            if !sign_in
+                && info
+                    .and_then(|i| i.asn)
+                    .is_some_and(|a| crate::enrich::MICROSOFT_ASNS.contains(&a))
+            {
+                continue;
+            }
+            by_ip.push((day, ip));
+            if let Some(i) = info.filter(|i| i.network.is_rented()) {
+                let net = crate::enrich::pool_of(ip, i.network);
+                by_net.push((day, net));
+                exits.entry(net).or_default().insert(ip);
+            }
+        }
+        Everyday {
+            ips: everyday_of_keys(by_ip, min_days, share, |_| true),
+            networks: everyday_of_keys(by_net, min_days, share, |net| {
+                exits.get(net).is_some_and(|e| e.len() >= EVERYDAY_EXITS)
+            }),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ips.is_empty() && self.networks.is_empty()
+    }
+
+    /// Why the address is everyday, if it is: (days used, active days, the network when it is
+    /// everyday as part of one).
+    pub fn find(
+        &self,
+        ip: std::net::IpAddr,
+        info: Option<&IpInfo>,
+    ) -> Option<(usize, usize, Option<std::net::IpAddr>)> {
+        if let Some((_, d, n)) = self.ips.iter().find(|(a, _, _)| *a == ip) {
+            return Some((*d, *n, None));
+        }
+        let i = info.filter(|i| i.network.is_rented())?;
+        let net = crate::enrich::pool_of(ip, i.network);
+        self.networks
+            .iter()
+            .find(|(a, _, _)| *a == net)
+            .map(|(_, d, n)| (*d, *n, Some(net)))
+    }
 }
 
 /// Everyday addresses' defaults ([`everyday_ips`]): five days of use, and half of the

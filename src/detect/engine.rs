@@ -96,13 +96,14 @@ impl Peaks {
 
 /// Detection for the users `accept` takes (lower-case names), before the peers' reference is
 /// applied: every finding, and the users' daily peaks ([`Peaks`]). [`with_peers`] finishes.
-/// Per accepted account, the addresses it acts from every day ([`baseline::everyday_ips`]): what
-/// `ip.everyday` tests on the account's own events.
+/// Per accepted account, the addresses and provider networks it acts from every day
+/// ([`baseline::Everyday`]): what `ip.everyday` tests on the account's own events.
 fn everyday_of<'e>(
     events: &'e [Event],
+    enrichment: &Enrichment,
     accept: &(dyn Fn(&str) -> bool + Sync),
-) -> FxHashMap<Cow<'e, str>, Vec<std::net::IpAddr>> {
-    type Uses<'e> = FxHashMap<Cow<'e, str>, Vec<(chrono::NaiveDate, std::net::IpAddr)>>;
+) -> FxHashMap<Cow<'e, str>, baseline::Everyday> {
+    type Uses<'e> = FxHashMap<Cow<'e, str>, Vec<(chrono::NaiveDate, std::net::IpAddr, bool)>>;
     let uses: Uses<'e> = events
         .par_iter()
         .fold(Uses::default, |mut acc, e| {
@@ -116,8 +117,9 @@ fn everyday_of<'e>(
                 let list = acc.entry(user).or_default();
                 // Events come in time order: an account's repeats within a day mostly follow
                 // one another.
-                if list.last() != Some(&(day, ip)) {
-                    list.push((day, ip));
+                let sign_in = crate::detect::baseline::is_sign_in(e);
+                if list.last() != Some(&(day, ip, sign_in)) {
+                    list.push((day, ip, sign_in));
                 }
             }
             acc
@@ -131,9 +133,13 @@ fn everyday_of<'e>(
     uses.into_par_iter()
         .filter(|(user, _)| accept(user))
         .filter_map(|(user, list)| {
-            let found =
-                baseline::everyday_ips(list, baseline::EVERYDAY_MIN_DAYS, baseline::EVERYDAY_SHARE);
-            (!found.is_empty()).then(|| (user, found.into_iter().map(|(ip, _, _)| ip).collect()))
+            let found = baseline::Everyday::of(
+                list.into_iter()
+                    .map(|(day, ip, sign_in)| (day, ip, enrichment.get(ip), sign_in)),
+                baseline::EVERYDAY_MIN_DAYS,
+                baseline::EVERYDAY_SHARE,
+            );
+            (!found.is_empty()).then_some((user, found))
         })
         .collect()
 }
@@ -161,12 +167,15 @@ pub fn run_accounts(
     };
     let (matchers, slots) = plan(rules);
     let t = std::time::Instant::now();
-    let everyday = everyday_of(events, accept);
+    let everyday = everyday_of(events, enrichment, accept);
     crate::timing::lap("detect: everyday addresses", t);
     let is_everyday = |e: &Event, user: &str, role: Role| {
         role == Role::Actor
-            && e.ip
-                .is_some_and(|ip| everyday.get(user).is_some_and(|l| l.contains(&ip)))
+            && e.ip.is_some_and(|ip| {
+                everyday
+                    .get(user)
+                    .is_some_and(|d| d.find(ip, enrichment.for_event(e)).is_some())
+            })
     };
     let words = matchers.len().div_ceil(64).max(1);
     // Pass 1, in memory order: every event against every condition, once per user it belongs

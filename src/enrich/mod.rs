@@ -159,7 +159,9 @@ pub struct IpInfo {
     /// Tenant egress: its network used by at least [`SHARED_MIN_ACCOUNTS`] accounts, at least
     /// [`SHARED_MIN_HABITUAL`] of them on [`SHARED_MIN_DAYS`] days or more each (a corporate VPN,
     /// a VDI pool, an office), or by [`WIDELY_USED_ACCOUNTS`] accounts on [`WIDELY_USED_DAYS`]
-    /// days: an everyday address of the tenant, not one attacker's.
+    /// days: an everyday address of the tenant, not one attacker's. Where no two accounts meet
+    /// on one of the network's addresses, an account that works from the network every day
+    /// (its own server or VPN) is not counted.
     pub shared: bool,
     /// The most distinct accounts that failed a password from this address within one hour:
     /// five or more is a password spray's source, whatever the address's network.
@@ -169,6 +171,11 @@ pub struct IpInfo {
 /// Sign-in error codes of a wrong or unusable password (Entra AADSTS numbers): invalid user
 /// name or password, locked (smart lockout), user not found, password expired, disabled.
 pub const PASSWORD_FAILURE_CODES: &[&str] = &["50126", "50053", "50034", "50055", "50056", "50057"];
+
+/// Autonomous systems of Microsoft's own services (Azure and Microsoft's corporate and Office
+/// 365 networks). A server-side audit record (a mailbox action done by Exchange, a SharePoint
+/// job, a directory change by an Entra service) carries such an address as its client IP.
+pub const MICROSOFT_ASNS: &[u32] = &[8068, 8069, 8070, 8071, 8075, 12076, 3598, 6584, 23468];
 
 /// Accounts an address's network must serve to count as the tenant's shared egress.
 pub const SHARED_MIN_ACCOUNTS: u32 = 3;
@@ -366,7 +373,7 @@ pub fn lookup(ip: IpAddr, exported: &Exported, geo: &GeoIp, nets: &NetworkConfig
 
 /// The network an address is pooled with for [`IpInfo::shared`], named by its first address:
 /// the /16 of a hosting or VPN address (a data centre's egress pool), else the /24; /48 for IPv6.
-fn pool_of(ip: IpAddr, network: NetworkKind) -> IpAddr {
+pub fn pool_of(ip: IpAddr, network: NetworkKind) -> IpAddr {
     match ip {
         IpAddr::V4(v4) => {
             let o = v4.octets();

@@ -253,46 +253,79 @@ impl IpProfile {
             .collect();
         // Shared egress is judged on the address's network: a VPN or VDI pool in a data centre
         // hands out addresses across a /16, an office or home ISP's are judged on their /24.
-        let mut pools: FxHashMap<IpAddr, FxHashSet<(&str, i64)>> = FxHashMap::default();
+        // Per network: (account, day) activity, and the accounts that use one of its addresses
+        // together with another account.
+        type Pool<'a> = (FxHashSet<(&'a str, i64)>, FxHashSet<&'a str>);
+        let mut pools: FxHashMap<IpAddr, Pool> = FxHashMap::default();
+        let mut active: FxHashMap<&str, FxHashSet<i64>> = FxHashMap::default();
         for ((info, _), (_, t)) in infos.iter().zip(&tallies) {
-            pools
-                .entry(pool_of(info.ip, info.network))
-                .or_default()
-                .extend(
-                    t.activity
-                        .iter()
-                        .filter(|(u, _)| ActorKind::of(u) == ActorKind::Account)
-                        .map(|(u, d)| (&**u, *d)),
-                );
+            let (activity, in_common) = pools.entry(pool_of(info.ip, info.network)).or_default();
+            let mut accounts: FxHashSet<&str> = FxHashSet::default();
+            for (u, d) in t
+                .activity
+                .iter()
+                .filter(|(u, _)| ActorKind::of(u) == ActorKind::Account)
+            {
+                activity.insert((&**u, *d));
+                active.entry(&**u).or_default().insert(*d);
+                accounts.insert(&**u);
+            }
+            if accounts.len() >= 2 {
+                in_common.extend(accounts);
+            }
         }
-        let summary: FxHashMap<IpAddr, (u32, u32, u32)> = pools
+        let summary: FxHashMap<IpAddr, (u32, u32, u32, u32)> = pools
             .into_iter()
-            .filter(|(_, activity)| !activity.is_empty())
-            .map(|(pool, activity)| {
-                let mut per_account: FxHashMap<&str, u32> = FxHashMap::default();
+            .filter(|(_, (activity, _))| !activity.is_empty())
+            .map(|(pool, (activity, in_common))| {
+                let mut per_account: FxHashMap<&str, FxHashSet<i64>> = FxHashMap::default();
                 let mut days: FxHashSet<i64> = FxHashSet::default();
                 for (account, day) in activity {
-                    *per_account.entry(account).or_default() += 1;
+                    per_account.entry(account).or_default().insert(day);
                     days.insert(day);
                 }
-                let habitual = per_account
-                    .values()
-                    .filter(|d| **d >= SHARED_MIN_DAYS)
-                    .count();
+                // In a network where no two accounts meet on an address, an account for which
+                // it is where it works every day (a dedicated server, a VPN of its own) is no
+                // sign of a pool the tenant shares: an attacker renting in the same provider's
+                // network as such people must not pass as one.
+                let own = |account: &str, used: &FxHashSet<i64>| {
+                    let Some(all) = active.get(account) else {
+                        return false;
+                    };
+                    !in_common.contains(account)
+                        && all.iter().min().is_some_and(|first| used.contains(first))
+                        && used.len() >= crate::detect::baseline::EVERYDAY_MIN_DAYS
+                        && used.len() as f64
+                            >= crate::detect::baseline::EVERYDAY_SHARE * all.len() as f64
+                };
+                // Where some accounts meet on an address, the network is a pool the tenant runs
+                // (virtual desktops, some with an address each) and everyone in it counts.
+                let counted: Vec<u32> = per_account
+                    .iter()
+                    .filter(|(a, used)| !in_common.is_empty() || !own(a, used))
+                    .map(|(_, used)| used.len() as u32)
+                    .collect();
+                let habitual = counted.iter().filter(|d| **d >= SHARED_MIN_DAYS).count();
                 (
                     pool,
-                    (per_account.len() as u32, days.len() as u32, habitual as u32),
+                    (
+                        per_account.len() as u32,
+                        days.len() as u32,
+                        counted.len() as u32,
+                        habitual as u32,
+                    ),
                 )
             })
             .collect();
         for (info, _) in infos.iter_mut() {
-            if let Some(&(accounts, days, habitual)) = summary.get(&pool_of(info.ip, info.network))
+            if let Some(&(accounts, days, counted, habitual)) =
+                summary.get(&pool_of(info.ip, info.network))
             {
                 info.accounts = accounts;
                 info.days = days;
                 info.shared = info.scope.is_public()
-                    && ((accounts >= SHARED_MIN_ACCOUNTS && habitual >= SHARED_MIN_HABITUAL)
-                        || (accounts >= WIDELY_USED_ACCOUNTS && days >= WIDELY_USED_DAYS));
+                    && ((counted >= SHARED_MIN_ACCOUNTS && habitual >= SHARED_MIN_HABITUAL)
+                        || (counted >= WIDELY_USED_ACCOUNTS && days >= WIDELY_USED_DAYS));
             }
         }
         infos
@@ -496,5 +529,47 @@ mod tests {
             Some((4, 4, true)),
             "four accounts' everyday address"
         );
+    }
+
+    #[test]
+    fn people_on_their_own_servers_do_not_make_a_providers_network_shared() {
+        // Two people each work from their own address at one hosting provider every day; an
+        // attacker signs in to a third account from another address in the same /16 on day 5.
+        let mut events = Vec::new();
+        for day in 0..8 {
+            events.push(event("a@x.com", "188.166.1.1", day, Outcome::Success));
+            events.push(event("b@x.com", "188.166.2.2", day, Outcome::Success));
+        }
+        events.push(event("c@x.com", "188.166.3.3", 5, Outcome::Success));
+        // As the sign-in logs export it: DigitalOcean's network.
+        let hosted = |events: &mut Vec<Event>| {
+            for e in events.iter_mut() {
+                e.asn = Some(14061);
+            }
+        };
+        hosted(&mut events);
+        let geo = GeoIp::embedded();
+        let nets = NetworkConfig::builtin();
+        let table = IpProfile::of(&events, |_| true).finish(&geo, &nets);
+        let attacker = table
+            .get("188.166.3.3".parse().expect("address"))
+            .expect("looked up");
+        assert!(attacker.network.is_rented(), "{:?}", attacker.network);
+        assert_eq!(attacker.accounts, 3);
+        assert!(
+            !attacker.shared,
+            "the attacker's address is not shared egress"
+        );
+
+        // A fourth account that meets the first on its address: a pool the tenant runs.
+        for day in 0..8 {
+            events.push(event("d@x.com", "188.166.1.1", day, Outcome::Success));
+        }
+        hosted(&mut events);
+        let table = IpProfile::of(&events, |_| true).finish(&geo, &nets);
+        let pool = table
+            .get("188.166.3.3".parse().expect("address"))
+            .expect("looked up");
+        assert!(pool.shared, "accounts meet on its addresses: shared");
     }
 }

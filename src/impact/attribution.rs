@@ -59,7 +59,8 @@ pub struct Footprint {
     pub tokens: Vec<KeyAttribution>,
     pub asns: Vec<u32>,
     pub user_agents: Vec<String>,
-    /// The user's own IPs, seen before any signal: never attributed.
+    /// The user's own IPs, seen before any signal, and its everyday addresses and VPN exits
+    /// (`crate::detect::baseline::Everyday`): never attributed.
     pub baseline_ips: Vec<IpAddr>,
     /// The tenant's shared egress (an office, the VPN, a VDI pool) as the user used it: the
     /// user's side, like `baseline_ips`.
@@ -89,10 +90,7 @@ pub struct ExcludedIp {
     pub why: String,
 }
 
-/// Autonomous systems of Microsoft's own services (Azure and Microsoft's corporate and Office
-/// 365 networks). A server-side audit record (a mailbox action done by Exchange, a SharePoint
-/// job, a directory change by an Entra service) carries such an address as its client IP.
-pub const MICROSOFT_ASNS: &[u32] = &[8068, 8069, 8070, 8071, 8075, 12076, 3598, 6584, 23468];
+pub use crate::enrich::MICROSOFT_ASNS;
 
 /// Why `ip` on event `e` cannot be an attacker's address, if it cannot: Microsoft's service
 /// address on a record that is not a sign-in (on a sign-in it is the client: an attacker can
@@ -169,7 +167,7 @@ pub fn attribute(
     else {
         return Footprint::default();
     };
-    let baseline: BTreeSet<IpAddr> = user_events
+    let mut baseline: BTreeSet<IpAddr> = user_events
         .iter()
         .map(|i| &events[*i])
         .filter(|e| {
@@ -180,26 +178,41 @@ pub fn attribute(
         })
         .filter_map(|e| e.ip)
         .collect();
-    let everyday: BTreeMap<IpAddr, (usize, usize)> = crate::detect::baseline::everyday_ips(
+    let everyday = crate::detect::baseline::Everyday::of(
         user_events
             .iter()
             .filter_map(|i| events.get(*i))
-            .filter_map(|e| Some((e.time.date_naive(), e.ip?))),
+            .filter_map(|e| {
+                let sign_in = crate::detect::baseline::is_sign_in(e);
+                Some((e.time.date_naive(), e.ip?, ips.get(e.ip?), sign_in))
+            }),
         opts.everyday_min_days,
         opts.everyday_share,
-    )
-    .into_iter()
-    .map(|(ip, days, active)| (ip, (days, active)))
-    .collect();
+    );
+    // The account's everyday addresses, and every exit it used of an everyday VPN network, are
+    // its own like the baseline (its mail sent from them is its own).
+    baseline.extend(
+        user_events
+            .iter()
+            .filter_map(|i| events.get(*i)?.ip)
+            .filter(|ip| everyday.find(*ip, ips.get(*ip)).is_some()),
+    );
     let mut excluded: BTreeMap<IpAddr, String> = BTreeMap::new();
     let mut usable_ip = |e: &Event, ip: IpAddr| {
         if let Some(why) = not_attacker_ip(e, ip, ips) {
             excluded.entry(ip).or_insert(why);
             return false;
         }
-        if let Some((days, active)) = everyday.get(&ip) {
+        if let Some((days, active, network)) = everyday.find(ip, ips.get(ip)) {
             excluded.entry(ip).or_insert_with(|| {
-                format!("the account's everyday address (its activity on {days} of its {active} active days, from the first)")
+                let what = match network {
+                    None => "address".to_string(),
+                    Some(net) => {
+                        let bits = if net.is_ipv4() { 16 } else { 48 };
+                        format!("VPN or hosting network ({net}/{bits}, a new exit most days)")
+                    }
+                };
+                format!("the account's everyday {what}: its activity on {days} of its {active} active days, from the first")
             });
             return false;
         }

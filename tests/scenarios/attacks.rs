@@ -52,12 +52,20 @@ pub struct Attacker {
 
 impl World {
     /// A person the attack can hit: not an admin, not a shared mailbox, there from the start,
-    /// not travelling (so the answer key's window is only the attacker's).
+    /// not travelling (so the answer key's window is only the attacker's), not one of the people
+    /// on rented networks of their own (a victim who works through a VPN is not modelled).
     pub fn pick_victim(&self, not: &[usize]) -> usize {
         loop {
             let j = 1 + self.g.usize(..self.people.len() - 1);
             let p = &self.people[j];
-            if !p.shared && !p.admin && p.start_day == 0 && p.trip.is_none() && !not.contains(&j) {
+            let own_rented = p.dedicated.is_some() || p.vpn_exits.is_some();
+            if !p.shared
+                && !p.admin
+                && p.start_day == 0
+                && p.trip.is_none()
+                && !own_rented
+                && !not.contains(&j)
+            {
                 return j;
             }
         }

@@ -151,10 +151,10 @@ pub struct AnswerKey {
     pub attacker_ips: Vec<String>,
     /// Per compromised account: who must be told and who must not.
     pub victims: Vec<Victim>,
-    /// The person who works from a dedicated hosting address every day (none when the tenant
-    /// has no one to play it): their address is theirs, not an attacker's.
+    /// The people who work from rented networks of their own every day (a dedicated hosting
+    /// address, a commercial VPN): those networks are theirs, not an attacker's.
     #[serde(default)]
-    pub dedicated: Option<String>,
+    pub own_rented: Vec<String>,
 }
 
 /// One compromised account's ground truth.
@@ -324,10 +324,11 @@ fn answer_key(w: &World, scenario: Scenario, seed: u64, files: Vec<String>) -> A
         clean: clean.into_iter().collect(),
         attacker_ips: w.attacker_ips.iter().cloned().collect(),
         victims,
-        dedicated: w
+        own_rented: w
             .people
             .iter()
-            .find(|p| p.dedicated.is_some())
-            .map(|p| p.upn.to_lowercase()),
+            .filter(|p| p.dedicated.is_some() || p.vpn_exits.is_some())
+            .map(|p| p.upn.to_lowercase())
+            .collect(),
     }
 }

@@ -406,6 +406,9 @@ pub struct Person {
     /// A dedicated address on a hosting network the desktop always works from (a personal
     /// VPN's dedicated IP, a cloud PC), at home, in the office and abroad.
     pub dedicated: Option<Place>,
+    /// A commercial VPN the desktop always works through, its exit a new address of the
+    /// provider's network every day.
+    pub vpn_exits: Option<Net>,
 }
 
 const FIRST: [&str; 40] = [
@@ -524,8 +527,9 @@ pub struct World {
     pub attacker_times: BTreeMap<String, Vec<DateTime<Utc>>>,
     /// No sign-in export in the evidence (audit-log-only scenarios).
     pub no_signin_export: bool,
-    /// The scenario's seed, for choices drawn apart from `g`.
-    pub seed: u64,
+    /// Choices drawn apart from `g` (the people on rented networks of their own), so that
+    /// adding them left every other choice of a seed as it was.
+    pub side: Gen,
 }
 
 /// How a sign-in is made, for [`World::signin`].
@@ -547,7 +551,7 @@ pub struct How<'a> {
 impl World {
     pub fn new(seed: u64) -> World {
         let g = Gen::new(seed ^ 0x5ce9_a710);
-        let persona_seed = seed;
+        let side = Gen::new(seed ^ 0xded1_ca7e);
         let domain = g.pick(&DOMAINS).to_string();
         let org = format!(
             "{}.onmicrosoft.com",
@@ -564,7 +568,7 @@ impl World {
         let tenant_id = g.guid();
         let mut w = World {
             g,
-            seed: persona_seed,
+            side,
             tenant_id,
             domain,
             org,
@@ -645,16 +649,21 @@ impl World {
                 p.rule_day = Some(self.g.i64(0..days));
             }
         }
-        // One person who files newsletters with an inbox rule works from a dedicated hosting
-        // address every working day (in the tenant's country when a provider has one there,
-        // else abroad). Drawn from its own generator, so the rest of the tenant is what it was.
-        let side = Gen::new(self.seed ^ 0xded1_ca7e);
-        if let Some(p) = people
-            .iter_mut()
-            .skip(2)
-            .find(|p| p.start_day == 0 && p.trip.is_none() && !p.vdi && p.rule_day.is_some())
-        {
-            p.dedicated = Some(region(&side, &HOSTING, self.country.code).place(&side));
+        // Two people who file newsletters with an inbox rule (and use neither the corporate VPN
+        // nor the virtual desktops, whose users they would take away) work from rented networks
+        // of their own every working day (in the tenant's country when a provider has one there,
+        // else abroad): one from a dedicated address, one through a commercial VPN whose exit
+        // changes daily. Drawn from their own generator, so the rest of the tenant is what it
+        // was.
+        let side = &self.side;
+        let mut own = people.iter_mut().skip(2).filter(|p| {
+            p.start_day == 0 && p.trip.is_none() && !p.vdi && !p.vpn && p.rule_day.is_some()
+        });
+        if let Some(p) = own.next() {
+            p.dedicated = Some(region(side, &HOSTING, self.country.code).place(side));
+        }
+        if let Some(p) = own.next() {
+            p.vpn_exits = Some(region(side, &HOSTING, self.country.code));
         }
         // Shared mailboxes with delegates.
         for local in ["accounts", "info", "reception"]
@@ -745,6 +754,7 @@ impl World {
             start_day: 0,
             trip: None,
             dedicated: None,
+            vpn_exits: None,
             mfa_slip_day: None,
             rule_day: None,
         }
@@ -1147,10 +1157,11 @@ impl World {
     ) -> (Place, f64) {
         let p = self.people[who].clone();
         let (place, shift) = self.usual_place(who, day, office, vdi, vpn);
-        // The dedicated address replaces the place after the same draws.
-        match &p.dedicated {
-            Some(dedicated) => (dedicated.clone(), shift),
-            None => (place, shift),
+        // The person's own rented network replaces the place after the same draws.
+        match (&p.dedicated, &p.vpn_exits) {
+            (Some(dedicated), _) => (dedicated.clone(), shift),
+            (None, Some(net)) => (net.place(&self.side), shift),
+            (None, None) => (place, shift),
         }
     }
 
