@@ -94,8 +94,6 @@ impl Peaks {
     }
 }
 
-/// Detection for the users `accept` takes (lower-case names), before the peers' reference is
-/// applied: every finding, and the users' daily peaks ([`Peaks`]). [`with_peers`] finishes.
 /// Per accepted account, the addresses and provider networks it acts from every day
 /// ([`baseline::Everyday`]): what `ip.everyday` tests on the account's own events.
 fn everyday_of<'e>(
@@ -107,7 +105,8 @@ fn everyday_of<'e>(
     let uses: Uses<'e> = events
         .par_iter()
         .fold(Uses::default, |mut acc, e| {
-            if let Some(ip) = e.ip {
+            // What the account did, not what was tried against it.
+            if let Some(ip) = e.ip.filter(|_| e.outcome != crate::model::Outcome::Failure) {
                 let day = e.time.date_naive();
                 let user = if e.user.bytes().any(|b| b.is_ascii_uppercase()) {
                     Cow::Owned(e.user.to_ascii_lowercase())
@@ -144,6 +143,8 @@ fn everyday_of<'e>(
         .collect()
 }
 
+/// Detection for the users `accept` takes (lower-case names), before the peers' reference is
+/// applied: every finding, and the users' daily peaks ([`Peaks`]). [`with_peers`] finishes.
 pub fn run_accounts(
     events: &[Event],
     enrichment: &Enrichment,

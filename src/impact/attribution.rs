@@ -127,9 +127,10 @@ pub struct AttributionOptions {
     /// probes before the sign-in that gets flagged). A hosting or VPN address of the attacker's
     /// reaches back over the whole evidence: nobody else in the account uses it.
     pub ip_reach_before: Duration,
-    /// The account's everyday addresses (`crate::detect::baseline::everyday_ips`: on its first
-    /// active day, on five days or more and half of its active days) are never the attacker's. The findings
-    /// on them stay listed; without other proof the account is suspicious, not compromised.
+    /// The account's everyday addresses and VPN networks (`crate::detect::baseline::Everyday`:
+    /// on its first active day, on five days or more and half of its active days) are never
+    /// the attacker's. The findings on them stay listed; without other proof the account is
+    /// suspicious, not compromised.
     pub everyday_min_days: usize,
     pub everyday_share: f64,
 }
@@ -182,6 +183,7 @@ pub fn attribute(
         user_events
             .iter()
             .filter_map(|i| events.get(*i))
+            .filter(|e| e.outcome != Outcome::Failure)
             .filter_map(|e| {
                 let sign_in = crate::detect::baseline::is_sign_in(e);
                 Some((e.time.date_naive(), e.ip?, ips.get(e.ip?), sign_in))
