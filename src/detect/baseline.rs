@@ -76,16 +76,8 @@ pub fn first_seen(hits: &[&EventView<'_>], field: &Field, learn: Duration) -> Ve
 /// desktop or a fixed office line works from it every working day; their phone on weekends
 /// and trips keep the share below one. A takeover's address arrives after the account's own
 /// activity began. Each comes with the days it was used on and the account's active days.
-/// Takes the account's (UTC date, address) pairs in any order.
-pub fn everyday_ips(
-    uses: impl IntoIterator<Item = (chrono::NaiveDate, std::net::IpAddr)>,
-    min_days: usize,
-    share: f64,
-) -> Vec<(std::net::IpAddr, usize, usize)> {
-    everyday_of_keys(uses, min_days, share, |_| true)
-}
-
-fn everyday_of_keys<K: Ord + Copy>(
+/// Takes the account's (UTC date, key) pairs in any order; `keep` has the last word on a key.
+fn everyday_keys<K: Ord + Copy>(
     uses: impl IntoIterator<Item = (chrono::NaiveDate, K)>,
     min_days: usize,
     share: f64,
@@ -114,7 +106,7 @@ fn everyday_of_keys<K: Ord + Copy>(
         .collect()
 }
 
-/// An account's everyday addresses ([`everyday_ips`]), and its everyday provider networks: the
+/// An account's everyday addresses ([`everyday_keys`]), and its everyday provider networks: the
 /// /16 (/48 for IPv6) of a hosting or VPN network that meets the same test as a whole and in
 /// which the account used [`EVERYDAY_EXITS`] addresses or more (a commercial VPN hands out a
 /// new exit every day). One other address in the network of a dedicated address does not make
@@ -178,8 +170,8 @@ impl Everyday {
             }
         }
         Everyday {
-            ips: everyday_of_keys(by_ip, min_days, share, |_| true),
-            networks: everyday_of_keys(by_net, min_days, share, |net| {
+            ips: everyday_keys(by_ip, min_days, share, |_| true),
+            networks: everyday_keys(by_net, min_days, share, |net| {
                 exits.get(net).is_some_and(|e| e.len() >= EVERYDAY_EXITS)
             }),
         }
@@ -208,7 +200,7 @@ impl Everyday {
     }
 }
 
-/// Everyday addresses' defaults ([`everyday_ips`]): five days of use, and half of the
+/// Everyday addresses' defaults ([`Everyday`]): five days of use, and half of the
 /// account's active days (a working week of seven days, or a fortnight's trip in a month).
 pub const EVERYDAY_MIN_DAYS: usize = 5;
 pub const EVERYDAY_SHARE: f64 = 0.5;
@@ -427,7 +419,7 @@ pub fn hop_details(hits: &[&EventView<'_>], hops: &[&Hop]) -> Map<String, Json> 
 
 #[cfg(test)]
 mod tests {
-    use super::everyday_ips;
+    use super::everyday_keys;
 
     #[test]
     fn everyday_addresses_start_on_the_first_day_and_cover_half_the_days() {
@@ -445,7 +437,7 @@ mod tests {
                 uses.push((d(n), ip("188.166.14.77")));
             }
         }
-        let found: Vec<(String, usize, usize)> = everyday_ips(uses.clone(), 5, 0.5)
+        let found: Vec<(String, usize, usize)> = everyday_keys(uses.clone(), 5, 0.5, |_| true)
             .into_iter()
             .map(|(a, days, n)| (a.to_string(), days, n))
             .collect();
@@ -458,6 +450,6 @@ mod tests {
         );
         // Four days of use are too few.
         uses.retain(|(day, _)| *day <= d(4));
-        assert!(everyday_ips(uses, 5, 0.5).is_empty());
+        assert!(everyday_keys(uses, 5, 0.5, |_| true).is_empty());
     }
 }

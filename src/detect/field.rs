@@ -24,7 +24,7 @@ pub struct EventView<'a> {
     pub ip: Option<&'a IpInfo>,
     pub role: Role,
     /// The address is the acting account's everyday one (`ip.everyday`,
-    /// [`super::baseline::everyday_ips`]).
+    /// [`super::baseline::Everyday`]).
     pub everyday: bool,
 }
 

@@ -172,8 +172,7 @@ pub fn attribute(
         .iter()
         .map(|i| &events[*i])
         .filter(|e| {
-            (matches!(e.source, Source::Signin | Source::Noninteractive)
-                || (e.source == Source::Audit && &*e.operation == "UserLoggedIn"))
+            crate::detect::baseline::is_sign_in(e)
                 && e.outcome == Outcome::Success
                 && e.time + opts.baseline_lead <= first_signal
         })

@@ -1155,9 +1155,9 @@ impl World {
         vdi: &[Place],
         vpn: &[Place],
     ) -> (Place, f64) {
-        let p = self.people[who].clone();
         let (place, shift) = self.usual_place(who, day, office, vdi, vpn);
         // The person's own rented network replaces the place after the same draws.
+        let p = &self.people[who];
         match (&p.dedicated, &p.vpn_exits) {
             (Some(dedicated), _) => (dedicated.clone(), shift),
             (None, Some(net)) => (net.place(&self.side), shift),
