@@ -105,7 +105,9 @@ impl Role {
 
 /// Whether the logged action worked. Sign-ins that stopped for an MFA or consent prompt are
 /// `Interrupted`, not failures: they are normal in a user's day and must not count as attacks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Success,
@@ -249,7 +251,9 @@ pub type FileId = u32;
 /// Where an event came from: file, the line its record starts on (1-based, in the decoded text),
 /// the record's position among the file's records (1-based), and which event of that record it
 /// is (a message-trace summary row lists several recipients and yields one event each).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, serde::Deserialize,
+)]
 pub struct Origin {
     pub file: FileId,
     pub record: u64,
@@ -262,29 +266,41 @@ pub struct Origin {
 /// Fields that only some later stages need (inbox-rule parameters, forwarding address, MFA method,
 /// consented permissions, message ids, folders, message status...) live in `attrs`, a small
 /// list of named values documented in docs/formats.md, rather than as one column per AuditData key.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Events serialize (`serde`) only for breachline's own spill files (`ingest::spill`): the
+/// wire form is not an output schema.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Event {
     /// When it happened, UTC.
+    #[serde(with = "exact_time")]
     pub time: DateTime<Utc>,
     pub source: Source,
     /// Lower-cased user principal name (or the actor string the log carries, lower-cased).
+    #[serde(deserialize_with = "interned::text")]
     pub user: Text,
     /// Audit operation as exported (`New-InboxRule`, `Consent to application.`), `Sign-in`, or `Message`.
+    #[serde(deserialize_with = "interned::text")]
     pub operation: Text,
     pub outcome: Outcome,
     /// Sign-in error code (AADSTS number) or other failure code, as text.
     pub error_code: Option<Text>,
     pub ip: Option<IpAddr>,
     /// Country as exported by the source (ISO 3166 alpha-2 for Entra), not from a GeoIP database.
+    #[serde(deserialize_with = "interned::option")]
     pub country: Option<Text>,
+    #[serde(deserialize_with = "interned::option")]
     pub region: Option<Text>,
+    #[serde(deserialize_with = "interned::option")]
     pub city: Option<Text>,
     /// Autonomous system number as exported (Entra sign-ins carry it).
     pub asn: Option<u32>,
+    #[serde(deserialize_with = "interned::option")]
     pub user_agent: Option<Text>,
     /// Application the user signed in to or acted through (display name, else id).
+    #[serde(deserialize_with = "interned::option")]
     pub application: Option<Text>,
     /// Client app / protocol (`Browser`, `IMAP4`, `Client=OWA;Action=ViaProxy`).
+    #[serde(deserialize_with = "interned::option")]
     pub client_app: Option<Text>,
     pub device_id: Option<Text>,
     pub session_id: Option<Text>,
@@ -297,6 +313,7 @@ pub struct Event {
     /// What the action was done to: rule name, file URL, message subject, target user...
     pub object: Option<Text>,
     /// Further named values; a name may repeat (one `message_id` per message read).
+    #[serde(deserialize_with = "interned::attrs")]
     pub attrs: Vec<(Text, Text)>,
     pub origin: Origin,
 }
@@ -398,5 +415,48 @@ impl Event {
             };
             (s, role)
         })
+    }
+}
+
+/// A time as (seconds, nanoseconds) since the Unix epoch: exact, and cheap to encode, unlike
+/// chrono's text form.
+pub mod exact_time {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        (t.timestamp(), t.timestamp_subsec_nanos()).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let (secs, nanos) = <(i64, u32)>::deserialize(d)?;
+        DateTime::from_timestamp(secs, nanos)
+            .ok_or_else(|| serde::de::Error::custom("time out of range"))
+    }
+}
+
+/// Reading events back from spill files: the values that repeat from event to event (users,
+/// operations, apps, attribute names) shared as ingest shares them, borrowed from the file's
+/// bytes until then, so that a group of events costs what it cost when first read.
+mod interned {
+    use serde::{Deserialize, Deserializer};
+
+    use super::Text;
+    use crate::normalize::text::intern;
+
+    pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
+        <&str>::deserialize(d).map(intern)
+    }
+
+    pub fn option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Text>, D::Error> {
+        <Option<&str>>::deserialize(d).map(|o| o.map(intern))
+    }
+
+    pub fn attrs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(Text, Text)>, D::Error> {
+        let pairs = <Vec<(&str, &str)>>::deserialize(d)?;
+        Ok(pairs
+            .into_iter()
+            .map(|(k, v)| (intern(k), Text::from(v)))
+            .collect())
     }
 }

@@ -76,6 +76,18 @@ pub struct AnalyzeArgs {
     /// the audit log when absent.
     #[arg(long, value_name = "DOMAIN")]
     pub tenant_domain: Vec<String>,
+
+    /// Memory the events may take (e.g. 512M, 8G). Evidence larger than this is analysed in
+    /// groups of accounts, its events spilled to disk (--work-dir); the results are the same
+    /// either way [default: half the machine's memory, or 4G where that is unknown].
+    #[arg(long, value_parser = super::values::byte_size, value_name = "SIZE")]
+    pub memory_budget: Option<u64>,
+
+    /// Where events spill when the evidence is larger than --memory-budget (a temporary folder
+    /// inside it, removed at the end) [default: the folder holding --out, else the system's
+    /// temporary folder].
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
 }
 
 impl AnalyzeArgs {
@@ -103,6 +115,16 @@ pub fn assess(
     crate::stages::in_memory(ing, ips, rules, users, tenant_domains)
 }
 
+/// Half the machine's memory (Linux), else 4 GiB.
+fn default_budget() -> u64 {
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    });
+    total.map_or(4 << 30, |kb| kb * 1024 / 2)
+}
+
 pub fn run(args: &AnalyzeArgs, cli: &Cli) -> anyhow::Result<u8> {
     let mut outputs = args.evidence.outputs();
     if let Some(dir) = &args.out {
@@ -110,9 +132,56 @@ pub fn run(args: &AnalyzeArgs, cli: &Cli) -> anyhow::Result<u8> {
     }
     report::outputs::check_no_overlap(&args.evidence.paths, &outputs)?;
     let rules = args.selection.load()?;
-    let (ing, enrichment) = args.evidence.load(cli.quiet)?;
     let users: Vec<String> = args.user.iter().map(|u| u.trim().to_lowercase()).collect();
-    let (findings, assessed) = assess(&ing, &enrichment, &rules.rules, &users, &args.tenant_domain);
+    let budget = args.memory_budget.unwrap_or_else(default_budget);
+    let size = crate::ingest::estimate(&args.evidence.paths)?;
+    let (ing, enrichment, findings, assessed, groups) = if size <= budget {
+        let (ing, enrichment) = args.evidence.load(cli.quiet)?;
+        let (findings, assessed) =
+            assess(&ing, &enrichment, &rules.rules, &users, &args.tenant_domain);
+        (ing, enrichment, findings, assessed, None)
+    } else {
+        let (geo, nets) = args.evidence.geo.open()?;
+        let work_dir = args
+            .work_dir
+            .clone()
+            .or_else(|| {
+                args.out
+                    .as_ref()
+                    .and_then(|o| std::path::absolute(o).ok())
+                    .and_then(|o| o.parent().map(PathBuf::from))
+            })
+            .unwrap_or_else(std::env::temp_dir);
+        if !cli.quiet {
+            crate::report::terminal::eprint_line(&format!(
+                    "breachline: the evidence ({} MB) is over the memory budget ({} MB): analysing it a group of accounts at a time, its events spilled to a temporary folder in {}",
+                    size.div_ceil(1 << 20),
+                    budget.div_ceil(1 << 20),
+                    work_dir.display()
+                ));
+        }
+        let run = crate::stages::partitioned::run(
+            &args.evidence.paths,
+            crate::stages::partitioned::Options {
+                ingest: args.evidence.options(cli.quiet),
+                work_dir: &work_dir,
+                budget,
+                rules: &rules.rules,
+                users: &users,
+                tenant: &args.tenant_domain,
+                geo: &geo,
+                nets: &nets,
+            },
+        )?;
+        args.evidence.write_rejects(&run.ingested)?;
+        (
+            run.ingested,
+            run.ips,
+            run.findings,
+            run.impact,
+            Some(run.groups),
+        )
+    };
     if let Some(dir) = &args.out {
         let case = report::case::Case {
             ingested: &ing,
@@ -120,6 +189,7 @@ pub fn run(args: &AnalyzeArgs, cli: &Cli) -> anyhow::Result<u8> {
             findings: &findings,
             impact: &assessed,
             command: std::env::args().collect(),
+            groups: groups.as_ref().map(|g| g as &dyn report::case::EventGroups),
         };
         report::case::write_folder(dir, &case, args.timeline_csv, |_staging| {
             if !args.no_parquet {

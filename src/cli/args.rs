@@ -75,21 +75,32 @@ impl EvidenceArgs {
     /// Ingests the evidence, writes the rejects file if asked, and says on stderr what needs
     /// attention.
     pub fn ingest(&self, quiet: bool) -> anyhow::Result<Ingested> {
-        let opts = IngestOptions {
+        let ing = ingest::ingest(&self.paths, &self.options(quiet))?;
+        self.write_rejects(&ing)?;
+        Ok(ing)
+    }
+
+    /// How to ingest, as the options say.
+    pub fn options(&self, quiet: bool) -> IngestOptions {
+        IngestOptions {
             date_order: self.date_order,
             gap: chrono::Duration::hours(i64::from(self.gap_hours)),
             progress: !quiet,
             shard: None,
-        };
-        let ing = ingest::ingest(&self.paths, &opts)?;
+            spill: None,
+        }
+    }
+
+    /// Writes `--rejects FILE`, if asked.
+    pub fn write_rejects(&self, ing: &Ingested) -> anyhow::Result<()> {
         if let Some(path) = &self.rejects {
             let mut out = crate::report::outputs::Output::open(Some(path))
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            crate::report::csv::write_all_rejects(&mut out, &ing)
+            crate::report::csv::write_all_rejects(&mut out, ing)
                 .and_then(|_| out.finish())
                 .with_context(|| format!("cannot write {}", path.display()))?;
         }
-        Ok(ing)
+        Ok(())
     }
 
     /// The files this group writes (`--rejects`), to check against the evidence.

@@ -62,6 +62,7 @@ pub fn run(args: &NormalizeArgs, cli: &Cli) -> anyhow::Result<u8> {
         gap: chrono::Duration::hours(i64::from(args.gap_hours)),
         progress: !cli.quiet,
         shard: args.shard,
+        spill: None,
     };
     let ing = ingest::ingest(&args.paths, &opts)?;
     write(&args.out, &ing)

@@ -76,3 +76,48 @@ mod tests {
         assert!("severe".parse::<Severity>().is_err());
     }
 }
+
+/// A size in bytes: a number with an optional unit, `K`, `M`, `G` or `T` (powers of 1024; a
+/// trailing `B` or `iB` is allowed), as `--memory-budget 2G` or `512MiB`.
+pub fn byte_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("expected a size such as 512M or 2G, found {s:?}"))?;
+    let unit = unit.trim().to_ascii_uppercase();
+    let unit = unit.trim_end_matches('B').trim_end_matches('I');
+    let scale: u64 = match unit {
+        "" => 1,
+        "K" => 1 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        "T" => 1 << 40,
+        _ => return Err(format!("unknown unit in {s:?}: use K, M, G or T")),
+    };
+    let bytes = number * scale as f64;
+    if !bytes.is_finite() || bytes < 1.0 || bytes > u64::MAX as f64 {
+        return Err(format!("{s:?} is not a usable size"));
+    }
+    Ok(bytes as u64)
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::byte_size;
+
+    #[test]
+    fn sizes_read_with_units() {
+        assert_eq!(byte_size("1"), Ok(1));
+        assert_eq!(byte_size("512M"), Ok(512 << 20));
+        assert_eq!(byte_size("2G"), Ok(2 << 30));
+        assert_eq!(byte_size("1.5GiB"), Ok(3 << 29));
+        assert_eq!(byte_size(" 64 kb "), Ok(64 << 10));
+        assert!(byte_size("0").is_err());
+        assert!(byte_size("ten").is_err());
+        assert!(byte_size("5X").is_err());
+    }
+}

@@ -189,27 +189,32 @@ fn key_hash(e: &Event) -> Option<u64> {
 
 /// Which events to keep: the first occurrence of each record key in (file, record) order, and
 /// per file how many kept events share their key with an earlier, different record.
+/// `files[f]` is file `f`'s events in record order (a group's share of them, on the partitioned
+/// path: records with one key and the same content have one actor, so they meet in its group).
 /// Key hashes are computed in parallel; the sequential pass looks only at 64-bit hashes and
 /// compares the real keys when two hashes meet, so a hash collision never drops a record. A
 /// key seen again on a record whose time (to the second), user, operation or result differ is
 /// not a duplicate: both are kept and counted as conflicts.
-fn first_occurrences(reads: &[FileRead]) -> (Vec<Vec<bool>>, Vec<u64>) {
-    let hashes: Vec<Vec<Option<u64>>> = reads
+pub fn first_occurrences(files: &[&[Event]]) -> (Vec<Vec<bool>>, Vec<u64>) {
+    let hashes: Vec<Vec<Option<u64>>> = files
         .iter()
-        .map(|r| r.events.par_iter().map(key_hash).collect())
+        .map(|events| events.par_iter().map(key_hash).collect())
         .collect();
-    let total: usize = reads.iter().map(|r| r.events.len()).sum();
+    let total: usize = files.iter().map(|events| events.len()).sum();
     let mut first_at: FxHashMap<u64, (u32, u32)> =
         FxHashMap::with_capacity_and_hasher(total, Default::default());
     // Records whose hash met a different key or different content: rare, compared exactly.
     let mut others: Vec<(u32, u32)> = Vec::new();
-    let mut keep: Vec<Vec<bool>> = reads.iter().map(|r| vec![true; r.events.len()]).collect();
-    let mut conflicts = vec![0u64; reads.len()];
+    let mut keep: Vec<Vec<bool>> = files
+        .iter()
+        .map(|events| vec![true; events.len()])
+        .collect();
+    let mut conflicts = vec![0u64; files.len()];
     for (f, file_hashes) in hashes.iter().enumerate() {
         for (i, h) in file_hashes.iter().enumerate() {
             let Some(h) = *h else { continue };
             let here = (f as u32, i as u32);
-            let event = |(f, i): (u32, u32)| &reads[f as usize].events[i as usize];
+            let event = |(f, i): (u32, u32)| &files[f as usize][i as usize];
             match first_at.entry(h) {
                 std::collections::hash_map::Entry::Vacant(slot) => {
                     slot.insert(here);
@@ -253,32 +258,37 @@ fn same_content(a: &Event, b: &Event) -> bool {
         && a.error_code == b.error_code
 }
 
-/// Builds the reports, removes duplicates, sorts the events and measures coverage.
-pub fn account(
-    files: Vec<EvidenceFile>,
-    skipped: Vec<Skipped>,
-    mut reads: Vec<FileRead>,
-    archive_hashes: &HashMap<String, Result<String, String>>,
-    opts: &IngestOptions,
-) -> Ingested {
-    let (keep, conflicts) = first_occurrences(&reads);
-    let now = Utc::now();
-    let mut kept_events: Vec<Vec<Event>> = Vec::with_capacity(reads.len());
-    let mut rejects: Vec<Reject> = Vec::new();
-    let mut rejects_total = 0u64;
-    let mut spills = std::collections::BTreeMap::new();
-    let mut reports = Vec::with_capacity(files.len());
-    for (((file, read), keep), conflicts) in files
-        .into_iter()
-        .zip(reads.iter_mut())
-        .zip(keep)
-        .zip(conflicts)
-    {
+/// What a file's events add up to once duplicates are out: rows parsed (at least one event
+/// kept) and duplicate (every event seen before), records sharing an id with a different one,
+/// events kept, their distinct users, first and last times, and implausible times. Sums over
+/// groups of accounts, as each event counts in its actor's group.
+#[derive(Clone, Debug, Default)]
+pub struct FileStats {
+    pub parsed: u64,
+    pub duplicates: u64,
+    pub conflicts: u64,
+    pub events: u64,
+    pub users: u64,
+    pub first: Option<DateTime<Utc>>,
+    pub last: Option<DateTime<Utc>>,
+    pub implausible: u64,
+}
+
+impl FileStats {
+    /// Of one file's events in record order, `keep[i]` saying whether `events[i]` is kept; only
+    /// those `counts` accepts (a group's own).
+    pub fn of(
+        events: &[Event],
+        keep: &[bool],
+        conflicts: u64,
+        counts: impl Fn(&Event) -> bool + Sync,
+        now: DateTime<Utc>,
+    ) -> FileStats {
         // A file's events come in record order: a row is parsed if any of its events is kept,
         // a duplicate if all of them were seen before.
         let (mut parsed, mut duplicates) = (0u64, 0u64);
         let mut row: Option<((u32, u64), bool)> = None;
-        for (e, k) in read.events.iter().zip(&keep) {
+        for (e, k) in events.iter().zip(keep).filter(|(e, _)| counts(e)) {
             let at = (e.origin.file, e.origin.record);
             if row.is_none_or(|(r, _)| r != at) {
                 match row {
@@ -297,15 +307,158 @@ pub fn account(
             Some((_, false)) => duplicates += 1,
             None => {}
         }
+        let kept = || {
+            events
+                .par_iter()
+                .zip(keep.par_iter())
+                .filter(|(e, k)| **k && counts(e))
+                .map(|(e, _)| e)
+        };
+        let users: FxHashSet<&str> = kept().map(|e| &*e.user).collect();
+        FileStats {
+            parsed,
+            duplicates,
+            conflicts,
+            events: kept().count() as u64,
+            users: users.len() as u64,
+            first: kept().map(|e| e.time).min(),
+            last: kept().map(|e| e.time).max(),
+            implausible: kept().filter(|e| !plausible(e.time, now)).count() as u64,
+        }
+    }
+
+    /// Adds another group's share of the same file.
+    pub fn add(&mut self, other: &FileStats) {
+        self.parsed += other.parsed;
+        self.duplicates += other.duplicates;
+        self.conflicts += other.conflicts;
+        self.events += other.events;
+        self.users += other.users;
+        self.first = self.first.into_iter().chain(other.first).min();
+        self.last = self.last.into_iter().chain(other.last).max();
+        self.implausible += other.implausible;
+    }
+}
+
+/// Everything read, before accounting: the files found, what was skipped, each file's read,
+/// and the archives' hashes.
+pub struct ReadAll {
+    pub files: Vec<EvidenceFile>,
+    pub skipped: Vec<Skipped>,
+    pub reads: Vec<FileRead>,
+    pub archive_hashes: HashMap<String, Result<String, String>>,
+}
+
+/// Builds the reports, removes duplicates, sorts the events and measures coverage.
+pub fn account(all: ReadAll, opts: &IngestOptions) -> Ingested {
+    let ReadAll {
+        files,
+        skipped,
+        mut reads,
+        archive_hashes,
+    } = all;
+    let (keep, conflicts) = {
+        let lists: Vec<&[Event]> = reads.iter().map(|r| r.events.as_slice()).collect();
+        first_occurrences(&lists)
+    };
+    let now = Utc::now();
+    let mut stats = Vec::with_capacity(reads.len());
+    let mut kept_events: Vec<Vec<Event>> = Vec::with_capacity(reads.len());
+    for ((read, keep), conflicts) in reads.iter_mut().zip(keep).zip(conflicts) {
+        stats.push(FileStats::of(&read.events, &keep, conflicts, |_| true, now));
         let mut flags = keep.iter();
         read.events
             .retain(|_| flags.next().copied().unwrap_or(true));
-        let users: FxHashSet<&str> = read.events.par_iter().map(|e| &*e.user).collect();
-        let users = users.len() as u64;
-        let first = read.events.par_iter().map(|e| e.time).min();
-        let last = read.events.par_iter().map(|e| e.time).max();
-        let kept = read.events.len() as u64;
         kept_events.push(std::mem::take(&mut read.events));
+    }
+    let paths: Vec<String> = files.iter().map(|f| f.display.clone()).collect();
+    let (maps, cited) = cite_maps(&reads, &paths);
+    for (map, events) in maps.iter().zip(kept_events.iter_mut()) {
+        if map.is_empty() {
+            continue;
+        }
+        for e in events.iter_mut() {
+            if let Some(id) = map.get(e.origin.file as usize) {
+                e.origin.file = *id;
+            }
+        }
+    }
+    let t0 = std::time::Instant::now();
+    let mut events = concat_largest_first(kept_events);
+    sort_events(&mut events);
+    let t1 = std::time::Instant::now();
+    let coverage = coverage(&events, opts.gap);
+    if crate::timing::enabled() {
+        eprintln!(
+            "timing: concat+sort {:.2?}, coverage {:.2?}",
+            t1 - t0,
+            t1.elapsed()
+        );
+    }
+    let span = EventSpan::of(&events);
+    let mut ing = reports(
+        ReadAll {
+            files,
+            skipped,
+            reads,
+            archive_hashes,
+        },
+        stats,
+        &cited,
+        coverage,
+        span,
+    );
+    ing.events = events;
+    ing
+}
+
+/// How many events there are and the earliest and latest time among them (what the reports
+/// say of the whole evidence, whether or not the events are held in memory).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventSpan {
+    pub events: usize,
+    pub first: Option<DateTime<Utc>>,
+    pub last: Option<DateTime<Utc>>,
+}
+
+impl EventSpan {
+    /// Of events sorted by time.
+    pub fn of(events: &[Event]) -> EventSpan {
+        EventSpan {
+            events: events.len(),
+            first: events.first().map(|e| e.time),
+            last: events.last().map(|e| e.time),
+        }
+    }
+
+    /// Adds another group's events (counted once each).
+    pub fn add(&mut self, other: &EventSpan) {
+        self.events += other.events;
+        self.first = self.first.into_iter().chain(other.first).min();
+        self.last = self.last.into_iter().chain(other.last).max();
+    }
+}
+
+/// The ingest result without events: every file's report from its read and the stats of its
+/// events, the cited exports' reports after them, and the coverage measured.
+pub fn reports(
+    all: ReadAll,
+    stats: Vec<FileStats>,
+    cited: &[String],
+    coverage: Coverage,
+    span: EventSpan,
+) -> Ingested {
+    let ReadAll {
+        files,
+        skipped,
+        mut reads,
+        archive_hashes,
+    } = all;
+    let mut rejects: Vec<Reject> = Vec::new();
+    let mut rejects_total = 0u64;
+    let mut spills = std::collections::BTreeMap::new();
+    let mut reports = Vec::with_capacity(files.len() + cited.len());
+    for ((file, read), stats) in files.into_iter().zip(reads.iter_mut()).zip(stats) {
         let rejected = read.rejected.max(read.rejects.len() as u64);
         rejects_total += rejected;
         if let Some(spill) = read.spill.take() {
@@ -324,9 +477,7 @@ pub fn account(
         if let Some(note) = &file.note {
             warnings.insert(0, note.clone());
         }
-        let implausible = kept_events.last().map_or(0, |evs: &Vec<Event>| {
-            evs.iter().filter(|e| !plausible(e.time, now)).count()
-        });
+        let implausible = stats.implausible;
         if implausible > 0 {
             warnings.push(format!(
                 "{implausible} events have implausible times (before {} or more than a day after the run): kept in the timeline, left out of coverage and gaps; check the export's date format and time zone",
@@ -340,6 +491,7 @@ pub fn account(
                 }
             }
         }
+        let conflicts = stats.conflicts;
         if conflicts > 0 {
             warnings.push(format!(
                 "{conflicts} record{} share{} an id with an earlier record whose time, user, operation or result differ; both were kept",
@@ -362,35 +514,24 @@ pub fn account(
             bytes: file.size,
             sha256,
             rows: read.rows,
-            parsed,
-            duplicates,
+            parsed: stats.parsed,
+            duplicates: stats.duplicates,
             conflicts,
             rejected,
-            events: kept,
-            first,
-            last,
-            users,
+            events: stats.events,
+            first: stats.first,
+            last: stats.last,
+            users: stats.users,
             warnings,
             error: read.error.take(),
         });
     }
-    cite_raw_exports(&reads, &mut kept_events, &mut reports);
-    let t0 = std::time::Instant::now();
-    let mut events = concat_largest_first(kept_events);
-    sort_events(&mut events);
-    let t1 = std::time::Instant::now();
-    let coverage = coverage(&events, opts.gap);
-    if crate::timing::enabled() {
-        eprintln!(
-            "timing: concat+sort {:.2?}, coverage {:.2?}",
-            t1 - t0,
-            t1.elapsed()
-        );
-    }
+    reports.extend(cited.iter().map(|p| FileReport::cited(p)));
     Ingested {
         files: reports,
         skipped,
-        events,
+        events: Vec::new(),
+        span,
         rejects,
         rejects_total,
         spills,
@@ -400,33 +541,34 @@ pub fn account(
 
 /// Events read back from a breachline `timeline.parquet` cite the raw exports they were first
 /// read from: their `origin.file` indexes the read's `cited` list until here, and becomes the id
-/// of that export's report: a file read in this run too, else a `cited` report added at the end.
-fn cite_raw_exports(reads: &[FileRead], kept: &mut [Vec<Event>], reports: &mut Vec<FileReport>) {
-    let mut ids: HashMap<String, crate::model::FileId> = reports
+/// of that export's report: a file read in this run too (`paths`, the reports' paths in order),
+/// else a `cited` report added after them. Per read, the map from its cited list to file ids
+/// (empty for a raw export), and the paths of the cited reports to add.
+pub fn cite_maps(
+    reads: &[FileRead],
+    paths: &[String],
+) -> (Vec<Vec<crate::model::FileId>>, Vec<String>) {
+    let mut ids: HashMap<String, crate::model::FileId> = paths
         .iter()
         .enumerate()
-        .map(|(i, r)| (r.path.clone(), i as crate::model::FileId))
+        .map(|(i, p)| (p.clone(), i as crate::model::FileId))
         .collect();
-    for (read, events) in reads.iter().zip(kept.iter_mut()) {
-        if read.cited.is_empty() {
-            continue;
-        }
-        let map: Vec<crate::model::FileId> = read
-            .cited
-            .iter()
-            .map(|path| {
-                *ids.entry(path.clone()).or_insert_with(|| {
-                    reports.push(FileReport::cited(path));
-                    (reports.len() - 1) as crate::model::FileId
+    let mut added = Vec::new();
+    let maps = reads
+        .iter()
+        .map(|read| {
+            read.cited
+                .iter()
+                .map(|path| {
+                    *ids.entry(path.clone()).or_insert_with(|| {
+                        added.push(path.clone());
+                        (paths.len() + added.len() - 1) as crate::model::FileId
+                    })
                 })
-            })
-            .collect();
-        for e in events.iter_mut() {
-            if let Some(id) = map.get(e.origin.file as usize) {
-                e.origin.file = *id;
-            }
-        }
-    }
+                .collect()
+        })
+        .collect();
+    (maps, added)
 }
 
 impl FileReport {
@@ -537,106 +679,164 @@ impl Span {
     }
 }
 
-/// Time covered per source and per user; `events` must be sorted by time. Chunks of the sorted
-/// events are measured in parallel and merged in order.
+/// Time covered per source and per user; `events` must be sorted by time.
 pub fn coverage(events: &[Event], gap: chrono::Duration) -> Coverage {
-    let now = Utc::now();
-    type Chunk<'a> = (
-        FxHashMap<(&'a str, Source), Span>,
-        Vec<Option<Span>>,
-        Vec<Vec<Gap>>,
-    );
-    let chunks: Vec<Chunk> = events
-        .par_chunks(64 * 1024)
-        .map(|chunk| {
-            let mut users: FxHashMap<(&str, Source), Span> = FxHashMap::default();
-            let mut sources: Vec<Option<Span>> = vec![None; Source::ALL.len()];
-            let mut gaps: Vec<Vec<Gap>> = vec![Vec::new(); Source::ALL.len()];
-            for e in chunk.iter().filter(|e| plausible(e.time, now)) {
-                users
-                    .entry((&*e.user, e.source))
-                    .and_modify(|s| s.push(e.time))
-                    .or_insert_with(|| Span::new(e.time));
-                let i = e.source as usize;
-                match &mut sources[i] {
-                    Some(s) => {
-                        if e.time - s.last > gap {
-                            gaps[i].push(Gap {
-                                from: s.last,
-                                to: e.time,
-                                hours: (e.time - s.last).num_hours(),
-                            });
-                        }
-                        s.push(e.time);
-                    }
-                    None => sources[i] = Some(Span::new(e.time)),
-                }
-            }
-            (users, sources, gaps)
-        })
-        .collect();
-    let mut per_user: FxHashMap<(&str, Source), Span> = FxHashMap::default();
-    let mut per_source: Vec<Option<Span>> = vec![None; Source::ALL.len()];
-    let mut source_gaps: Vec<Vec<Gap>> = vec![Vec::new(); Source::ALL.len()];
-    for (users, sources, gaps) in chunks {
-        for (key, span) in users {
-            per_user
-                .entry(key)
-                .and_modify(|s| s.then(&span))
-                .or_insert(span);
-        }
-        for (i, span) in sources.into_iter().enumerate() {
-            let Some(span) = span else { continue };
-            match &mut per_source[i] {
-                Some(s) => {
-                    if span.first - s.last > gap {
-                        source_gaps[i].push(Gap {
-                            from: s.last,
-                            to: span.first,
-                            hours: (span.first - s.last).num_hours(),
-                        });
-                    }
-                    s.then(&span);
-                }
-                None => per_source[i] = Some(span),
-            }
-            source_gaps[i].extend(gaps[i].iter().cloned());
+    let mut parts = CoverageParts::new(gap);
+    parts.add(events, |_| true);
+    parts.finish()
+}
+
+/// Coverage measured a group of accounts at a time (each event in its actor's group), then
+/// finished: the same result as [`coverage`] over every event at once. A source's gaps are found
+/// from the first and last time in each stretch of `gap` length: two times in one stretch are
+/// never further apart than the threshold, so only the times either side of empty stretches
+/// matter, and those are few.
+/// Per stretch of time (its index from the epoch), the first and last time in it.
+type Stretches = std::collections::BTreeMap<i64, (DateTime<Utc>, DateTime<Utc>)>;
+
+#[derive(Clone)]
+pub struct CoverageParts {
+    gap: chrono::Duration,
+    users: Vec<((Text, Source), Span)>,
+    /// Per source: events, and per stretch of `gap` length (its index from the epoch), the
+    /// first and last time in it.
+    sources: Vec<(u64, Stretches)>,
+}
+
+impl CoverageParts {
+    pub fn new(gap: chrono::Duration) -> CoverageParts {
+        CoverageParts {
+            gap,
+            users: Vec::new(),
+            sources: vec![(0, Stretches::new()); Source::ALL.len()],
         }
     }
-    let sources = Source::ALL
-        .iter()
-        .zip(per_source)
-        .zip(source_gaps)
-        .filter_map(|((source, span), gaps)| {
-            span.map(|s| SourceCoverage {
-                source: *source,
+
+    fn stretch(&self, t: DateTime<Utc>) -> i64 {
+        let width = self.gap.num_nanoseconds().unwrap_or(i64::MAX).max(1);
+        t.timestamp_nanos_opt().unwrap_or(0).div_euclid(width)
+    }
+
+    /// Measures the events `counts` accepts, sorted by time; their users are not in an earlier
+    /// group. Chunks are measured in parallel and merged in order.
+    pub fn add(&mut self, events: &[Event], counts: impl Fn(&Event) -> bool + Sync) {
+        let now = Utc::now();
+        type Chunk<'a> = (FxHashMap<(&'a str, Source), Span>, Vec<(u64, Stretches)>);
+        let this = &*self;
+        let chunks: Vec<Chunk> = events
+            .par_chunks(64 * 1024)
+            .map(|chunk| {
+                let mut users: FxHashMap<(&str, Source), Span> = FxHashMap::default();
+                let mut sources: Vec<(u64, Stretches)> =
+                    vec![(0, Stretches::new()); Source::ALL.len()];
+                for e in chunk.iter().filter(|e| plausible(e.time, now) && counts(e)) {
+                    users
+                        .entry((&*e.user, e.source))
+                        .and_modify(|s| s.push(e.time))
+                        .or_insert_with(|| Span::new(e.time));
+                    let (n, stretches) = &mut sources[e.source as usize];
+                    *n += 1;
+                    stretches
+                        .entry(this.stretch(e.time))
+                        .and_modify(|(_, last)| *last = e.time)
+                        .or_insert((e.time, e.time));
+                }
+                (users, sources)
+            })
+            .collect();
+        let mut per_user: FxHashMap<(&str, Source), Span> = FxHashMap::default();
+        for (users, sources) in chunks {
+            for (key, span) in users {
+                per_user
+                    .entry(key)
+                    .and_modify(|s| s.then(&span))
+                    .or_insert(span);
+            }
+            for ((n, stretches), (total, all)) in sources.into_iter().zip(self.sources.iter_mut()) {
+                *total += n;
+                for (k, (first, last)) in stretches {
+                    all.entry(k)
+                        .and_modify(|(a, b)| {
+                            *a = (*a).min(first);
+                            *b = (*b).max(last);
+                        })
+                        .or_insert((first, last));
+                }
+            }
+        }
+        self.users.extend(
+            per_user
+                .into_iter()
+                .map(|((user, source), span)| ((Text::from(user), source), span)),
+        );
+    }
+
+    /// Adds another group's measure (its users not in this one).
+    pub fn merge(&mut self, other: CoverageParts) {
+        self.users.extend(other.users);
+        for ((total, all), (n, stretches)) in self.sources.iter_mut().zip(other.sources) {
+            *total += n;
+            for (k, (first, last)) in stretches {
+                all.entry(k)
+                    .and_modify(|(a, b)| {
+                        *a = (*a).min(first);
+                        *b = (*b).max(last);
+                    })
+                    .or_insert((first, last));
+            }
+        }
+    }
+
+    pub fn finish(self) -> Coverage {
+        let gap = self.gap;
+        let sources = Source::ALL
+            .iter()
+            .zip(self.sources)
+            .filter(|(_, (n, _))| *n > 0)
+            .filter_map(|(source, (events, stretches))| {
+                let first = stretches.values().next()?.0;
+                let mut last = first;
+                let mut gaps = Vec::new();
+                for (a, b) in stretches.into_values() {
+                    if a - last > gap {
+                        gaps.push(Gap {
+                            from: last,
+                            to: a,
+                            hours: (a - last).num_hours(),
+                        });
+                    }
+                    last = b;
+                }
+                Some(SourceCoverage {
+                    source: *source,
+                    events,
+                    first,
+                    last,
+                    gaps,
+                })
+            })
+            .collect();
+        let mut per_user = self.users;
+        per_user.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut users: Vec<UserCoverage> = Vec::new();
+        for ((user, source), s) in per_user {
+            let entry = UserSourceCoverage {
+                source,
                 events: s.events,
                 first: s.first,
                 last: s.last,
-                gaps,
-            })
-        })
-        .collect();
-    let mut per_user: Vec<((&str, Source), Span)> = per_user.into_iter().collect();
-    per_user.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut users: Vec<UserCoverage> = Vec::new();
-    for ((user, source), s) in per_user {
-        let entry = UserSourceCoverage {
-            source,
-            events: s.events,
-            first: s.first,
-            last: s.last,
-            longest_gap_hours: s.longest_gap.num_hours(),
-        };
-        match users.last_mut() {
-            Some(u) if &*u.user == user => u.sources.push(entry),
-            _ => users.push(UserCoverage {
-                user: Text::from(user),
-                sources: vec![entry],
-            }),
+                longest_gap_hours: s.longest_gap.num_hours(),
+            };
+            match users.last_mut() {
+                Some(u) if u.user == user => u.sources.push(entry),
+                _ => users.push(UserCoverage {
+                    user,
+                    sources: vec![entry],
+                }),
+            }
         }
+        Coverage { sources, users }
     }
-    Coverage { sources, users }
 }
 
 #[cfg(test)]

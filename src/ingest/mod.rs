@@ -8,6 +8,7 @@ pub mod discover;
 pub mod framing;
 pub mod read;
 pub mod source;
+pub mod spill;
 
 use std::path::PathBuf;
 
@@ -45,6 +46,9 @@ pub struct IngestOptions {
     /// `(i, n)`: read only the files whose place in the walk's order is `i` modulo `n`, and
     /// list what was skipped only when `i` is 0 (`normalize --shard`, docs/stages.md).
     pub shard: Option<(usize, usize)>,
+    /// Events go to these spill files as they are decoded instead of into memory
+    /// (`analyze --memory-budget`; `Ingested::events` is then empty).
+    pub spill: Option<std::sync::Arc<spill::Spill>>,
 }
 
 impl Default for IngestOptions {
@@ -54,6 +58,7 @@ impl Default for IngestOptions {
             gap: chrono::Duration::hours(24),
             progress: false,
             shard: None,
+            spill: None,
         }
     }
 }
@@ -91,8 +96,11 @@ impl Reject {
 pub struct Ingested {
     pub files: Vec<FileReport>,
     pub skipped: Vec<Skipped>,
-    /// Deduplicated events sorted by (time, file, record, part): a total order.
+    /// Deduplicated events sorted by (time, file, record, part): a total order. On the
+    /// partitioned path (`analyze --memory-budget`) only the flagged accounts' events are here.
     pub events: Vec<Event>,
+    /// How many events there are in all, first and last times.
+    pub span: accounting::EventSpan,
     /// Rejected rows, at most [`read::REJECTS_KEPT`] per file (in file, then record order);
     /// `rejects_total` counts them all and the rest are in `spills`.
     pub rejects: Vec<Reject>,
@@ -178,7 +186,7 @@ impl Ingested {
                 cited: f.status == FileStatus::Cited,
             }),
             &read,
-            self.events.len(),
+            self.span.events,
         )
     }
 }
@@ -235,6 +243,32 @@ impl EvidenceRead {
 
 /// Reads every evidence file under `paths`.
 pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, IngestError> {
+    let started = std::time::Instant::now();
+    let all = read_all(paths, opts)?;
+    let read_done = started.elapsed();
+    let ingested = accounting::account(all, opts);
+    if crate::timing::enabled() {
+        eprintln!(
+            "timing: read+decode {:.2?}, accounting {:.2?}",
+            read_done,
+            started.elapsed() - read_done
+        );
+    }
+    Ok(ingested)
+}
+
+/// The bytes of evidence under `paths` (what the events would take in memory, roughly).
+pub fn estimate(paths: &[PathBuf]) -> Result<u64, IngestError> {
+    let (files, _) = discover::discover(paths)?;
+    Ok(files.iter().map(|f| f.size).sum())
+}
+
+/// Finds and reads every evidence file under `paths`, before accounting (with a spill in
+/// `opts`, the events go to its files).
+pub fn read_all(
+    paths: &[PathBuf],
+    opts: &IngestOptions,
+) -> Result<accounting::ReadAll, IngestError> {
     let (mut files, mut skipped) = discover::discover(paths)?;
     if let Some((i, n)) = opts.shard {
         let n = n.max(1);
@@ -250,25 +284,28 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Inges
     let total: u64 = files.iter().map(|f| f.size).sum();
     let bar = progress_bar(opts.progress, total);
     let archive_hashes = accounting::archive_hashes(&files);
-    let started = std::time::Instant::now();
     let reads: Vec<read::FileRead> = files
         .par_iter()
         .enumerate()
-        .map(|(i, f)| read::read_file(i as FileId, f, opts, bar.clone()))
+        .map(|(i, f)| {
+            let mut read = read::read_file(i as FileId, f, opts, bar.clone());
+            // Events a file hands over whole (a breachline Parquet file) spill here.
+            if let Some(spill) = opts.spill.as_ref().filter(|_| !read.events.is_empty()) {
+                spill.write(i as FileId, &read.events, &[]);
+                read.events = Vec::new();
+            }
+            read
+        })
         .collect();
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let read_done = started.elapsed();
-    let ingested = accounting::account(files, skipped, reads, &archive_hashes, opts);
-    if crate::timing::enabled() {
-        eprintln!(
-            "timing: read+decode {:.2?}, accounting {:.2?}",
-            read_done,
-            started.elapsed() - read_done
-        );
-    }
-    Ok(ingested)
+    Ok(accounting::ReadAll {
+        files,
+        skipped,
+        reads,
+        archive_hashes,
+    })
 }
 
 fn progress_bar(wanted: bool, total: u64) -> Option<indicatif::ProgressBar> {

@@ -45,7 +45,13 @@ pub struct FileRead {
     /// For a breachline `timeline.parquet` read back: the raw exports its events cite, which
     /// their `origin.file` indexes until accounting gives them file ids.
     pub cited: Vec<String>,
+    /// With a spill (`IngestOptions::spill`): the events went to the spill files, not
+    /// `events`, and ambiguous dates are to be read day-first when this is set.
+    pub day_first: bool,
 }
+
+/// Events a file holds in memory before they go to the spill files, when there are any.
+const SPILL_CHUNK: usize = 8192;
 
 /// Rejected rows kept in memory per file (listed by `inspect --json`, the HTML report); the rest
 /// stream to a temporary file and reach `--rejects` and rejects.csv, and every one is counted.
@@ -241,14 +247,7 @@ pub fn read_raw(
             frame(raw, &file_name, &plan_tx, &batch_tx, &recycle_rx, &mut end);
             end
         });
-        let outputs = decode_all(
-            id,
-            display,
-            opts.date_order,
-            &plan_rx,
-            batch_rx,
-            &recycle_tx,
-        );
+        let outputs = decode_all(id, display, opts, &plan_rx, batch_rx, &recycle_tx);
         let end = reader.join().unwrap_or_else(|_| ReaderEnd {
             error: Some("internal error: the reader thread panicked".into()),
             ..ReaderEnd::default()
@@ -268,6 +267,7 @@ pub fn read_raw(
         spill: None,
         warnings: end.warnings,
         cited: Vec::new(),
+        day_first: false,
     };
     if read.variant.is_none() {
         // Nothing was recognised: no row of the file is accounted as a row of an export.
@@ -293,6 +293,7 @@ impl FileRead {
             spill: None,
             warnings: Vec::new(),
             cited: Vec::new(),
+            day_first: false,
         }
     }
 }
@@ -760,7 +761,7 @@ struct Decoded {
 fn decode_all(
     id: FileId,
     path: &str,
-    order: DateOrder,
+    opts: &IngestOptions,
     plan_rx: &Receiver<Arc<Plan>>,
     batches: Receiver<Batch>,
     recycle: &SyncSender<CsvRows>,
@@ -770,11 +771,18 @@ fn decode_all(
         for _ in batches.iter() {}
         return None;
     };
-    let sink = std::sync::Mutex::new(FileSink::new(id, path, plan.detected.variant));
+    let order = opts.date_order;
+    let mut sink = FileSink::new(id, path, plan.detected.variant);
+    sink.spill = opts.spill.clone();
+    let sink = std::sync::Mutex::new(sink);
     batches.into_iter().par_bridge().for_each(|batch| {
         let decoded = decode_batch(id, order, &plan, batch, recycle);
-        if let Ok(mut sink) = sink.lock() {
-            sink.take(decoded);
+        let full = sink
+            .lock()
+            .ok()
+            .and_then(|mut sink| sink.take_or_spill(decoded));
+        if let (Some((events, alternatives)), Some(spill)) = (full, &opts.spill) {
+            spill.write(id, &events, &alternatives);
         }
     });
     let mut sink = match sink.into_inner() {
@@ -799,6 +807,10 @@ struct FileSink {
     month_first: u64,
     notes: BTreeMap<Note, u64>,
     rejects: RejectSink,
+    /// Where events go once [`SPILL_CHUNK`] of them are held, if anywhere.
+    spill: Option<Arc<super::spill::Spill>>,
+    /// Ambiguous dates among the events already spilled.
+    spilled_alternatives: usize,
 }
 
 impl FileSink {
@@ -815,7 +827,34 @@ impl FileSink {
             month_first: 0,
             notes: BTreeMap::new(),
             rejects: RejectSink::default(),
+            spill: None,
+            spilled_alternatives: 0,
         }
+    }
+
+    /// The events held and their ambiguous dates' day-first times, taken out to be spilled
+    /// (outside the sink's lock, so that decoding threads do not wait on the encoding).
+    fn take_held(&mut self) -> (Vec<Event>, Vec<Option<DateTime<Utc>>>) {
+        let mut alternatives = vec![None; self.events.len()];
+        self.spilled_alternatives += self.alternatives.len();
+        for (i, t) in self.alternatives.drain(..) {
+            alternatives[i] = Some(t);
+        }
+        (std::mem::take(&mut self.events), alternatives)
+    }
+
+    /// Writes the events held to the spill files, if there are any.
+    fn spill_held(&mut self) {
+        if let Some(spill) = self.spill.clone() {
+            let (events, alternatives) = self.take_held();
+            spill.write(self.id, &events, &alternatives);
+        }
+    }
+
+    /// Takes a batch; with a spill, returns the events to spill once enough are held.
+    fn take_or_spill(&mut self, d: Decoded) -> Option<(Vec<Event>, Vec<Option<DateTime<Utc>>>)> {
+        self.take(d);
+        (self.spill.is_some() && self.events.len() >= SPILL_CHUNK).then(|| self.take_held())
     }
 
     fn take(&mut self, d: Decoded) {
@@ -851,9 +890,10 @@ impl FileSink {
     }
 
     /// Settles day/month order for the file and hands everything to `read`.
-    fn finish(self, order: DateOrder, read: &mut FileRead) {
+    fn finish(mut self, order: DateOrder, read: &mut FileRead) {
         let (day_first, month_first) = (self.day_first, self.month_first);
-        let ambiguous = self.alternatives.len();
+        let ambiguous = self.alternatives.len() + self.spilled_alternatives;
+        self.spill_held();
         let use_day_first = order == DateOrder::Auto && day_first > 0 && month_first == 0;
         if order == DateOrder::Auto {
             if day_first > 0 && month_first > 0 {
@@ -868,6 +908,7 @@ impl FileSink {
                 read.warnings.push("culture-formatted dates read as day/month/year (the file has days above 12 in the first position)".into());
             }
         }
+        read.day_first = use_day_first;
         let mut events = self.events;
         if use_day_first {
             for (i, alt) in self.alternatives {

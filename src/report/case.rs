@@ -187,6 +187,29 @@ pub struct Case<'a> {
     pub impact: &'a Impact,
     /// The command line, for the record.
     pub command: Vec<String>,
+    /// Where the timelines come from when the events are not all in `ingested` (the
+    /// partitioned path: `ingested.events` then holds only what the reports show).
+    pub groups: Option<&'a dyn EventGroups>,
+}
+
+/// What [`EventGroups::each_group`] calls with a group: its events and whose timelines it holds.
+pub type GroupFn<'f> =
+    dyn FnMut(&[crate::model::Event], &dyn Fn(&str) -> bool) -> io::Result<()> + 'f;
+
+/// The events, a group of accounts at a time, groups in the order of their accounts' names.
+pub trait EventGroups {
+    /// Calls `f` with each group's events (sorted by time and origin) and a test of whether an
+    /// account's timeline is this group's (its events may hold others' copies).
+    fn each_group(&self, f: &mut GroupFn) -> io::Result<()>;
+}
+
+/// Every event at hand: one group that holds every timeline.
+pub struct AllEvents<'a>(pub &'a [crate::model::Event]);
+
+impl EventGroups for AllEvents<'_> {
+    fn each_group(&self, f: &mut GroupFn) -> io::Result<()> {
+        f(self.0, &|_| true)
+    }
 }
 
 /// The files `analyze --out DIR` writes, in the order they are written.
@@ -320,19 +343,26 @@ pub fn write_files(dir: &Path, case: &Case, timeline_csv: TimelineCsv) -> io::Re
             }
             _ => None,
         };
-        let timelines = match users {
-            // No flagged account: a header-only file (an empty filter would keep everyone).
-            Some(u) if u.is_empty() => Vec::new(),
-            users => crate::timeline::build(
-                &ing.events,
-                &crate::timeline::Filter {
-                    users: users.unwrap_or_default(),
-                    ..crate::timeline::Filter::default()
-                },
-            ),
+        let filter = crate::timeline::Filter {
+            users: users.clone().unwrap_or_default(),
+            ..crate::timeline::Filter::default()
         };
         let mut out = AtomicFile::create(&dir.join("timeline.csv"))?;
-        super::csv::write_timeline(&mut out, &timelines, &files, case.ips)?;
+        {
+            let mut w = super::csv::timeline_writer(&mut out)?;
+            let all = AllEvents(&ing.events);
+            // No flagged account: a header-only file (an empty filter would keep everyone).
+            if users.is_none_or(|u| !u.is_empty()) {
+                case.groups
+                    .unwrap_or(&all)
+                    .each_group(&mut |events, owns| {
+                        let mut timelines = crate::timeline::build(events, &filter);
+                        timelines.retain(|t| owns(&t.user));
+                        super::csv::write_timeline_rows(&mut w, &timelines, &files, case.ips)
+                    })?;
+            }
+            w.flush()?;
+        }
         out.commit()?;
     }
     let t = crate::timing::lap("write timeline.csv", t);

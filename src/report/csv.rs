@@ -51,8 +51,26 @@ pub fn write_timeline(
     files: &[String],
     ips: &Enrichment,
 ) -> io::Result<()> {
+    let mut w = timeline_writer(out)?;
+    write_timeline_rows(&mut w, timelines, files, ips)?;
+    w.flush()?;
+    Ok(())
+}
+
+/// A timeline CSV writer, its header written.
+pub fn timeline_writer<W: Write>(out: W) -> io::Result<csv::Writer<W>> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(TIMELINE_COLUMNS)?;
+    Ok(w)
+}
+
+/// Writes the timelines' rows (after the header, or after other timelines' rows).
+pub fn write_timeline_rows<W: Write>(
+    w: &mut csv::Writer<W>,
+    timelines: &[UserTimeline],
+    files: &[String],
+    ips: &Enrichment,
+) -> io::Result<()> {
     for t in timelines {
         for e in &t.events {
             let row = timeline_row(&t.user, e, files, ips);
@@ -65,7 +83,6 @@ pub fn write_timeline(
             )?;
         }
     }
-    w.flush()?;
     Ok(())
 }
 

@@ -166,7 +166,7 @@ pub fn write(out: &mut dyn Write, case: &Case) -> io::Result<()> {
 /// The whole page as text.
 pub fn render(case: &Case) -> String {
     let ing = case.ingested;
-    let origin = ing.events.iter().map(|e| e.time).min().unwrap_or_default();
+    let origin = ing.span.first.unwrap_or_default();
     let mut page = Page {
         html: String::with_capacity(1 << 20),
         strings: Strings::default(),
@@ -237,9 +237,7 @@ fn summary(page: &mut Page, case: &Case, compromised: &[&UserImpact]) {
     }
     let to_notify: usize = compromised.iter().map(|u| u.recipients.to_notify()).sum();
     let external: usize = compromised.iter().map(|u| u.recipients.external()).sum();
-    let first = ing.events.iter().map(|e| e.time).min();
-    let last = ing.events.iter().map(|e| e.time).max();
-    let span = match (first, last) {
+    let span = match (ing.span.first, ing.span.last) {
         (Some(a), Some(b)) => format!("{} to {}", time::format(&a), time::format(&b)),
         _ => "no events".to_string(),
     };
@@ -254,7 +252,7 @@ fn summary(page: &mut Page, case: &Case, compromised: &[&UserImpact]) {
          <div class=\"card\"><b>{to_notify}</b>recipients to notify<small>{external} external</small></div></div>\n",
         domains = esc(&impact.tenant_domains.join(", ")),
         files = ing.evidence_read().files,
-        events = ing.events.len(),
+        events = ing.span.events,
         users = ing.coverage.users.len(),
         c = compromised.len(),
         c_cls = if compromised.is_empty() { "" } else { "bad" },

@@ -53,14 +53,13 @@ pub fn render(case: &Case) -> String {
     let impact = case.impact;
     let mut out = String::new();
     out.push_str("# breachline case report\n\n");
-    let first = ing.events.iter().map(|e| e.time).min();
-    let last = ing.events.iter().map(|e| e.time).max();
+    let (first, last) = (ing.span.first, ing.span.last);
     let _ = writeln!(
         out,
         "Tenant: {}. Evidence: {} files, {} events, {} user ids, {} to {} (UTC).\n",
         cell(&impact.tenant_domains.join(", ")),
         ing.evidence_read().files,
-        ing.events.len(),
+        ing.span.events,
         ing.coverage.users.len(),
         first.map(|t| time::format(&t)).unwrap_or_default(),
         last.map(|t| time::format(&t)).unwrap_or_default(),

@@ -222,48 +222,133 @@ pub fn write_timeline(
     files: &[String],
     ips: &Enrichment,
 ) -> Result<u64, ParquetError> {
-    let file = std::fs::File::create(path).map_err(|e| error(path, e))?;
-    let schema = frame(&[], files, ips)
-        .map_err(|e| error(path, e))?
-        .schema()
-        .clone();
-    let mut writer = ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Zstd(None))
-        .batched(&schema)
-        .map_err(|e| error(path, e))?;
+    let mut out = TimelineParquet::create(path, files, ips)?;
     let rows: Vec<(&str, &Event)> = timelines
         .iter()
         .flat_map(|t| t.events.iter().map(move |e| (&*t.user, *e)))
         .collect();
-    if rows.is_empty() {
-        let df = frame(&[], files, ips).map_err(|e| error(path, e))?;
-        writer.write_batch(&df).map_err(|e| error(path, e))?;
-    }
-    // Row groups are built a few at a time in parallel and written in order: the same file
-    // whatever the number of threads.
-    let in_flight = BATCH_ROWS * rayon::current_num_threads().clamp(1, 8);
-    let (mut building, mut writing) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
-    for chunk in rows.chunks(in_flight) {
-        use rayon::prelude::*;
-        let t = std::time::Instant::now();
-        let frames: Vec<PolarsResult<DataFrame>> = chunk
-            .par_chunks(BATCH_ROWS)
-            .map(|batch| frame(batch, files, ips))
-            .collect();
-        building += t.elapsed();
-        let t = std::time::Instant::now();
-        for df in frames {
-            let df = df.map_err(|e| error(path, e))?;
-            writer.write_batch(&df).map_err(|e| error(path, e))?;
-        }
-        writing += t.elapsed();
-    }
-    writer.finish().map_err(|e| error(path, e))?;
-    if crate::timing::enabled() {
-        eprintln!("timing: timeline.parquet: columns built {building:.2?}, encoded and written {writing:.2?}");
-    }
-    Ok(rows.len() as u64)
+    out.push(&rows)?;
+    out.finish()
 }
+
+/// A `timeline.parquet` being written, rows pushed in order a run at a time (a group of
+/// accounts' timelines): full row groups are written as they fill, so the file is the same
+/// however the rows were split into runs.
+pub struct TimelineParquet<'a> {
+    path: &'a Path,
+    files: &'a [String],
+    ips: &'a Enrichment,
+    writer: polars::io::parquet::write::BatchedWriter<std::fs::File>,
+    /// Rows short of a full row group, from the runs pushed so far.
+    carry: Vec<(crate::model::Text, Event)>,
+    rows: u64,
+    building: std::time::Duration,
+    writing: std::time::Duration,
+}
+
+impl<'a> TimelineParquet<'a> {
+    pub fn create(
+        path: &'a Path,
+        files: &'a [String],
+        ips: &'a Enrichment,
+    ) -> Result<TimelineParquet<'a>, ParquetError> {
+        let file = std::fs::File::create(path).map_err(|e| error(path, e))?;
+        let schema = frame(&[], files, ips)
+            .map_err(|e| error(path, e))?
+            .schema()
+            .clone();
+        let writer = ParquetWriter::new(file)
+            .with_compression(ParquetCompression::Zstd(None))
+            .batched(&schema)
+            .map_err(|e| error(path, e))?;
+        Ok(TimelineParquet {
+            path,
+            files,
+            ips,
+            writer,
+            carry: Vec::new(),
+            rows: 0,
+            building: std::time::Duration::ZERO,
+            writing: std::time::Duration::ZERO,
+        })
+    }
+
+    /// Appends rows (timeline user, event); writes the row groups they fill.
+    pub fn push(&mut self, rows: &[(&str, &Event)]) -> Result<(), ParquetError> {
+        let carried: Vec<(&str, &Event)> = self.carry.iter().map(|(u, e)| (&**u, e)).collect();
+        let all: Vec<(&str, &Event)> = if carried.is_empty() {
+            rows.to_vec()
+        } else {
+            carried.into_iter().chain(rows.iter().copied()).collect()
+        };
+        let full = all.len() / BATCH_ROWS * BATCH_ROWS;
+        Self::write_rows(
+            &mut self.writer,
+            (self.path, self.files, self.ips),
+            &all[..full],
+            (&mut self.building, &mut self.writing),
+        )?;
+        let rest: Vec<(crate::model::Text, Event)> = all[full..]
+            .iter()
+            .map(|(u, e)| (crate::model::Text::from(*u), (*e).clone()))
+            .collect();
+        self.rows += rows.len() as u64;
+        self.carry = rest;
+        Ok(())
+    }
+
+    /// Row groups are built a few at a time in parallel and written in order: the same file
+    /// whatever the number of threads.
+    fn write_rows(
+        writer: &mut polars::io::parquet::write::BatchedWriter<std::fs::File>,
+        (path, files, ips): (&Path, &[String], &Enrichment),
+        rows: &[(&str, &Event)],
+        (building, writing): (&mut std::time::Duration, &mut std::time::Duration),
+    ) -> Result<(), ParquetError> {
+        let in_flight = BATCH_ROWS * rayon::current_num_threads().clamp(1, 8);
+        for chunk in rows.chunks(in_flight) {
+            use rayon::prelude::*;
+            let t = std::time::Instant::now();
+            let frames: Vec<PolarsResult<DataFrame>> = chunk
+                .par_chunks(BATCH_ROWS)
+                .map(|batch| frame(batch, files, ips))
+                .collect();
+            *building += t.elapsed();
+            let t = std::time::Instant::now();
+            for df in frames {
+                let df = df.map_err(|e| error(path, e))?;
+                writer.write_batch(&df).map_err(|e| error(path, e))?;
+            }
+            *writing += t.elapsed();
+        }
+        Ok(())
+    }
+
+    /// Writes the last rows and closes the file; the number of rows.
+    pub fn finish(mut self) -> Result<u64, ParquetError> {
+        let path = self.path;
+        if self.rows == 0 {
+            let df = frame(&[], self.files, self.ips).map_err(|e| error(path, e))?;
+            self.writer.write_batch(&df).map_err(|e| error(path, e))?;
+        }
+        let carried: Vec<(&str, &Event)> = self.carry.iter().map(|(u, e)| (&**u, e)).collect();
+        Self::write_rows(
+            &mut self.writer,
+            (path, self.files, self.ips),
+            &carried,
+            (&mut self.building, &mut self.writing),
+        )?;
+        self.writer.finish().map_err(|e| error(path, e))?;
+        if crate::timing::enabled() {
+            eprintln!(
+                "timing: timeline.parquet: columns built {:.2?}, encoded and written {:.2?}",
+                self.building, self.writing
+            );
+        }
+        Ok(self.rows)
+    }
+}
+
 /// A Parquet file's row count and, for the named columns, every value as text (null as
 /// `None`): for checks and tests, so that they need no Parquet reader of their own.
 pub fn read_columns(
@@ -293,12 +378,28 @@ pub fn read_columns(
     Ok((df.height(), out))
 }
 
-/// Writes `timeline.parquet` into a case folder: every user's timeline, as `timeline.csv`.
+/// Writes `timeline.parquet` into a case folder: every user's timeline, as `timeline.csv`, a
+/// group of accounts at a time.
 pub fn write_case(dir: &Path, case: &super::case::Case) -> Result<u64, ParquetError> {
     let ing = case.ingested;
     let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
-    let timelines = crate::timeline::build(&ing.events, &crate::timeline::Filter::default());
-    write_timeline(&dir.join("timeline.parquet"), &timelines, &files, case.ips)
+    let path = dir.join("timeline.parquet");
+    let mut out = TimelineParquet::create(&path, &files, case.ips)?;
+    let all = super::case::AllEvents(&ing.events);
+    case.groups
+        .unwrap_or(&all)
+        .each_group(&mut |events, owns| {
+            let timelines = crate::timeline::build(events, &crate::timeline::Filter::default());
+            let rows: Vec<(&str, &Event)> = timelines
+                .iter()
+                .filter(|t| owns(&t.user))
+                .flat_map(|t| t.events.iter().map(move |e| (&*t.user, *e)))
+                .collect();
+            out.push(&rows)
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        })
+        .map_err(|e| error(&path, e))?;
+    out.finish()
 }
 
 /// Columns a `timeline.parquet` must have to be read back as evidence.

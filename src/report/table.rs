@@ -48,8 +48,8 @@ pub fn inspect(ing: &Ingested) -> String {
         num(totals(|f| f.parsed)),
         num(totals(|f| f.duplicates)),
         num(totals(|f| f.rejected)),
-        safe_cell(date(ing.events.first().map(|e| e.time))),
-        safe_cell(date(ing.events.last().map(|e| e.time))),
+        safe_cell(date(ing.span.first)),
+        safe_cell(date(ing.span.last)),
         num(ing.coverage.users.len() as u64),
     ]);
     let mut out = files.to_string();

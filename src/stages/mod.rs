@@ -25,6 +25,8 @@ use crate::impact::{
 use crate::ingest::Ingested;
 use crate::model::{Event, Source};
 
+pub mod partitioned;
+
 /// The version of the JSON files exchanged between steps; a step refuses another.
 pub const SCHEMA: u32 = 2;
 
@@ -34,6 +36,8 @@ pub const SCHEMA: u32 = 2;
 pub enum Accounts {
     All,
     Only(FxHashSet<String>),
+    /// The accounts whose names are in this range: a group of the partitioned path.
+    Names(crate::ingest::spill::NameRange),
 }
 
 impl Accounts {
@@ -65,6 +69,7 @@ impl Accounts {
                     set.contains(user)
                 }
             }
+            Accounts::Names(range) => range.contains(user),
         }
     }
 
@@ -232,7 +237,9 @@ pub struct PeaksFile {
     pub peaks: Peaks,
 }
 
-fn detect_accounts(
+/// Detection for the accounts (and of them, `users` when given): the findings before the
+/// peers' reference is applied, and the accounts' own daily peaks.
+pub fn detect_accounts(
     ing: &Ingested,
     ips: &Enrichment,
     rules: &[Rule],
@@ -302,8 +309,19 @@ pub fn assess(
     users: &[String],
     ctx: &Context,
 ) -> GroupResult {
+    let detected = detect_accounts(ing, ips, rules, accounts, users, ctx);
+    assess_detected(ing, ips, rules, ctx, detected)
+}
+
+/// [`assess`] once [`detect_accounts`] has run.
+pub fn assess_detected(
+    ing: &Ingested,
+    ips: &Enrichment,
+    rules: &[Rule],
+    ctx: &Context,
+    (findings, own_peaks): (Vec<Finding>, Peaks),
+) -> GroupResult {
     let files: Vec<String> = ing.files.iter().map(|f| f.path.clone()).collect();
-    let (findings, own_peaks) = detect_accounts(ing, ips, rules, accounts, users, ctx);
     // Every account here (analyze): its own peaks are the tenant's. A group needs the peaks
     // step's (`needs_peaks`).
     let findings = detect::with_peers(rules, findings, ctx.peaks.as_ref().unwrap_or(&own_peaks));
