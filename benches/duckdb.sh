@@ -6,6 +6,7 @@
 # in BENCHMARKS.md ("breachline against DuckDB").
 #
 #   benches/duckdb.sh [DATA_DIR] [RUNS] [FIELD]   defaults: /tmp/breachline-synth, 3, ClientIP
+#   BUDGET=256M benches/duckdb.sh ...            also times the partitioned path (--memory-budget)
 #
 # Generates DATA_DIR/ual_purview_export.csv once (benches/generate.rs, as benches/run.sh does)
 # and installs DuckDB's Python package with pip when it is missing; without Python or pip, or
@@ -69,6 +70,10 @@ time_runs() {
 echo "input: $csv ($(du -m "$csv" | cut -f1) MB), $runs runs each, medians" >&2
 time_runs "$bin" --quiet analyze "$csv" --out "$case_dir/case"
 bl_wall=$wall bl_mem=$mem
+if [ -n "${BUDGET:-}" ]; then
+  time_runs "$bin" --quiet analyze "$csv" --out "$case_dir/case" --memory-budget "$BUDGET"
+  bp_wall=$wall bp_mem=$mem
+fi
 if [ -n "$duckdb_ok" ]; then
   "$py" "$query" "$csv" "$field" 2>&1 >/dev/null | head -1 >&2
   time_runs "$py" "$query" "$csv" "$field"
@@ -77,6 +82,9 @@ fi
 echo "| command | median wall | median peak RSS |"
 echo "|---|---|---|"
 awk -v w="$bl_wall" -v m="$bl_mem" 'BEGIN { printf "| breachline analyze --out (whole pipeline, case folder) | %.2f s | %.0f MB |\n", w, m/1024 }'
+if [ -n "${BUDGET:-}" ]; then
+  awk -v b="$BUDGET" -v w="$bp_wall" -v m="$bp_mem" 'BEGIN { printf "| breachline analyze --out --memory-budget %s (partitioned) | %.2f s | %.0f MB |\n", b, w, m/1024 }'
+fi
 if [ -n "$duckdb_ok" ]; then
   awk -v f="$field" -v w="$dk_wall" -v m="$dk_mem" 'BEGIN { printf "| DuckDB read_csv + json_extract_string(AuditData, %s) + group by | %.2f s | %.0f MB |\n", f, w, m/1024 }'
   awk -v a="$bl_wall" -v b="$dk_wall" 'BEGIN { printf "\nbreachline / DuckDB wall time: %.2fx\n", a/b }'

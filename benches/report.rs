@@ -64,12 +64,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         round += 1;
     }
     let timeline = breachline::report::html::timeline_of(&ing.events, &victim.user).len();
+    ing.span = breachline::ingest::accounting::EventSpan {
+        events: ing.events.len(),
+        first: ing.events.iter().map(|e| e.time).min(),
+        last: ing.events.iter().map(|e| e.time).max(),
+    };
     let case = breachline::report::case::Case {
         ingested: &ing,
         ips: &ips,
         findings: &findings,
         impact: &assessed,
         command: std::env::args().collect(),
+        groups: None,
     };
     let started = Instant::now();
     let html = breachline::report::html::render(&case);

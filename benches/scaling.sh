@@ -7,10 +7,11 @@
 #
 #   benches/scaling.sh [DATA_DIR] [ROWS...]
 #   benches/scaling.sh /tmp/breachline-scaling 250000 500000 1000000 2000000 4000000
+#   BUDGET=256M benches/scaling.sh ...    the partitioned path: analyze --memory-budget 256M
 #
 # Generates DATA_DIR/full/ual_purview_export.csv once with the largest row count
 # (benches/generate.rs, audit rows only); each smaller size is its first N rows, so every set is a
-# prefix of the next. One run per size: the large ones take minutes. A run that fails (the kernel
+# prefix of the next (the largest is the generated file itself). One run per size: the large ones take minutes. A run that fails (the kernel
 # kills it when memory runs out) is reported with its exit status and the curve goes on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,8 @@ done
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 cargo build --release --quiet --bin breachline --example generate
 bin="$CARGO_TARGET_DIR/release/breachline"
+budget=()
+[ -z "${BUDGET:-}" ] || budget=(--memory-budget "$BUDGET")
 
 largest=$(printf '%s\n' "${sizes[@]}" | sort -n | tail -1)
 full="$data/full/ual_purview_export.csv"
@@ -52,21 +55,24 @@ echo "|---|---|---|---|---|---|---|---|"
 for n in $(printf '%s\n' "${sizes[@]}" | sort -n); do
   dir="$data/rows-$n"
   csv="$dir/ual_purview_export.csv"
-  if [ ! -f "$csv" ]; then
+  if [ "$n" -eq "$(cat "$data/full/rows")" ]; then
+    mkdir -p "$dir"
+    csv="$full"
+  elif [ ! -f "$csv" ]; then
     mkdir -p "$dir"
     head -n $((n + 1)) "$full" >"$csv"
   fi
   case_dir="$dir.case"
   rm -rf "$case_dir" "$dir.again"
   bytes=$(stat -c %s "$csv")
-  run "$bin" --quiet analyze "$csv" --out "$case_dir"
+  run "$bin" --quiet analyze "$csv" --out "$case_dir" "${budget[@]}"
   if [ "$status" -ne 0 ] && [ "$status" -ne 4 ]; then
     awk -v n="$n" -v b="$bytes" -v s="$status" -v w="$wall" -v m="$mem" 'BEGIN {
       printf "| %d | %.0f MB | failed (exit %d) after %.1f s | %.0f MB | | | | |\n", n, b/1e6, s, w, m/1024 }'
     continue
   fi
   a_wall=$wall a_mem=$mem
-  run "$bin" --quiet analyze "$case_dir/timeline.parquet" --out "$dir.again"
+  run "$bin" --quiet analyze "$case_dir/timeline.parquet" --out "$dir.again" "${budget[@]}"
   r_wall=$wall
   [ "$status" -eq 0 ] || [ "$status" -eq 4 ] || r_wall="failed"
   awk -v n="$n" -v b="$bytes" -v w="$a_wall" -v m="$a_mem" -v r="$r_wall" 'BEGIN {

@@ -15,9 +15,10 @@ fn s(p: &Path) -> &str {
     p.to_str().expect("a UTF-8 temporary path")
 }
 
-/// `analyze --out` on `evidence` with `extra` options; its exit code, and whether it took the
-/// partitioned path (it says so on stderr).
-fn analyze(evidence: &[&Path], out: &Path, extra: &[&str]) -> (i32, bool) {
+/// `analyze --out` on `evidence` with `extra` options: its exit code, whether it took the
+/// partitioned path (it says so on stderr), and what it printed (the case folder's path as
+/// `OUT`).
+fn analyze(evidence: &[&Path], out: &Path, extra: &[&str]) -> (i32, bool, String) {
     let mut args = vec!["analyze"];
     args.extend(evidence.iter().map(|p| s(p)));
     args.extend(["--out", s(out)]);
@@ -30,7 +31,11 @@ fn analyze(evidence: &[&Path], out: &Path, extra: &[&str]) -> (i32, bool) {
         "breachline {}: {stderr}",
         args.join(" ")
     );
-    (code, stderr.contains("a group of accounts at a time"))
+    (
+        code,
+        stderr.contains("a group of accounts at a time"),
+        common::stdout(&run).replace(s(out), "OUT"),
+    )
 }
 
 /// Bytes of the files under `paths`.
@@ -76,7 +81,7 @@ fn same_case(evidence: &[&Path], extra: &[&str]) -> (tempfile::TempDir, PathBuf)
     let folder = tempfile::tempdir().expect("a temporary folder");
     let work = folder.path();
     let memory = work.join("memory");
-    let (code, partitioned) = analyze(evidence, &memory, extra);
+    let (code, partitioned, printed) = analyze(evidence, &memory, extra);
     assert!(
         !partitioned,
         "the default budget is far above a test's evidence"
@@ -99,11 +104,13 @@ fn same_case(evidence: &[&Path], extra: &[&str]) -> (tempfile::TempDir, PathBuf)
         let out = work.join(format!("budget-{budget}"));
         let mut args = vec!["--memory-budget", budget, "--work-dir", s(&spill)];
         args.extend(extra);
+        let (c, partitioned, p) = analyze(evidence, &out, &args);
         assert_eq!(
-            analyze(evidence, &out, &args),
+            (c, partitioned),
             (code, true),
             "exit code and path with a budget of {budget} bytes"
         );
+        assert_eq!(p, printed, "the terminal output differs (budget {budget})");
         for name in &names {
             assert!(
                 comparable(&memory.join(name)) == comparable(&out.join(name)),
@@ -262,4 +269,28 @@ fn one_thread_or_many_give_the_same_partitioned_case() {
             "{name} differs between 1 and 4 threads"
         );
     }
+}
+
+#[test]
+fn a_work_folder_that_cannot_be_made_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "not a folder").expect("written");
+    let demo = common::fixture("demo");
+    let run = breachline(&[
+        "-q",
+        "analyze",
+        s(&demo),
+        "--memory-budget",
+        "1",
+        "--work-dir",
+        s(&file.join("spill")),
+    ]);
+    assert_eq!(run.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("cannot make a spill folder in"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&file).expect("still there"),
+        "not a folder"
+    );
 }

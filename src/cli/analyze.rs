@@ -154,7 +154,7 @@ pub fn run(args: &AnalyzeArgs, cli: &Cli) -> anyhow::Result<u8> {
             .unwrap_or_else(std::env::temp_dir);
         if !cli.quiet {
             crate::report::terminal::eprint_line(&format!(
-                    "breachline: the evidence ({} MB) is over the memory budget ({} MB): analysing it a group of accounts at a time, its events spilled to a temporary folder in {}",
+                    "breachline: the evidence's events (about {} MB in memory) are over the memory budget ({} MB): analysing them a group of accounts at a time, spilled to a temporary folder in {}",
                     size.div_ceil(1 << 20),
                     budget.div_ceil(1 << 20),
                     work_dir.display()

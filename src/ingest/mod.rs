@@ -257,10 +257,22 @@ pub fn ingest(paths: &[PathBuf], opts: &IngestOptions) -> Result<Ingested, Inges
     Ok(ingested)
 }
 
-/// The bytes of evidence under `paths` (what the events would take in memory, roughly).
+/// What the events of the evidence under `paths` would take in memory, roughly: twice the
+/// bytes of the exports (held in memory, events take 0.7 to 1.4 times the export they came from,
+/// BENCHMARKS.md), ten times more for compressed ones (audit CSV and JSON compress about ten to
+/// one).
 pub fn estimate(paths: &[PathBuf]) -> Result<u64, IngestError> {
     let (files, _) = discover::discover(paths)?;
-    Ok(files.iter().map(|f| f.size).sum())
+    Ok(files
+        .iter()
+        .map(|f| {
+            let unpacked = match f.container {
+                discover::Container::Zip { .. } | discover::Container::Gzip => 10,
+                _ => 1,
+            };
+            f.size.saturating_mul(2 * unpacked)
+        })
+        .sum())
 }
 
 /// Finds and reads every evidence file under `paths`, before accounting (with a spill in

@@ -443,8 +443,10 @@ impl Spill {
     }
 
     /// Every event of group `g` (its names `range`), as spilled, each once though it may be
-    /// in several buckets.
-    pub fn load(&self, g: usize, range: &NameRange) -> std::io::Result<Vec<Spilled>> {
+    /// in several buckets. The files only this group needs are removed once read (a bucket no
+    /// other group needs, this group's share of a split one), so the spill folder does not
+    /// hold the evidence twice while the groups are stored sorted.
+    pub fn take(&self, g: usize, range: &NameRange) -> std::io::Result<Vec<Spilled>> {
         let split: Vec<usize> = self
             .split_buckets
             .lock()
@@ -470,6 +472,7 @@ impl Spill {
             };
             let decoded: Vec<Spilled> = decode_file(&bytes)?;
             drop(bytes);
+            std::fs::remove_file(&path)?;
             // Taken from the first bucket among its accounts of this group.
             out.extend(decoded.into_iter().filter(|s| {
                 s.event
@@ -616,29 +619,57 @@ mod tests {
         mail.ip = "203.0.113.9".parse().ok();
         mail.origin.record = 7;
         let alone = Event::new(t, Source::Audit, "bob@contoso.com".into(), "Send".into());
-        spill.write(3, &[mail.clone(), alone.clone()], &[Some(t), None]);
+        // Alex shares alice's bucket (both start "al").
+        let alex = Event::new(t, Source::Audit, "alex@contoso.com".into(), "Send".into());
+        assert_eq!(
+            bucket_of("alex@contoso.com"),
+            bucket_of("alice@contoso.com")
+        );
+        let events = [mail.clone(), alone.clone(), alex.clone()];
+        spill.write(3, &events, &[Some(t), None, None]);
         spill.finish().unwrap();
         let everyone = NameRange {
             from: String::new(),
             to: None,
         };
-        let all = spill.load(0, &everyone).unwrap();
-        assert_eq!(all.len(), 2, "the mail is in two buckets but loads once");
+        let all = spill.take(0, &everyone).unwrap();
+        assert_eq!(all.len(), 3, "the mail is in two buckets but loads once");
         let back = all.iter().find(|s| s.event.origin.record == 7).unwrap();
         assert_eq!(back.event, mail);
         assert_eq!((back.read, back.alternative), (3, Some(t)));
-        // A group per account: the recipient's holds only the copy of the mail.
+        let files = |dir: &Path| std::fs::read_dir(dir).unwrap().count();
+        assert_eq!(files(spill.dir()), 0, "files read are removed");
+
+        // A group per account: alice's bucket is split between alex's group and hers; the
+        // recipient's holds only the copy of the mail.
+        let spill = Spill::new(dir.path()).unwrap();
+        spill.write(3, &events, &[Some(t), None, None]);
+        spill.finish().unwrap();
         let ranges = plan(&spill.names(), 1);
-        assert_eq!(ranges.len(), 3, "{ranges:?}");
-        spill.split(&ranges).unwrap();
-        let zed = spill.load(2, &ranges[2]).unwrap();
-        assert_eq!(zed.len(), 1);
-        assert_eq!(zed[0].event, mail);
+        let from: Vec<&str> = ranges.iter().map(|r| r.from.as_str()).collect();
         assert_eq!(
-            spill.load(1, &ranges[1]).unwrap().len(),
-            1,
-            "bob's own event"
+            from,
+            [
+                "",
+                "alice@contoso.com",
+                "bob@contoso.com",
+                "zed@fabrikam.com"
+            ]
         );
+        spill.split(&ranges).unwrap();
+        let got = |g: usize| -> Vec<Event> {
+            spill
+                .take(g, &ranges[g])
+                .unwrap()
+                .into_iter()
+                .map(|s| s.event)
+                .collect()
+        };
+        assert_eq!(got(0), vec![alex]);
+        assert_eq!(got(1), vec![mail.clone()]);
+        assert_eq!(got(2), vec![alone.clone()]);
+        assert_eq!(got(3), vec![mail.clone()]);
+        assert_eq!(files(spill.dir()), 0);
         spill
             .store("group.bin", &[alone.clone(), mail.clone()])
             .unwrap();

@@ -161,7 +161,7 @@ pub fn run(paths: &[std::path::PathBuf], opts: Options) -> anyhow::Result<Run> {
         let accounts = groups.accounts(g);
         let mut spilled = groups
             .spill
-            .load(g, &groups.ranges[g])
+            .take(g, &groups.ranges[g])
             .context("cannot read the spill files back")?;
         for s in spilled.iter_mut() {
             if let Some(t) = s.alternative.filter(|_| day_first[s.read as usize]) {
