@@ -793,6 +793,10 @@ fn decode_all(
     Some(sink)
 }
 
+/// Events taken out of a [`FileSink`] to be spilled, with the day-first time of each whose date
+/// was ambiguous.
+type Held = (Vec<Event>, Vec<Option<DateTime<Utc>>>);
+
 /// What a file's decoded batches add up to, taken in file order.
 struct FileSink {
     id: FileId,
@@ -834,7 +838,7 @@ impl FileSink {
 
     /// The events held and their ambiguous dates' day-first times, taken out to be spilled
     /// (outside the sink's lock, so that decoding threads do not wait on the encoding).
-    fn take_held(&mut self) -> (Vec<Event>, Vec<Option<DateTime<Utc>>>) {
+    fn take_held(&mut self) -> Held {
         let mut alternatives = vec![None; self.events.len()];
         self.spilled_alternatives += self.alternatives.len();
         for (i, t) in self.alternatives.drain(..) {
@@ -852,7 +856,7 @@ impl FileSink {
     }
 
     /// Takes a batch; with a spill, returns the events to spill once enough are held.
-    fn take_or_spill(&mut self, d: Decoded) -> Option<(Vec<Event>, Vec<Option<DateTime<Utc>>>)> {
+    fn take_or_spill(&mut self, d: Decoded) -> Option<Held> {
         self.take(d);
         (self.spill.is_some() && self.events.len() >= SPILL_CHUNK).then(|| self.take_held())
     }

@@ -34,6 +34,8 @@ const DECODED_PER_SPILLED: u64 = 4;
 pub struct Groups {
     spill: Arc<Spill>,
     ranges: Vec<NameRange>,
+    /// Show a bar while the timelines are written.
+    progress: bool,
 }
 
 impl Groups {
@@ -63,13 +65,32 @@ impl Groups {
 
 impl crate::report::case::EventGroups for Groups {
     fn each_group(&self, f: &mut crate::report::case::GroupFn) -> std::io::Result<()> {
+        let bar = group_bar(self.progress, self.len(), "writing the timelines");
         for g in 0..self.len() {
+            bar.iter().for_each(|b| b.inc(1));
             let events = self.events(g)?;
             let accounts = self.accounts(g);
             f(&events, &|u| accounts.owns(u))?;
         }
+        bar.iter().for_each(|b| b.finish_and_clear());
         Ok(())
     }
+}
+
+/// A bar on stderr over the groups of one pass, when asked for and stderr is a terminal.
+fn group_bar(wanted: bool, groups: usize, pass: &'static str) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !wanted || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(groups as u64);
+    let style = indicatif::ProgressStyle::with_template(
+        "{spinner} {msg} {bar:40} {pos}/{len} groups, eta {eta}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_message(pass);
+    Some(bar)
 }
 
 /// Everything `analyze` needs after the rules, from the partitioned path.
@@ -142,7 +163,11 @@ pub fn run(paths: &[std::path::PathBuf], opts: Options) -> anyhow::Result<Run> {
         .split(&ranges)
         .context("cannot split the spill files into groups")?;
     let t = crate::timing::lap("split the spill files into groups", t);
-    let groups = Groups { ranges, spill };
+    let groups = Groups {
+        ranges,
+        spill,
+        progress: opts.ingest.progress,
+    };
     if crate::timing::enabled() {
         eprintln!("timing: {} groups", groups.len());
     }
@@ -156,7 +181,10 @@ pub fn run(paths: &[std::path::PathBuf], opts: Options) -> anyhow::Result<Run> {
     let mut span = EventSpan::default();
     let mut profiles: Vec<Profile> = Vec::with_capacity(groups.len());
     let now = chrono::Utc::now();
+    let progress = opts.ingest.progress;
+    let bar = group_bar(progress, groups.len(), "sorting and profiling");
     for g in 0..groups.len() {
+        bar.iter().for_each(|b| b.inc(1));
         let t_load = std::time::Instant::now();
         let accounts = groups.accounts(g);
         let mut spilled = groups
@@ -229,6 +257,7 @@ pub fn run(paths: &[std::path::PathBuf], opts: Options) -> anyhow::Result<Run> {
             );
         }
     }
+    bar.iter().for_each(|b| b.finish_and_clear());
     let mut ingested = accounting::reports(all, stats, &cited, coverage.finish(), span);
     let files = ingested.files.clone();
     let t = crate::timing::lap("deduplicate, sort and profile the groups", t);
@@ -250,7 +279,9 @@ pub fn run(paths: &[std::path::PathBuf], opts: Options) -> anyhow::Result<Run> {
     let mut detected: Vec<Option<Vec<Finding>>> = vec![None; groups.len()];
     if super::needs_peaks(opts.rules) {
         let mut peaks = Peaks::default();
+        let bar = group_bar(progress, groups.len(), "running the rules");
         for (g, kept) in detected.iter_mut().enumerate() {
+            bar.iter().for_each(|b| b.inc(1));
             let ing = load(g)?;
             // As in memory: with `--user`, the peers are those accounts too.
             let (findings, own) = super::detect_accounts(
@@ -264,6 +295,7 @@ pub fn run(paths: &[std::path::PathBuf], opts: Options) -> anyhow::Result<Run> {
             peaks.merge(own);
             *kept = Some(findings);
         }
+        bar.iter().for_each(|b| b.finish_and_clear());
         ctx.peaks = Some(peaks);
     }
     let t = crate::timing::lap("context and peaks", t);
@@ -273,7 +305,9 @@ pub fn run(paths: &[std::path::PathBuf], opts: Options) -> anyhow::Result<Run> {
     let mut results: Vec<GroupResult> = Vec::with_capacity(groups.len());
     let mut shown: FxHashMap<Origin, Event> = FxHashMap::default();
     let mut footprints: FxHashMap<String, Vec<Origin>> = FxHashMap::default();
+    let bar = group_bar(progress, groups.len(), "assessing");
     for (g, findings) in detected.into_iter().enumerate() {
+        bar.iter().for_each(|b| b.inc(1));
         if findings.as_ref().is_some_and(Vec::is_empty) {
             results.push(GroupResult {
                 schema: super::SCHEMA,
@@ -306,12 +340,15 @@ pub fn run(paths: &[std::path::PathBuf], opts: Options) -> anyhow::Result<Run> {
         }
         results.push(result);
     }
+    bar.iter().for_each(|b| b.finish_and_clear());
     let t = crate::timing::lap("detect and assess", t);
     let attackers = super::attackers(results.clone());
     let users_in_evidence = ingested.coverage.users.len() as u64;
     let mut pivots: Vec<PivotsFile> = Vec::new();
     if !attackers.users.is_empty() {
+        let bar = group_bar(progress, groups.len(), "linking accounts to the attackers");
         for g in 0..groups.len() {
+            bar.iter().for_each(|b| b.inc(1));
             let ing = load(g)?;
             pivots.push(super::pivots(
                 &ing,
@@ -321,6 +358,7 @@ pub fn run(paths: &[std::path::PathBuf], opts: Options) -> anyhow::Result<Run> {
                 users_in_evidence,
             ));
         }
+        bar.iter().for_each(|b| b.finish_and_clear());
     }
     let t = crate::timing::lap("pivots", t);
     let (findings, mut impact) = super::combine(results, pivots, &ctx, users_in_evidence);
