@@ -200,14 +200,15 @@ pub type GroupFn<'f> =
 pub trait EventGroups {
     /// Calls `f` with each group's events (sorted by time and origin) and a test of whether an
     /// account's timeline is this group's (its events may hold others' copies).
-    fn each_group(&self, f: &mut GroupFn) -> io::Result<()>;
+    /// `only`: the groups holding one of these accounts' timelines (lower case), or all.
+    fn each_group(&self, only: Option<&[String]>, f: &mut GroupFn) -> io::Result<()>;
 }
 
 /// Every event at hand: one group that holds every timeline.
 pub struct AllEvents<'a>(pub &'a [crate::model::Event]);
 
 impl EventGroups for AllEvents<'_> {
-    fn each_group(&self, f: &mut GroupFn) -> io::Result<()> {
+    fn each_group(&self, _only: Option<&[String]>, f: &mut GroupFn) -> io::Result<()> {
         f(self.0, &|_| true)
     }
 }
@@ -352,10 +353,10 @@ pub fn write_files(dir: &Path, case: &Case, timeline_csv: TimelineCsv) -> io::Re
             let mut w = super::csv::timeline_writer(&mut out)?;
             let all = AllEvents(&ing.events);
             // No flagged account: a header-only file (an empty filter would keep everyone).
-            if users.is_none_or(|u| !u.is_empty()) {
+            if users.as_ref().is_none_or(|u| !u.is_empty()) {
                 case.groups
                     .unwrap_or(&all)
-                    .each_group(&mut |events, owns| {
+                    .each_group(users.as_deref(), &mut |events, owns| {
                         let mut timelines = crate::timeline::build(events, &filter);
                         timelines.retain(|t| owns(&t.user));
                         super::csv::write_timeline_rows(&mut w, &timelines, &files, case.ips)

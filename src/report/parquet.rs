@@ -388,7 +388,7 @@ pub fn write_case(dir: &Path, case: &super::case::Case) -> Result<u64, ParquetEr
     let all = super::case::AllEvents(&ing.events);
     case.groups
         .unwrap_or(&all)
-        .each_group(&mut |events, owns| {
+        .each_group(None, &mut |events, owns| {
             let timelines = crate::timeline::build(events, &crate::timeline::Filter::default());
             let rows: Vec<(&str, &Event)> = timelines
                 .iter()

@@ -64,10 +64,17 @@ impl Groups {
 }
 
 impl crate::report::case::EventGroups for Groups {
-    fn each_group(&self, f: &mut crate::report::case::GroupFn) -> std::io::Result<()> {
+    fn each_group(
+        &self,
+        only: Option<&[String]>,
+        f: &mut crate::report::case::GroupFn,
+    ) -> std::io::Result<()> {
         let bar = group_bar(self.progress, self.len(), "writing the timelines");
         for g in 0..self.len() {
             bar.iter().for_each(|b| b.inc(1));
+            if only.is_some_and(|users| !users.iter().any(|u| self.ranges[g].contains(u))) {
+                continue;
+            }
             let events = self.events(g)?;
             let accounts = self.accounts(g);
             f(&events, &|u| accounts.owns(u))?;
