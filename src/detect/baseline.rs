@@ -75,7 +75,10 @@ pub fn first_seen(hits: &[&EventView<'_>], field: &Field, learn: Duration) -> Ve
 /// dates with an event from an address). A person on a dedicated VPN address, a personal cloud
 /// desktop or a fixed office line works from it every working day; their phone on weekends
 /// and trips keep the share below one. A takeover's address arrives after the account's own
-/// activity began. Each comes with the days it was used on and the account's active days.
+/// activity began. The only address the account acted from in the whole evidence is everyday
+/// too when that covers [`SOLE_MIN_DAYS`] days: a cloud desktop is a user's one address from the
+/// first event on, and evidence of a few days has no other to set it against. Each comes with
+/// the days it was used on and the account's active days.
 /// Takes the account's (UTC date, key) pairs in any order; `keep` has the last word on a key.
 fn everyday_keys<K: Ord + Copy>(
     uses: impl IntoIterator<Item = (chrono::NaiveDate, K)>,
@@ -94,12 +97,15 @@ fn everyday_keys<K: Ord + Copy>(
     let Some(first) = active.first().copied() else {
         return Vec::new();
     };
+    // The one address of all the evidence: nothing else to tell the account's own from.
+    let alone = days_of.len() == 1;
     days_of
         .into_iter()
         .filter(|(key, days)| {
-            days.contains(&first)
+            (days.contains(&first)
                 && days.len() >= min_days.max(1)
                 && days.len() as f64 >= share * n as f64
+                || alone && days.len() >= SOLE_MIN_DAYS)
                 && keep(key)
         })
         .map(|(key, days)| (key, days.len(), n))
@@ -203,6 +209,8 @@ impl Everyday {
 /// Everyday addresses' defaults ([`Everyday`]): five days of use, and half of the
 /// account's active days (a working week of seven days, or a fortnight's trip in a month).
 pub const EVERYDAY_MIN_DAYS: usize = 5;
+/// Days of use that make an account's only address everyday ([`everyday_keys`]).
+pub const SOLE_MIN_DAYS: usize = 2;
 pub const EVERYDAY_SHARE: f64 = 0.5;
 
 /// How an address reads in a summary: `NL (AS14061 DigitalOcean, hosting)`.
@@ -451,5 +459,22 @@ mod tests {
         // Four days of use are too few.
         uses.retain(|(day, _)| *day <= d(4));
         assert!(everyday_keys(uses, 5, 0.5, |_| true).is_empty());
+    }
+
+    #[test]
+    fn the_only_address_of_two_days_of_evidence_is_everyday() {
+        let d = |n: u32| chrono::NaiveDate::from_ymd_opt(2024, 5, n).expect("a date");
+        let cloud_pc: std::net::IpAddr = "51.43.178.179".parse().expect("an address");
+        let home: std::net::IpAddr = "81.2.69.160".parse().expect("an address");
+        let sole = vec![(d(1), cloud_pc), (d(1), cloud_pc), (d(2), cloud_pc)];
+        assert_eq!(
+            everyday_keys(sole.clone(), 5, 0.5, |_| true),
+            vec![(cloud_pc, 2, 2)]
+        );
+        // One day is not enough, and a second address means there is something to compare.
+        assert!(everyday_keys(sole[..2].to_vec(), 5, 0.5, |_| true).is_empty());
+        let mut two = sole;
+        two.push((d(2), home));
+        assert!(everyday_keys(two, 5, 0.5, |_| true).is_empty());
     }
 }

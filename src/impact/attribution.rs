@@ -685,8 +685,9 @@ mod tests {
             vec!["188.166.14.77"]
         );
 
-        // Fewer active days than the minimum: nothing is everyday, the finding's address seeds.
-        let short: Vec<usize> = (0..6).collect();
+        // One day of evidence: nothing is everyday (not even the only address: that takes two
+        // days), the finding's address seeds.
+        let short: Vec<usize> = (0..2).collect();
         let (events, ips) = everyday_case(&[]);
         let fp = attribute(
             &events,
