@@ -294,3 +294,25 @@ fn a_work_folder_that_cannot_be_made_is_a_clear_error() {
         "not a folder"
     );
 }
+
+#[test]
+fn the_spill_folder_never_goes_into_the_evidence() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let evidence = dir.path().join("evidence");
+    std::fs::create_dir(&evidence).expect("made");
+    std::fs::write(evidence.join("trace.csv"), day_first_trace(10)).expect("written");
+    let run = breachline(&[
+        "-q",
+        "analyze",
+        s(&evidence),
+        "--memory-budget",
+        "1",
+        "--work-dir",
+        s(&evidence.join("tmp")),
+    ]);
+    assert_eq!(run.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("inside the evidence"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(&evidence).expect("listed").collect();
+    assert_eq!(left.len(), 1, "nothing written into the evidence: {left:?}");
+}

@@ -152,6 +152,13 @@ pub fn run(args: &AnalyzeArgs, cli: &Cli) -> anyhow::Result<u8> {
                     .and_then(|o| o.parent().map(PathBuf::from))
             })
             .unwrap_or_else(std::env::temp_dir);
+        // The spill folder goes inside the work folder: never into the evidence.
+        report::outputs::check_no_overlap(
+            &args.evidence.paths,
+            &[report::outputs::OutputPath::File(
+                &work_dir.join("breachline-spill"),
+            )],
+        )?;
         if !cli.quiet {
             crate::report::terminal::eprint_line(&format!(
                     "breachline: the evidence's events (about {} MB in memory) are over the memory budget ({} MB): analysing them a group of accounts at a time, spilled to a temporary folder in {}",

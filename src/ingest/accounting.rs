@@ -694,6 +694,21 @@ pub fn coverage(events: &[Event], gap: chrono::Duration) -> Coverage {
 /// Per stretch of time (its index from the epoch), the first and last time in it.
 type Stretches = std::collections::BTreeMap<i64, (DateTime<Utc>, DateTime<Utc>)>;
 
+/// Adds per-source event counts and stretches into others.
+fn merge_sources(into: &mut [(u64, Stretches)], from: Vec<(u64, Stretches)>) {
+    for ((total, all), (n, stretches)) in into.iter_mut().zip(from) {
+        *total += n;
+        for (k, (first, last)) in stretches {
+            all.entry(k)
+                .and_modify(|(a, b)| {
+                    *a = (*a).min(first);
+                    *b = (*b).max(last);
+                })
+                .or_insert((first, last));
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct CoverageParts {
     gap: chrono::Duration,
@@ -752,17 +767,7 @@ impl CoverageParts {
                     .and_modify(|s| s.then(&span))
                     .or_insert(span);
             }
-            for ((n, stretches), (total, all)) in sources.into_iter().zip(self.sources.iter_mut()) {
-                *total += n;
-                for (k, (first, last)) in stretches {
-                    all.entry(k)
-                        .and_modify(|(a, b)| {
-                            *a = (*a).min(first);
-                            *b = (*b).max(last);
-                        })
-                        .or_insert((first, last));
-                }
-            }
+            merge_sources(&mut self.sources, sources);
         }
         self.users.extend(
             per_user
@@ -774,17 +779,7 @@ impl CoverageParts {
     /// Adds another group's measure (its users not in this one).
     pub fn merge(&mut self, other: CoverageParts) {
         self.users.extend(other.users);
-        for ((total, all), (n, stretches)) in self.sources.iter_mut().zip(other.sources) {
-            *total += n;
-            for (k, (first, last)) in stretches {
-                all.entry(k)
-                    .and_modify(|(a, b)| {
-                        *a = (*a).min(first);
-                        *b = (*b).max(last);
-                    })
-                    .or_insert((first, last));
-            }
-        }
+        merge_sources(&mut self.sources, other.sources);
     }
 
     pub fn finish(self) -> Coverage {
