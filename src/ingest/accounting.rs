@@ -424,11 +424,16 @@ pub struct EventSpan {
 impl EventSpan {
     /// Of events sorted by time.
     pub fn of(events: &[Event]) -> EventSpan {
-        EventSpan {
-            events: events.len(),
-            first: events.first().map(|e| e.time),
-            last: events.last().map(|e| e.time),
-        }
+        EventSpan::of_sorted(events.iter().map(|e| e.time))
+    }
+
+    /// Of times in order.
+    pub fn of_sorted(times: impl Iterator<Item = DateTime<Utc>>) -> EventSpan {
+        times.fold(EventSpan::default(), |s, t| EventSpan {
+            events: s.events + 1,
+            first: s.first.or(Some(t)),
+            last: Some(t),
+        })
     }
 
     /// Adds another group's events (counted once each).

@@ -321,15 +321,9 @@ pub fn read_all(
 }
 
 fn progress_bar(wanted: bool, total: u64) -> Option<indicatif::ProgressBar> {
-    use std::io::IsTerminal;
-    if !wanted || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(total);
-    let style = indicatif::ProgressStyle::with_template(
+    crate::report::terminal::progress_bar(
+        wanted,
+        total,
         "{spinner} reading evidence {bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
     )
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-    bar.set_style(style);
-    Some(bar)
 }

@@ -201,13 +201,6 @@ impl<R: Read> Records<R> {
         }
     }
 
-    pub fn read_next<T: serde::de::DeserializeOwned>(&mut self) -> std::io::Result<Option<T>> {
-        match self.read_raw()? {
-            Some(raw) => decode(raw).map(Some),
-            None => Ok(None),
-        }
-    }
-
     /// The next record's bytes.
     pub fn read_raw(&mut self) -> std::io::Result<Option<&[u8]>> {
         let mut len = [0u8; 4];

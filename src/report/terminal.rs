@@ -128,6 +128,20 @@ pub fn severity_cell(s: Severity) -> Cell {
     }
 }
 
+/// A progress bar on stderr in `template`'s style (indicatif's), when `wanted` and stderr is a
+/// terminal: never in a pipe or a log.
+pub fn progress_bar(wanted: bool, len: u64, template: &str) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !wanted || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    let style = indicatif::ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    Some(bar)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -86,16 +86,11 @@ impl crate::report::case::EventGroups for Groups {
 
 /// A bar on stderr over the groups of one pass, when asked for and stderr is a terminal.
 fn group_bar(wanted: bool, groups: usize, pass: &'static str) -> Option<indicatif::ProgressBar> {
-    use std::io::IsTerminal;
-    if !wanted || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(groups as u64);
-    let style = indicatif::ProgressStyle::with_template(
+    let bar = crate::report::terminal::progress_bar(
+        wanted,
+        groups as u64,
         "{spinner} {msg} {bar:40} {pos}/{len} groups, eta {eta}",
-    )
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-    bar.set_style(style);
+    )?;
     bar.set_message(pass);
     Some(bar)
 }
@@ -238,12 +233,9 @@ pub fn run(paths: &[std::path::PathBuf], opts: Options) -> anyhow::Result<Run> {
         accounting::sort_events(&mut events);
         let mut own = CoverageParts::new(opts.ingest.gap);
         own.add(&events, |e| accounts.counts(e));
-        let counted: Vec<&Event> = events.iter().filter(|e| accounts.counts(e)).collect();
-        span.add(&EventSpan {
-            events: counted.len(),
-            first: counted.first().map(|e| e.time),
-            last: counted.last().map(|e| e.time),
-        });
+        span.add(&EventSpan::of_sorted(
+            events.iter().filter(|e| accounts.counts(e)).map(|e| e.time),
+        ));
         coverage.merge(own.clone());
         let t_store = std::time::Instant::now();
         groups
